@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const WORKER_ENTRY = join(ROOT, "worker/src/index.ts");
+export const BUNDLE_PATH = join(ROOT, "dist/worker/index.js");
+
+export interface Bundle {
+  path: string;
+  code: string;
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * Bundles the Worker into one minified ES module: the artifact that `npm start`, the Worker
+ * tests and `pulumi up` all use.
+ */
+export async function bundleWorker(outfile = BUNDLE_PATH): Promise<Bundle> {
+  const result = await build({
+    entryPoints: [WORKER_ENTRY],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2023",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*"],
+    minify: true,
+    legalComments: "none",
+    write: false,
+    logLevel: "silent",
+  });
+  const file = result.outputFiles[0];
+  if (file === undefined) throw new Error("esbuild produced no output");
+  await mkdir(dirname(outfile), { recursive: true });
+  await writeFile(outfile, file.contents);
+  return {
+    path: outfile,
+    code: file.text,
+    sha256: createHash("sha256").update(file.contents).digest("hex"),
+    bytes: file.contents.byteLength,
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const bundle = await bundleWorker();
+  console.log(`${bundle.path}: ${bundle.bytes} bytes, sha256 ${bundle.sha256}`);
+}

@@ -1,0 +1,44 @@
+/**
+ * A stand-in for GitHub's REST API, answering the listings the Worker asks for from a fixed
+ * table. Tests name a repository to pick a behaviour:
+ * - `acme/many-files`: a pull request or commit with `number` files (`/pulls/{number}/files`).
+ * - `acme/gpu-pr`: pull request files that include CUDA sources.
+ * - `acme/broken`: every call answers 500.
+ * - `acme/limited`: every call answers 403 (rate limited).
+ * - any other repository: two documentation files.
+ */
+export const FAKE_GITHUB_URL = "https://github.test";
+
+export function fakeGitHub(request: Request): Response {
+  const url = new URL(request.url);
+  if (url.origin !== FAKE_GITHUB_URL) {
+    return new Response(`unexpected outbound request to ${url.origin}`, { status: 599 });
+  }
+  if (!request.headers.get("authorization")?.startsWith("Bearer ")) {
+    return Response.json({ message: "Requires authentication" }, { status: 401 });
+  }
+  const page = Number(url.searchParams.get("page") ?? "1");
+  const perPage = Number(url.searchParams.get("per_page") ?? "30");
+  const m = /^\/repos\/([^/]+\/[^/]+)\/(pulls\/(\d+)\/files|commits\/([0-9a-f]+)|compare\/([^.]+)\.\.\.(.+))$/.exec(
+    url.pathname,
+  );
+  if (m === null) return Response.json({ message: "Not Found" }, { status: 404 });
+  const [, repository, , prNumber] = m;
+  if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
+  if (repository === "acme/limited") return Response.json({ message: "API rate limit exceeded" }, { status: 403 });
+
+  let all: string[];
+  if (repository === "acme/many-files") {
+    const total = Number(prNumber ?? "300");
+    all = Array.from({ length: Math.min(total, 3000) }, (_, i) => `docs/page-${i}.md`);
+  } else if (repository === "acme/gpu-pr") {
+    all = ["README.md", "kernels/matmul.cu"];
+  } else {
+    all = ["README.md", "docs/guide.md"];
+  }
+  const files = all.slice((page - 1) * perPage, page * perPage).map((filename) => ({ filename, status: "modified" }));
+  if (url.pathname.includes("/pulls/")) return Response.json(files);
+  return Response.json({
+    files: url.pathname.includes("/compare/") ? all.slice(0, 300).map((filename) => ({ filename })) : files,
+  });
+}

@@ -1,0 +1,36 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { localWorkerOptions } from "./scripts/local-worker.ts";
+import { FAKE_GITHUB_URL, fakeGitHub } from "./test/support/fake-github.ts";
+import { TEST_SECRETS } from "./test/support/secrets.ts";
+import { SECRET_NAMES, VAR_NAMES } from "./worker/src/bindings.ts";
+
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    projects: [
+      {
+        test: { name: "core", include: ["test/core/**/*.test.ts"], environment: "node" },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            main: "./dist/worker/index.js",
+            miniflare: {
+              ...localWorkerOptions({
+                [SECRET_NAMES.webhookSecret]: TEST_SECRETS.webhook,
+                [SECRET_NAMES.webhookSecretPrevious]: TEST_SECRETS.previous,
+                [SECRET_NAMES.apiToken]: TEST_SECRETS.api,
+                [SECRET_NAMES.githubToken]: TEST_SECRETS.github,
+                [VAR_NAMES.githubApiUrl]: FAKE_GITHUB_URL,
+                [VAR_NAMES.mode]: "hybrid",
+              }),
+              outboundService: fakeGitHub,
+            },
+          }),
+        ],
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+      },
+    ],
+  },
+});

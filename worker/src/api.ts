@@ -1,0 +1,72 @@
+import { BUILD_KEY_PREFIX } from "./bindings.ts";
+import { decodePayload, readBody } from "./body.ts";
+import { changesForCommit } from "./changes.ts";
+import {
+  type BuildRecord,
+  decide,
+  isRepository,
+  isSha,
+  parseRouteRequest,
+  policyFor,
+  routeInput,
+} from "./core/index.ts";
+import type { Env, Settings } from "./env.ts";
+import { HttpError } from "./errors.ts";
+import { ledgerOf } from "./webhook.ts";
+
+export const VERSION = "0.1.0";
+
+/** A suggestion request body is small; refuse anything over 1 MiB. */
+const MAX_ROUTE_BODY = 1024 * 1024;
+
+export function health(settings: Settings): Response {
+  return Response.json({
+    status: "ok",
+    mode: settings.mode,
+    version: VERSION,
+    github_api: settings.github !== null,
+    discord: settings.discordWebhookUrl !== null,
+  });
+}
+
+/** `GET /status?build_id=`: the live record from the Ledger, or the KV copy. */
+export async function status(url: URL, env: Env): Promise<Response> {
+  const id = url.searchParams.get("build_id");
+  if (!id) throw new HttpError("missing_parameter", "query parameter build_id is required");
+  const live = await ledgerOf(env).build(id);
+  const build = live ?? (await env.CI_STATE.get<BuildRecord>(`${BUILD_KEY_PREFIX}${id}`, "json"));
+  if (build === null) throw new HttpError("build_not_found", `no build ${id} in the last 24 hours`);
+  return Response.json(build);
+}
+
+/** `POST /route`: a decision for a described change. Records nothing. */
+export async function routePost(request: Request, settings: Settings): Promise<Response> {
+  const body = decodePayload(request.headers.get("content-type"), await readBody(request, MAX_ROUTE_BODY));
+  const parsed = parseRouteRequest(body);
+  if (!parsed.ok) throw new HttpError("invalid_request", parsed.problems.join("; "));
+  const input = routeInput(parsed.value);
+  if (parsed.value.files === undefined && input.sha !== null) {
+    input.changes = await changesForCommit(input.repository, input.sha, settings);
+  }
+  return Response.json({ decision: decide(input, policyFor(settings.config, input.repository)) });
+}
+
+/** `GET /route?repository=&sha=`: the decision recorded for a commit, computed when there is none. */
+export async function routeGet(url: URL, env: Env, settings: Settings): Promise<Response> {
+  const repository = url.searchParams.get("repository");
+  const sha = url.searchParams.get("sha");
+  if (!repository || !sha) throw new HttpError("missing_parameter", "query parameters repository and sha are required");
+  if (!isRepository(repository)) throw new HttpError("invalid_request", 'repository must be "owner/name"');
+  if (!isSha(sha)) throw new HttpError("invalid_request", "sha must be a hex commit id");
+  const recorded = await ledgerOf(env).buildForCommit(repository, sha);
+  if (recorded?.decision) {
+    return Response.json({ build_id: recorded.build_id, decision: recorded.decision, recorded: true });
+  }
+  const ref = url.searchParams.get("ref");
+  const changes = await changesForCommit(repository, sha, settings);
+  const decision = decide(
+    { repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes },
+    policyFor(settings.config, repository),
+  );
+  return Response.json({ build_id: null, decision, recorded: false });
+}

@@ -1,0 +1,50 @@
+import { Hono } from "hono/tiny";
+import { health, routeGet, routePost, status } from "./api.ts";
+import { requireBearer } from "./auth.ts";
+import { type Env, loadSettings, type Settings, SettingsError } from "./env.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { log } from "./log.ts";
+import { handleWebhook } from "./webhook.ts";
+
+type App = { Bindings: Env; Variables: { settings: Settings } };
+
+/** The HTTP surface: routes, auth and the single mapping from errors to answers. */
+export const app = new Hono<App>();
+
+app.use("*", async (c, next) => {
+  c.set("settings", loadSettings(c.env));
+  await next();
+});
+
+const bearer = async (c: { req: { raw: Request }; get: (k: "settings") => Settings }, next: () => Promise<void>) => {
+  await requireBearer(c.req.raw, c.get("settings").apiToken);
+  await next();
+};
+
+app.get("/health", (c) => health(c.get("settings")));
+app.post("/webhook/github", (c) => handleWebhook(c.req.raw, c.env, c.get("settings")));
+app.get("/status", bearer, (c) => status(new URL(c.req.url), c.env));
+app.get("/route", bearer, (c) => routeGet(new URL(c.req.url), c.env, c.get("settings")));
+app.post("/route", bearer, (c) => routePost(c.req.raw, c.get("settings")));
+
+const ALLOWED: Record<string, string> = {
+  "/health": "GET",
+  "/webhook/github": "POST",
+  "/status": "GET",
+  "/route": "GET, POST",
+};
+for (const [path, allow] of Object.entries(ALLOWED)) {
+  app.all(path, () => errorResponse("method_not_allowed", `${path} accepts ${allow}`, { allow }));
+}
+
+app.notFound((c) => errorResponse("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+app.onError((error) => {
+  if (error instanceof HttpError) return errorResponse(error.code, error.message);
+  if (error instanceof SettingsError) {
+    log("error", "misconfigured", { problems: error.problems });
+    return errorResponse("misconfigured", error.message);
+  }
+  log("error", "unhandled", { error: error instanceof Error ? error.message : String(error) });
+  return errorResponse("internal", "internal error");
+});

@@ -1,0 +1,32 @@
+/**
+ * Every name the Worker is bound under, defined once. The Worker's Env type, the local
+ * server, the tests and the Pulumi program all read these constants.
+ */
+export const KV_BINDING = "CI_STATE";
+export const LEDGER_BINDING = "LEDGER";
+/** The Durable Object class behind LEDGER, as exported by the Worker's main module. */
+export const LEDGER_CLASS = "Ledger";
+/** The one Ledger instance every request talks to. */
+export const LEDGER_INSTANCE = "ledger";
+
+export const SECRET_NAMES = {
+  webhookSecret: "WEBHOOK_SECRET",
+  webhookSecretPrevious: "WEBHOOK_SECRET_PREVIOUS",
+  apiToken: "API_TOKEN",
+  githubToken: "GITHUB_TOKEN",
+  discordWebhookUrl: "DISCORD_WEBHOOK_URL",
+} as const;
+
+export const VAR_NAMES = {
+  mode: "RUNNER_DISPATCH_MODE",
+  routingConfig: "ROUTING_CONFIG",
+  githubApiUrl: "GITHUB_API_URL",
+} as const;
+
+/** The Workers runtime date the Worker is written against. */
+export const COMPATIBILITY_DATE = "2026-11-01";
+
+/** KV keys: see docs/storage-schema.md. */
+export const BUILD_KEY_PREFIX = "build:";
+/** Build records live 24 hours in KV, the seed's choice. */
+export const BUILD_TTL_SECONDS = 24 * 60 * 60;

@@ -1,0 +1,31 @@
+import { type ChangeSet, changesFromPush, type RouteIntent, unknownChanges } from "./core/index.ts";
+import type { Settings } from "./env.ts";
+import { GitHubClient } from "./github.ts";
+
+const ZERO_SHA = /^0{40}$/;
+
+/** The files a routed event touched: from the payload when it lists them, else from GitHub's API. */
+export async function changesFor(intent: RouteIntent, settings: Settings): Promise<ChangeSet> {
+  const github = settings.github === null ? null : new GitHubClient(settings.github);
+  const noToken = "GITHUB_TOKEN is not set, so GitHub's API was not asked";
+  if (intent.push !== null) {
+    const { commits, before, after } = intent.push;
+    if (commits.length > 0) return changesFromPush(commits);
+    if (ZERO_SHA.test(before)) return unknownChanges("push payload", "new ref with no commits listed");
+    if (github === null) return unknownChanges("push payload", `push lists no commits; ${noToken}`);
+    return github.compareFiles(intent.repository, before, after);
+  }
+  if (intent.pullRequest !== null) {
+    if (github === null) return unknownChanges("pull request", `pull_request carries no file list; ${noToken}`);
+    return github.pullRequestFiles(intent.repository, intent.pullRequest);
+  }
+  return unknownChanges(intent.event, `${intent.event} carries no file list`);
+}
+
+/** The files of one commit, for suggestion requests about a commit no webhook announced. */
+export async function changesForCommit(repository: string, sha: string, settings: Settings): Promise<ChangeSet> {
+  if (settings.github === null) {
+    return unknownChanges("route request", "no files given and GITHUB_TOKEN is not set");
+  }
+  return new GitHubClient(settings.github).commitFiles(repository, sha);
+}

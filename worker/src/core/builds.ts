@@ -1,0 +1,195 @@
+import type { Decision, RoutingPolicy, Runner } from "./types.ts";
+
+/** Progress of a run or job; later states never give way to earlier ones. */
+const STATUS_ORDER = ["requested", "waiting", "queued", "pending", "in_progress", "completed"] as const;
+
+function rank(status: string): number {
+  const i = (STATUS_ORDER as readonly string[]).indexOf(status);
+  return i === -1 ? 0 : i;
+}
+
+/** Conclusions from worst to best: a build's conclusion is its worst run's. */
+const CONCLUSION_ORDER = [
+  "failure",
+  "timed_out",
+  "startup_failure",
+  "action_required",
+  "cancelled",
+  "stale",
+  "neutral",
+  "skipped",
+  "success",
+];
+
+export interface RunState {
+  id: number;
+  name: string | null;
+  event: string | null;
+  attempt: number;
+  status: string;
+  conclusion: string | null;
+  started_at: string | null;
+  updated_at: string | null;
+}
+
+export interface JobState {
+  id: number;
+  run_id: number;
+  name: string | null;
+  status: string;
+  conclusion: string | null;
+  labels: string[];
+  runner_name: string | null;
+  runner_group_name: string | null;
+  /** The runner class of the pool that ran the job, from its labels. */
+  runner: string | null;
+  created_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+}
+
+export type BuildStatus = "routed" | "queued" | "in_progress" | "completed";
+
+export interface BuildRecord {
+  build_id: string;
+  repository: string;
+  event: string;
+  ref: string | null;
+  sha: string | null;
+  pull_request: number | null;
+  delivery: string;
+  created_at: string;
+  updated_at: string;
+  /** Null for builds first seen through a workflow event (nothing was routed). */
+  decision: Decision | null;
+  status: BuildStatus;
+  conclusion: string | null;
+  /** Runner classes that actually ran this build's jobs, in order of first use. */
+  runners_used: string[];
+  started_at: string | null;
+  completed_at: string | null;
+  runs: Record<string, RunState>;
+  jobs: Record<string, JobState>;
+}
+
+/** Jobs kept per build; past this, new jobs only move the summary fields. */
+export const MAX_JOBS_PER_BUILD = 256;
+
+/** A deterministic build id: the commit it builds and the delivery that announced it. */
+export function buildId(sha: string | null, delivery: string): string {
+  const head = (sha ?? "nosha").slice(0, 12);
+  const tail = delivery.replace(/[^A-Za-z0-9]/g, "").slice(0, 12) || "nodelivery";
+  return `${head}-${tail}`;
+}
+
+export function newBuild(fields: {
+  build_id: string;
+  repository: string;
+  event: string;
+  ref: string | null;
+  sha: string | null;
+  pull_request?: number | null;
+  delivery: string;
+  decision: Decision | null;
+  at: string;
+}): BuildRecord {
+  return {
+    build_id: fields.build_id,
+    repository: fields.repository,
+    event: fields.event,
+    ref: fields.ref,
+    sha: fields.sha,
+    pull_request: fields.pull_request ?? null,
+    delivery: fields.delivery,
+    created_at: fields.at,
+    updated_at: fields.at,
+    decision: fields.decision,
+    status: "routed",
+    conclusion: null,
+    runners_used: [],
+    started_at: null,
+    completed_at: null,
+    runs: {},
+    jobs: {},
+  };
+}
+
+/** A workflow event reduced to what a build record keeps. */
+export type WorkflowUpdate = { kind: "run"; run: RunState } | { kind: "job"; job: JobState };
+
+/** Applies a workflow event to a build. Pure; out-of-order events never move a run or job backwards. */
+export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: string): BuildRecord {
+  const next: BuildRecord = { ...build, runs: { ...build.runs }, jobs: { ...build.jobs }, updated_at: at };
+  if (update.kind === "run") {
+    const key = String(update.run.id);
+    next.runs[key] = merge(next.runs[key], update.run);
+  } else {
+    const key = String(update.job.id);
+    const known = next.jobs[key];
+    if (known !== undefined || Object.keys(next.jobs).length < MAX_JOBS_PER_BUILD) {
+      next.jobs[key] = merge(known, update.job);
+    }
+    const runner = update.job.runner;
+    if (runner !== null && !next.runners_used.includes(runner)) next.runners_used = [...next.runners_used, runner];
+  }
+  return summarise(next);
+}
+
+function merge<S extends { status: string }>(known: S | undefined, incoming: S): S {
+  if (known === undefined) return incoming;
+  if (rank(incoming.status) < rank(known.status)) {
+    // Older news: keep the later status, but fill fields the later event did not carry.
+    const filled = { ...known };
+    for (const [k, v] of Object.entries(incoming) as [keyof S, S[keyof S]][]) {
+      if (filled[k] === null || filled[k] === undefined) filled[k] = v;
+    }
+    return filled;
+  }
+  const merged = { ...known };
+  for (const [k, v] of Object.entries(incoming) as [keyof S, S[keyof S]][]) {
+    if (v !== null && v !== undefined) merged[k] = v;
+  }
+  return merged;
+}
+
+function summarise(build: BuildRecord): BuildRecord {
+  const runs = Object.values(build.runs);
+  const jobs = Object.values(build.jobs);
+  const all = [...runs, ...jobs];
+  const starts = [...runs.map((r) => r.started_at), ...jobs.map((j) => j.started_at)].filter(
+    (s): s is string => s !== null,
+  );
+  const started_at = starts.sort()[0] ?? build.started_at;
+  if (all.length === 0) return build;
+  const done = all.every((s) => s.status === "completed");
+  if (!done) {
+    const running = all.some((s) => s.status === "in_progress");
+    return { ...build, status: running ? "in_progress" : "queued", conclusion: null, completed_at: null, started_at };
+  }
+  const conclusions = (runs.length > 0 ? runs : jobs).map((r) => r.conclusion ?? "neutral");
+  const worst = conclusions.sort((a, b) => conclusionRank(a) - conclusionRank(b))[0] ?? null;
+  const ends = [...runs.map((r) => r.updated_at), ...jobs.map((j) => j.completed_at)].filter(
+    (s): s is string => s !== null,
+  );
+  const completed_at = ends.sort().at(-1) ?? build.updated_at;
+  return { ...build, status: "completed", conclusion: worst, completed_at, started_at };
+}
+
+function conclusionRank(c: string): number {
+  const i = CONCLUSION_ORDER.indexOf(c);
+  return i === -1 ? CONCLUSION_ORDER.length : i;
+}
+
+/**
+ * The pool's runner class a job ran on: the runner whose `runsOn` labels the job's labels all
+ * include, the most specific one when several do. Null when no class fits.
+ */
+export function runnerForLabels(policy: RoutingPolicy, labels: readonly string[]): Runner | null {
+  const have = new Set(labels.map((l) => l.toLowerCase()));
+  let best: Runner | null = null;
+  for (const runner of Object.values(policy.runners)) {
+    if (!runner.runsOn.every((l) => have.has(l.toLowerCase()))) continue;
+    if (best === null || runner.runsOn.length > best.runsOn.length) best = runner;
+  }
+  return best;
+}

@@ -1,0 +1,200 @@
+import * as z from "zod/mini";
+import { DEFAULT_POLICY } from "./defaults.ts";
+import { globProblem } from "./globset.ts";
+import {
+  MODES,
+  REQUIREMENTS,
+  type Requirement,
+  type RoutingConfig,
+  type RoutingPolicy,
+  type Rule,
+  type Runner,
+} from "./types.ts";
+
+/**
+ * The routing configuration as users write it (JSON in `ROUTING_CONFIG`, or the Pulumi stack
+ * config). Every key is optional: what is left out keeps the defaults in `defaults.ts`.
+ *
+ * - `runners`: by id; a known id takes a partial override, a new id needs `kind` and `runsOn`.
+ * - `rules`: replaces the default pattern rules as a whole.
+ * - `deploy`, `assign`: replace / override the deploy policy and the requirement → runner map.
+ * - `repositories`: the same keys per `owner/name`, applied over the top-level ones.
+ */
+const text = z.string().check(z.minLength(1, "must not be empty"));
+const labels = z.array(text).check(z.minLength(1, "must name at least one label"));
+
+const costSchema = z.union([
+  z.strictObject({ perMinuteUsd: z.number().check(z.gte(0, "must be 0 or more")) }),
+  z.strictObject({ monthlyUsd: z.number().check(z.gte(0, "must be 0 or more")) }),
+]);
+
+const runnerSchema = z.strictObject({
+  kind: z.optional(z.enum(["self-hosted", "github-hosted"])),
+  runsOn: z.optional(labels),
+  fallback: z.optional(z.nullable(text)),
+  capacity: z.optional(z.int().check(z.gte(1, "must be at least 1"))),
+  cost: z.optional(costSchema),
+});
+
+const ruleSchema = z.strictObject({
+  id: text,
+  requirement: z.enum(["gpu", "docker", "lightweight"]),
+  patterns: z.array(z.string()).check(z.minLength(1, "must list at least one pattern")),
+});
+
+const deploySchema = z.strictObject({
+  refs: z.array(z.strictObject({ ref: text, environment: text })),
+  paths: z.array(z.string()),
+});
+
+const policyShape = {
+  mode: z.optional(z.enum(MODES)),
+  runners: z.optional(z.record(z.string(), runnerSchema)),
+  rules: z.optional(z.array(ruleSchema)),
+  deploy: z.optional(deploySchema),
+  assign: z.optional(z.partialRecord(z.enum(REQUIREMENTS), text)),
+};
+
+const policySchema = z.strictObject(policyShape);
+const configSchema = z.strictObject({
+  ...policyShape,
+  repositories: z.optional(z.record(z.string(), policySchema)),
+});
+
+export type PolicyInput = z.infer<typeof policySchema>;
+export type RoutingConfigInput = z.infer<typeof configSchema>;
+
+/** Thrown with every problem found in a configuration, one per line. */
+export class RoutingConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    const n = problems.length;
+    super(`invalid routing config (${n} problem${n === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "RoutingConfigError";
+    this.problems = problems;
+  }
+}
+
+const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out || "(root)";
+}
+
+/**
+ * Validates a routing configuration and resolves it against the defaults, reporting every
+ * problem at once. Used by the Worker at start, by `infra/` before anything deploys, and by
+ * the explain command.
+ */
+export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
+  const parsed = configSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    throw new RoutingConfigError(parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+  }
+  const problems: string[] = [];
+  const { repositories = {}, ...top } = parsed.data;
+  const defaults = resolvePolicy(DEFAULT_POLICY, top, "", problems);
+  const byRepo: Record<string, RoutingPolicy> = {};
+  for (const [name, override] of Object.entries(repositories)) {
+    const where = `repositories[${JSON.stringify(name)}].`;
+    if (!REPOSITORY.test(name)) {
+      problems.push(`${where.slice(0, -1)}: must be "owner/name"`);
+      continue;
+    }
+    byRepo[name.toLowerCase()] = resolvePolicy(defaults, override, where, problems);
+  }
+  if (problems.length > 0) throw new RoutingConfigError([...new Set(problems)]);
+  return { defaults, repositories: byRepo };
+}
+
+/** The policy that applies to `repository` (`owner/name`, any case). */
+export function policyFor(config: RoutingConfig, repository: string): RoutingPolicy {
+  return config.repositories[repository.toLowerCase()] ?? config.defaults;
+}
+
+function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, problems: string[]): RoutingPolicy {
+  const runners: Record<string, Runner> = { ...base.runners };
+  for (const [id, override] of Object.entries(input.runners ?? {})) {
+    const known = runners[id];
+    if (known === undefined && (override.kind === undefined || override.runsOn === undefined)) {
+      problems.push(`${where}runners.${id}: a new runner needs "kind" and "runsOn"`);
+      continue;
+    }
+    runners[id] = {
+      id,
+      kind: override.kind ?? known?.kind ?? "self-hosted",
+      runsOn: override.runsOn ?? known?.runsOn ?? [],
+      fallback: override.fallback === undefined ? (known?.fallback ?? null) : override.fallback,
+      capacity: override.capacity ?? known?.capacity ?? 1,
+      cost: override.cost ?? known?.cost ?? { monthlyUsd: 0 },
+    };
+  }
+  const policy: RoutingPolicy = {
+    mode: input.mode ?? base.mode,
+    rules: input.rules ?? base.rules,
+    deploy: input.deploy ?? base.deploy,
+    runners,
+    assign: { ...base.assign, ...input.assign },
+  };
+  checkPolicy(policy, where, problems);
+  return policy;
+}
+
+function checkPolicy(policy: RoutingPolicy, where: string, problems: string[]): void {
+  const seen = new Set<string>();
+  policy.rules.forEach((rule: Rule, i) => {
+    if (seen.has(rule.id)) problems.push(`${where}rules[${i}].id: "${rule.id}" is used by an earlier rule`);
+    seen.add(rule.id);
+    rule.patterns.forEach((pattern, j) => {
+      const problem = globProblem(pattern);
+      if (problem) problems.push(`${where}rules[${i}].patterns[${j}]: "${pattern}" ${problem}`);
+    });
+  });
+  policy.deploy.paths.forEach((pattern, j) => {
+    const problem = globProblem(pattern);
+    if (problem) problems.push(`${where}deploy.paths[${j}]: "${pattern}" ${problem}`);
+  });
+  policy.deploy.refs.forEach(({ ref }, j) => {
+    if (!ref.startsWith("refs/"))
+      problems.push(`${where}deploy.refs[${j}].ref: "${ref}" must be a full ref starting with "refs/"`);
+  });
+
+  for (const requirement of REQUIREMENTS) {
+    const id = policy.assign[requirement as Requirement];
+    if (policy.runners[id] === undefined) problems.push(`${where}assign.${requirement}: unknown runner "${id}"`);
+  }
+  for (const runner of Object.values(policy.runners)) {
+    const chain = [runner.id];
+    for (let next = runner.fallback; next !== null; next = policy.runners[next]?.fallback ?? null) {
+      if (policy.runners[next] === undefined) {
+        problems.push(`${where}runners.${chain.at(-1)}.fallback: unknown runner "${next}"`);
+        break;
+      }
+      if (chain.includes(next)) {
+        problems.push(`${where}runners.${runner.id}.fallback: cycle ${[...chain, next].join(" → ")}`);
+        break;
+      }
+      chain.push(next);
+    }
+  }
+  const defaultRunner = policy.runners[policy.assign.default];
+  if (policy.mode === "self-hosted-only" && defaultRunner?.kind === "github-hosted") {
+    problems.push(`${where}mode: "self-hosted-only" needs assign.default to be a self-hosted runner`);
+  }
+  if (policy.mode === "cloudflare-only" && hostedRunner(policy) === undefined) {
+    problems.push(`${where}mode: "cloudflare-only" needs a runner of kind "github-hosted"`);
+  }
+}
+
+/** The GitHub-hosted runner `cloudflare-only` mode sends everything to. */
+export function hostedRunner(policy: RoutingPolicy): Runner | undefined {
+  const assigned = policy.runners[policy.assign.lightweight];
+  if (assigned?.kind === "github-hosted") return assigned;
+  return Object.values(policy.runners).find((r) => r.kind === "github-hosted");
+}

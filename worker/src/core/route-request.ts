@@ -1,0 +1,61 @@
+import * as z from "zod/mini";
+import { changesFromList, unknownChanges } from "./changes.ts";
+import type { RoutingInput } from "./types.ts";
+
+/** Most files a suggestion request may list: GitHub's own largest listing cap. */
+export const MAX_ROUTE_FILES = 3000;
+
+const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const SHA = /^[0-9a-fA-F]{7,64}$/;
+
+const routeRequestSchema = z.strictObject({
+  repository: z.string().check(z.regex(REPOSITORY, 'must be "owner/name"')),
+  event: z.optional(z.enum(["push", "pull_request", "workflow_dispatch"])),
+  ref: z.optional(z.nullable(z.string().check(z.regex(/^refs\//, 'must be a full ref starting with "refs/"')))),
+  sha: z.optional(z.nullable(z.string().check(z.regex(SHA, "must be a hex commit id")))),
+  files: z.optional(z.array(z.string().check(z.minLength(1))).check(z.maxLength(MAX_ROUTE_FILES))),
+  truncated: z.optional(z.boolean()),
+  environment: z.optional(z.nullable(z.string().check(z.minLength(1)))),
+});
+
+export type RouteRequest = z.infer<typeof routeRequestSchema>;
+
+/** Reads a `POST /route` body, or lists every problem with it. */
+export function parseRouteRequest(
+  body: unknown,
+): { ok: true; value: RouteRequest } | { ok: false; problems: string[] } {
+  const parsed = routeRequestSchema.safeParse(body);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`),
+  };
+}
+
+export function isRepository(value: string): boolean {
+  return REPOSITORY.test(value);
+}
+
+export function isSha(value: string): boolean {
+  return SHA.test(value);
+}
+
+/** The routing input a suggestion request describes; files not given are unknown. */
+export function routeInput(request: RouteRequest): RoutingInput {
+  const changes =
+    request.files === undefined
+      ? unknownChanges("route request", "the request lists no files")
+      : {
+          ...changesFromList(request.files, Number.POSITIVE_INFINITY, "route request"),
+          truncated: request.truncated === true,
+        };
+  if (changes.truncated) changes.notes = ["the caller marked the list truncated"];
+  return {
+    repository: request.repository,
+    event: request.event ?? "push",
+    ref: request.ref ?? null,
+    sha: request.sha ?? null,
+    changes,
+    environment: request.environment ?? null,
+  };
+}

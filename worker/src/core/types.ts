@@ -1,0 +1,106 @@
+/**
+ * The vocabulary of the router. Everything here is plain data: no platform types.
+ */
+
+/** What a change needs from a runner, in the decision tree's order of precedence. */
+export const REQUIREMENTS = ["gpu", "docker", "deploy", "lightweight", "default"] as const;
+export type Requirement = (typeof REQUIREMENTS)[number];
+
+/** `RUNNER_DISPATCH_MODE`. */
+export const MODES = ["hybrid", "self-hosted-only", "cloudflare-only"] as const;
+export type Mode = (typeof MODES)[number];
+
+/** What a runner costs: a rate per minute, or a fixed monthly price spread over its minutes. */
+export type CostModel = { perMinuteUsd: number } | { monthlyUsd: number };
+
+export interface Runner {
+  id: string;
+  /** `github-hosted` runners are GitHub's machines; everything else is ours. */
+  kind: "self-hosted" | "github-hosted";
+  /** The labels a job's `runs-on` names to land on this runner. */
+  runsOn: string[];
+  /** The runner to use when this one cannot take the job; null means the job waits. */
+  fallback: string | null;
+  /** How many jobs the runner takes at once. */
+  capacity: number;
+  cost: CostModel;
+}
+
+/** A pattern rule: any changed file matching one of `patterns` gives the change its requirement. */
+export interface Rule {
+  id: string;
+  requirement: Exclude<Requirement, "default" | "deploy">;
+  patterns: string[];
+}
+
+/** A ref that deploys, and the environment it deploys to. `ref` is a glob over full refs. */
+export interface DeployRef {
+  ref: string;
+  environment: string;
+}
+
+export interface DeployPolicy {
+  refs: DeployRef[];
+  /** A push to a deploy ref is a deployment when a changed file matches one of these. */
+  paths: string[];
+}
+
+/** Everything that decides where a build runs, for one repository. */
+export interface RoutingPolicy {
+  mode: Mode;
+  rules: Rule[];
+  deploy: DeployPolicy;
+  runners: Record<string, Runner>;
+  /** Which runner serves each requirement. */
+  assign: Record<Requirement, string>;
+}
+
+/** The whole routing configuration: a default policy and per-repository overrides. */
+export interface RoutingConfig {
+  defaults: RoutingPolicy;
+  /** Keyed by lower-cased `owner/name`. */
+  repositories: Record<string, RoutingPolicy>;
+}
+
+/** The files a change touched, as far as GitHub told us. */
+export interface ChangeSet {
+  /** Repository-relative paths, without duplicates. */
+  files: string[];
+  /** False when nothing could say which files changed (e.g. a pull request without a token). */
+  known: boolean;
+  /** True when GitHub capped the list, so more files changed than `files` holds. */
+  truncated: boolean;
+  /** Where the list came from, for the reasons. */
+  source: string;
+  /** Human-readable notes on gaps: caps hit, APIs not called. */
+  notes: string[];
+}
+
+/** What triggered the decision. */
+export interface RoutingInput {
+  repository: string;
+  event: string;
+  /** Full ref, e.g. `refs/heads/main` or `refs/tags/v1.2.0`. */
+  ref: string | null;
+  sha: string | null;
+  changes: ChangeSet;
+  /** For `workflow_dispatch`: the environment its inputs name, if any. */
+  environment?: string | null;
+}
+
+export interface Decision {
+  runner: string;
+  runs_on: string[];
+  requirement: Requirement;
+  mode: Mode;
+  reasons: string[];
+  truncated: boolean;
+  files_known: boolean;
+  files_count: number;
+  /** False when the mode forced a runner that cannot meet the requirement (e.g. gpu in cloudflare-only). */
+  satisfiable: boolean;
+  /** The deploy environment, when the requirement is `deploy`. */
+  environment: string | null;
+  /** The id of the rule that decided, when one did. */
+  rule: string | null;
+}

@@ -1,0 +1,101 @@
+import { type ChangeSet, changesFromList, GITHUB_CAPS, unknownChanges } from "./core/index.ts";
+
+/** GitHub's REST API, for the file lists webhooks leave out. */
+export interface GitHubOptions {
+  token: string;
+  apiUrl: string;
+  /** Time allowed for one listing, all pages included; past it the files are unknown. */
+  budgetMs?: number;
+  fetch?: typeof fetch;
+}
+
+const PER_PAGE = 100;
+
+interface FileEntry {
+  filename?: unknown;
+  previous_filename?: unknown;
+}
+
+export class GitHubClient {
+  private readonly options: Required<GitHubOptions>;
+
+  constructor(options: GitHubOptions) {
+    this.options = { budgetMs: 6_000, fetch: (input, init) => fetch(input, init), ...options };
+  }
+
+  /** `GET /repos/{repo}/pulls/{n}/files`, every page, up to GitHub's 3,000 files. */
+  pullRequestFiles(repository: string, number: number): Promise<ChangeSet> {
+    return this.list(
+      `/repos/${repository}/pulls/${number}/files`,
+      GITHUB_CAPS.pullRequestFiles,
+      "pull request files API",
+      (page) => (Array.isArray(page) ? (page as FileEntry[]) : []),
+    );
+  }
+
+  /** `GET /repos/{repo}/compare/{base}...{head}`: at most 300 files. */
+  compareFiles(repository: string, base: string, head: string): Promise<ChangeSet> {
+    return this.list(
+      `/repos/${repository}/compare/${base}...${head}`,
+      GITHUB_CAPS.compareFiles,
+      "compare API",
+      (page) => (page as { files?: FileEntry[] } | null)?.files ?? [],
+      1,
+    );
+  }
+
+  /** `GET /repos/{repo}/commits/{sha}`: the files of one commit, every page. */
+  commitFiles(repository: string, sha: string): Promise<ChangeSet> {
+    return this.list(
+      `/repos/${repository}/commits/${sha}`,
+      GITHUB_CAPS.commitFiles,
+      "commit API",
+      (page) => (page as { files?: FileEntry[] } | null)?.files ?? [],
+    );
+  }
+
+  private async list(
+    path: string,
+    cap: number,
+    source: string,
+    entries: (page: unknown) => FileEntry[],
+    maxPages = Math.ceil(cap / PER_PAGE),
+  ): Promise<ChangeSet> {
+    const signal = AbortSignal.timeout(this.options.budgetMs);
+    const files: string[] = [];
+    let count = 0;
+    try {
+      for (let page = 1; page <= maxPages; page++) {
+        const url = `${this.options.apiUrl}${path}?per_page=${PER_PAGE}&page=${page}`;
+        const response = await this.options.fetch(url, {
+          headers: {
+            accept: "application/vnd.github+json",
+            authorization: `Bearer ${this.options.token}`,
+            "user-agent": "pmoves-ci-orchestrator",
+            "x-github-api-version": "2022-11-28",
+          },
+          signal,
+        });
+        if (!response.ok) {
+          await response.body?.cancel();
+          return unknownChanges(source, `${source} answered ${response.status}`);
+        }
+        const list = entries(await response.json());
+        for (const entry of list) {
+          if (typeof entry.filename === "string") files.push(entry.filename);
+          if (typeof entry.previous_filename === "string") files.push(entry.previous_filename);
+        }
+        count += list.length;
+        if (list.length < PER_PAGE) break;
+      }
+    } catch (error) {
+      const why = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
+      return unknownChanges(source, `${source} ${why}`);
+    }
+    const changes = changesFromList(files, Number.POSITIVE_INFINITY, source);
+    if (count >= cap) {
+      return { ...changes, truncated: true, notes: [`${source} listed ${count} files, its cap is ${cap}`] };
+    }
+    return changes;
+  }
+}

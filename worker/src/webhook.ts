@@ -1,0 +1,93 @@
+import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS, LEDGER_INSTANCE } from "./bindings.ts";
+import { decodePayload, readBody } from "./body.ts";
+import { changesFor } from "./changes.ts";
+import { type BuildRecord, buildId, decide, interpretEvent, newBuild, policyFor } from "./core/index.ts";
+import type { Env, Settings } from "./env.ts";
+import { HttpError } from "./errors.ts";
+import type { Plan } from "./ledger.ts";
+import { log } from "./log.ts";
+import { verifySignature } from "./signature.ts";
+
+/** The Ledger every request shares. */
+export function ledgerOf(env: Env) {
+  return env.LEDGER.get(env.LEDGER.idFromName(LEDGER_INSTANCE));
+}
+
+/** Copies a build record to KV for 24 hours. A failure is logged: the Ledger keeps the record. */
+export async function persistBuild(env: Env, build: BuildRecord): Promise<void> {
+  try {
+    await env.CI_STATE.put(`${BUILD_KEY_PREFIX}${build.build_id}`, JSON.stringify(build), {
+      expirationTtl: BUILD_TTL_SECONDS,
+    });
+  } catch (error) {
+    log("error", "kv write failed", { build_id: build.build_id, error: String(error) });
+  }
+}
+
+/** `POST /webhook/github`: verify, read, decide, record once, answer. */
+export async function handleWebhook(request: Request, env: Env, settings: Settings): Promise<Response> {
+  const signature = request.headers.get("x-hub-signature-256");
+  if (signature === null) throw new HttpError("missing_signature", "X-Hub-Signature-256 header is missing");
+  const event = request.headers.get("x-github-event");
+  const delivery = request.headers.get("x-github-delivery");
+  if (!event || !delivery) {
+    throw new HttpError("missing_header", "X-GitHub-Event and X-GitHub-Delivery headers are required");
+  }
+  const body = await readBody(request);
+  if (!(await verifySignature(settings.webhookSecrets, body, signature))) {
+    throw new HttpError("invalid_signature", "X-Hub-Signature-256 does not match the body");
+  }
+  const payload = decodePayload(request.headers.get("content-type"), body);
+  const intent = interpretEvent(event, payload, settings.config);
+  if (intent.kind === "invalid") throw new HttpError("invalid_payload", intent.problems.join("; "));
+
+  const at = new Date().toISOString();
+  let plan: Plan;
+  switch (intent.kind) {
+    case "ping":
+      plan = { kind: "respond", status: 200, body: JSON.stringify({ ok: true }) };
+      break;
+    case "ignore":
+      plan = { kind: "respond", status: 202, body: JSON.stringify({ ignored: true, reason: intent.reason }) };
+      break;
+    case "route": {
+      const changes = await changesFor(intent, settings);
+      const decision = decide({ ...intent, changes }, policyFor(settings.config, intent.repository));
+      const build = newBuild({
+        build_id: buildId(intent.sha, delivery),
+        repository: intent.repository,
+        event: intent.event,
+        ref: intent.ref,
+        sha: intent.sha,
+        pull_request: intent.pullRequest,
+        delivery,
+        decision,
+        at,
+      });
+      plan = { kind: "create", build, body: JSON.stringify({ build_id: build.build_id, decision }) };
+      break;
+    }
+    case "update": {
+      const fallback = newBuild({
+        build_id: buildId(intent.sha, delivery),
+        repository: intent.repository,
+        event: intent.event,
+        ref: null,
+        sha: intent.sha,
+        delivery,
+        decision: null,
+        at,
+      });
+      plan = { kind: "update", repository: intent.repository, sha: intent.sha, update: intent.update, fallback, at };
+      break;
+    }
+  }
+
+  const outcome = await ledgerOf(env).accept(delivery, event, plan);
+  if (outcome.persist !== null) await persistBuild(env, outcome.persist);
+  log("info", "webhook", { event, delivery, status: outcome.status, duplicate: outcome.duplicate });
+  if (!outcome.duplicate) {
+    return new Response(outcome.body, { status: outcome.status, headers: { "content-type": "application/json" } });
+  }
+  return Response.json({ ...JSON.parse(outcome.body), duplicate: true }, { status: 200 });
+}
