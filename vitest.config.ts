@@ -13,6 +13,9 @@ export default defineConfig({
         test: { name: "core", include: ["test/core/**/*.test.ts"], environment: "node" },
       },
       {
+        test: { name: "infra", include: ["test/infra/**/*.test.ts"], environment: "node" },
+      },
+      {
         plugins: [
           cloudflareTest({
             main: "./dist/worker/index.js",
