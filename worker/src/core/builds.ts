@@ -77,7 +77,7 @@ export const MAX_JOBS_PER_BUILD = 256;
 
 /** A deterministic build id: the commit it builds and the delivery that announced it. */
 export function buildId(sha: string | null, delivery: string): string {
-  const head = (sha ?? "nosha").slice(0, 12);
+  const head = (sha ?? "").replace(/[^A-Za-z0-9]/g, "").slice(0, 12) || "nosha";
   const tail = delivery.replace(/[^A-Za-z0-9]/g, "").slice(0, 12) || "nodelivery";
   return `${head}-${tail}`;
 }
@@ -135,8 +135,13 @@ export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: stri
   return summarise(next);
 }
 
-function merge<S extends { status: string }>(known: S | undefined, incoming: S): S {
+function merge<S extends { status: string; attempt?: number }>(known: S | undefined, incoming: S): S {
   if (known === undefined) return incoming;
+  // A re-run starts a new attempt of the same run: it replaces the old one, and the old one's
+  // late events never overwrite it.
+  const attempt = (incoming.attempt ?? 1) - (known.attempt ?? 1);
+  if (attempt > 0) return incoming;
+  if (attempt < 0) return known;
   if (rank(incoming.status) < rank(known.status)) {
     // Older news: keep the later status, but fill fields the later event did not carry.
     const filled = { ...known };

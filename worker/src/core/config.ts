@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./globset.ts";
+import { PARSE_OPTIONS } from "./issues.ts";
 import {
   MODES,
   REQUIREMENTS,
@@ -93,24 +94,95 @@ function formatPath(path: readonly PropertyKey[]): string {
  * the explain command.
  */
 export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
-  const parsed = configSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    throw new RoutingConfigError(parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
-  }
-  const problems: string[] = [];
-  const { repositories = {}, ...top } = parsed.data;
+  const raw = input ?? {};
+  const parsed = configSchema.safeParse(raw, PARSE_OPTIONS);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  // Schema problems do not stop the checks below: they run on the parts that are valid, so that
+  // one run reports every problem.
+  const { repositories = {}, ...top } = parsed.success ? parsed.data : salvageConfig(raw);
   const defaults = resolvePolicy(DEFAULT_POLICY, top, "", problems);
+  const topLevel = new Set(problems);
   const byRepo: Record<string, RoutingPolicy> = {};
+  const spelled: Record<string, string> = {};
   for (const [name, override] of Object.entries(repositories)) {
     const where = `repositories[${JSON.stringify(name)}].`;
     if (!REPOSITORY.test(name)) {
       problems.push(`${where.slice(0, -1)}: must be "owner/name"`);
       continue;
     }
-    byRepo[name.toLowerCase()] = resolvePolicy(defaults, override, where, problems);
+    const key = name.toLowerCase();
+    const earlier = spelled[key];
+    if (earlier !== undefined) {
+      problems.push(
+        `${where.slice(0, -1)}: the same repository as repositories[${JSON.stringify(earlier)}] (names are case-insensitive)`,
+      );
+      continue;
+    }
+    spelled[key] = name;
+    // A problem the repository inherits from the top level is reported once, at the top level.
+    const own: string[] = [];
+    byRepo[key] = resolvePolicy(defaults, override, where, own);
+    problems.push(...own.filter((problem) => !topLevel.has(problem.slice(where.length))));
   }
   if (problems.length > 0) throw new RoutingConfigError([...new Set(problems)]);
   return { defaults, repositories: byRepo };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** The fields of `raw` that pass their own schema; the others are left out. */
+function validFields<S extends Record<string, z.ZodMiniType>>(
+  shape: S,
+  raw: unknown,
+): { [K in keyof S]?: z.infer<S[K]> } {
+  const out: { [K in keyof S]?: z.infer<S[K]> } = {};
+  if (!isRecord(raw)) return out;
+  for (const key of Object.keys(shape) as (keyof S & string)[]) {
+    const field = shape[key]?.safeParse(raw[key]);
+    if (field?.success && field.data !== undefined) out[key] = field.data as z.infer<S[typeof key]>;
+  }
+  return out;
+}
+
+/** What can still be checked in a policy the schema rejected: its valid parts, item by item. */
+function salvagePolicy(raw: unknown): PolicyInput {
+  const policy: PolicyInput = validFields(policyShape, raw);
+  if (!isRecord(raw)) return policy;
+  if (policy.runners === undefined && isRecord(raw.runners)) {
+    policy.runners = Object.fromEntries(
+      Object.entries(raw.runners).map(([id, runner]) => [id, validFields(runnerSchema.shape, runner)]),
+    );
+  }
+  if (policy.rules === undefined && Array.isArray(raw.rules)) {
+    // Index for index, so that the problems found below name the rule as written.
+    policy.rules = raw.rules.map((rule: unknown) => {
+      const valid = validFields(ruleSchema.shape, rule);
+      return { id: valid.id ?? "", requirement: valid.requirement ?? "lightweight", patterns: valid.patterns ?? [] };
+    });
+  }
+  if (policy.deploy === undefined && isRecord(raw.deploy)) {
+    const valid = validFields(deploySchema.shape, raw.deploy);
+    policy.deploy = { refs: valid.refs ?? [], paths: valid.paths ?? [] };
+  }
+  if (policy.assign === undefined && isRecord(raw.assign)) {
+    policy.assign = Object.fromEntries(
+      Object.entries(raw.assign).filter(
+        ([requirement, id]) => (REQUIREMENTS as readonly string[]).includes(requirement) && text.safeParse(id).success,
+      ),
+    );
+  }
+  return policy;
+}
+
+function salvageConfig(raw: unknown): RoutingConfigInput {
+  const repositories = isRecord(raw) && isRecord(raw.repositories) ? raw.repositories : {};
+  return {
+    ...salvagePolicy(raw),
+    repositories: Object.fromEntries(Object.entries(repositories).map(([name, p]) => [name, salvagePolicy(p)])),
+  };
 }
 
 /** The policy that applies to `repository` (`owner/name`, any case). */
@@ -142,25 +214,29 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
     runners,
     assign: { ...base.assign, ...input.assign },
   };
-  checkPolicy(policy, where, problems);
+  checkPolicy(policy, base, where, problems);
   return policy;
 }
 
-function checkPolicy(policy: RoutingPolicy, where: string, problems: string[]): void {
+/** Checks `policy`; its rules and deploy policy only when they are not `base`'s, already checked. */
+function checkPolicy(policy: RoutingPolicy, base: RoutingPolicy, where: string, problems: string[]): void {
   const seen = new Set<string>();
-  policy.rules.forEach((rule: Rule, i) => {
-    if (seen.has(rule.id)) problems.push(`${where}rules[${i}].id: "${rule.id}" is used by an earlier rule`);
+  const rules = policy.rules === base.rules ? [] : policy.rules;
+  rules.forEach((rule: Rule, i) => {
+    if (rule.id !== "" && seen.has(rule.id))
+      problems.push(`${where}rules[${i}].id: "${rule.id}" is used by an earlier rule`);
     seen.add(rule.id);
     rule.patterns.forEach((pattern, j) => {
       const problem = globProblem(pattern);
       if (problem) problems.push(`${where}rules[${i}].patterns[${j}]: "${pattern}" ${problem}`);
     });
   });
-  policy.deploy.paths.forEach((pattern, j) => {
+  const deploy = policy.deploy === base.deploy ? { paths: [], refs: [] } : policy.deploy;
+  deploy.paths.forEach((pattern, j) => {
     const problem = globProblem(pattern);
     if (problem) problems.push(`${where}deploy.paths[${j}]: "${pattern}" ${problem}`);
   });
-  policy.deploy.refs.forEach(({ ref }, j) => {
+  deploy.refs.forEach(({ ref }, j) => {
     if (!ref.startsWith("refs/"))
       problems.push(`${where}deploy.refs[${j}].ref: "${ref}" must be a full ref starting with "refs/"`);
   });
@@ -169,6 +245,7 @@ function checkPolicy(policy: RoutingPolicy, where: string, problems: string[]): 
     const id = policy.assign[requirement as Requirement];
     if (policy.runners[id] === undefined) problems.push(`${where}assign.${requirement}: unknown runner "${id}"`);
   }
+  const cycles = new Set<string>();
   for (const runner of Object.values(policy.runners)) {
     const chain = [runner.id];
     for (let next = runner.fallback; next !== null; next = policy.runners[next]?.fallback ?? null) {
@@ -177,7 +254,11 @@ function checkPolicy(policy: RoutingPolicy, where: string, problems: string[]): 
         break;
       }
       if (chain.includes(next)) {
-        problems.push(`${where}runners.${runner.id}.fallback: cycle ${[...chain, next].join(" → ")}`);
+        // Each cycle once, named from the runner where this walk entered it.
+        const cycle = chain.slice(chain.indexOf(next));
+        const key = [...cycle].sort().join("\n");
+        if (!cycles.has(key)) problems.push(`${where}runners.${next}.fallback: cycle ${[...cycle, next].join(" → ")}`);
+        cycles.add(key);
         break;
       }
       chain.push(next);

@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { type JobState, type RunState, runnerForLabels, type WorkflowUpdate } from "./builds.ts";
 import type { PushCommit } from "./changes.ts";
 import { policyFor } from "./config.ts";
+import { PARSE_OPTIONS } from "./issues.ts";
 import type { RoutingConfig } from "./types.ts";
 
 /**
@@ -117,7 +118,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
     case "ping":
       return { kind: "ping" };
     case "push": {
-      const p = pushSchema.safeParse(payload);
+      const p = pushSchema.safeParse(payload, PARSE_OPTIONS);
       if (!p.success) return invalid(event, p.error);
       const push = p.data;
       if (push.deleted === true || ZERO_SHA.test(push.after)) {
@@ -135,7 +136,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       };
     }
     case "pull_request": {
-      const p = pullRequestSchema.safeParse(payload);
+      const p = pullRequestSchema.safeParse(payload, PARSE_OPTIONS);
       if (!p.success) return invalid(event, p.error);
       const pr = p.data;
       if (!PULL_REQUEST_ACTIONS.includes(pr.action)) {
@@ -153,7 +154,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       };
     }
     case "workflow_dispatch": {
-      const p = dispatchSchema.safeParse(payload);
+      const p = dispatchSchema.safeParse(payload, PARSE_OPTIONS);
       if (!p.success) return invalid(event, p.error);
       const environment = p.data.inputs?.environment;
       return {
@@ -168,7 +169,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       };
     }
     case "workflow_run": {
-      const p = runSchema.safeParse(payload);
+      const p = runSchema.safeParse(payload, PARSE_OPTIONS);
       if (!p.success) return invalid(event, p.error);
       const r = p.data.workflow_run;
       const run: RunState = {
@@ -185,7 +186,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       return { kind: "update", repository: repo, sha: r.head_sha, event, update: { kind: "run", run } };
     }
     case "workflow_job": {
-      const p = jobSchema.safeParse(payload);
+      const p = jobSchema.safeParse(payload, PARSE_OPTIONS);
       if (!p.success) return invalid(event, p.error);
       const j = p.data.workflow_job;
       const repo = p.data.repository.full_name;

@@ -77,9 +77,13 @@ export class GlobSet<T> {
   /** The first pattern (in insertion order) matching `path`, with its tag. */
   firstMatch(info: PathInfo): { pattern: string; tag: T } | null {
     let best = Number.POSITIVE_INFINITY;
+    // picomatch never matches the empty string, and matches a path equal to the pattern itself
+    // even when the pattern's regex would not (e.g. `app/(group)/page.tsx`).
+    if (info.path === "") return null;
     if (!info.plain) {
       for (let i = 0; i < this.entries.length; i++) {
-        if (this.entries[i]?.re.test(info.path)) return this.entry(i);
+        const entry = this.entries[i];
+        if (entry !== undefined && (entry.pattern === info.path || entry.re.test(info.path))) return this.entry(i);
       }
       return null;
     }
@@ -104,7 +108,7 @@ export class GlobSet<T> {
     }
     for (const { index, re } of this.general) {
       if (index >= best) break;
-      if (re.test(path)) {
+      if (this.entries[index]?.pattern === path || re.test(path)) {
         best = index;
         break;
       }

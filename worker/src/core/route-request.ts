@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { changesFromList, unknownChanges } from "./changes.ts";
+import { PARSE_OPTIONS } from "./issues.ts";
 import type { RoutingInput } from "./types.ts";
 
 /** Most files a suggestion request may list: GitHub's own largest listing cap. */
@@ -24,7 +25,7 @@ export type RouteRequest = z.infer<typeof routeRequestSchema>;
 export function parseRouteRequest(
   body: unknown,
 ): { ok: true; value: RouteRequest } | { ok: false; problems: string[] } {
-  const parsed = routeRequestSchema.safeParse(body);
+  const parsed = routeRequestSchema.safeParse(body, PARSE_OPTIONS);
   if (parsed.success) return { ok: true, value: parsed.data };
   return {
     ok: false,

@@ -1,0 +1,323 @@
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_ASSIGN,
+  DEFAULT_DEPLOY,
+  DEFAULT_POLICY,
+  DEFAULT_RULES,
+  DEFAULT_RUNNERS,
+  hostedRunner,
+  parseRoutingConfig,
+  policyFor,
+  RoutingConfigError,
+} from "../../worker/src/core/index.ts";
+
+/** The error `parseRoutingConfig` throws for `input`; fails the test when it does not throw. */
+function configError(input: unknown): RoutingConfigError {
+  try {
+    parseRoutingConfig(input);
+  } catch (error) {
+    if (error instanceof RoutingConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+}
+
+describe("parseRoutingConfig: defaults", () => {
+  it.each([
+    ["{}", {}],
+    ["undefined", undefined],
+    ["null", null],
+  ])("%s → the seed's defaults", (_, input) => {
+    const config = parseRoutingConfig(input);
+    expect(config.defaults).toEqual(DEFAULT_POLICY);
+    expect(config.repositories).toEqual({});
+  });
+
+  it("no argument → the seed's defaults", () => {
+    expect(parseRoutingConfig().defaults).toEqual(DEFAULT_POLICY);
+  });
+
+  it("the defaults match the runner pool of DESIGN.md", () => {
+    const { defaults } = parseRoutingConfig({});
+    expect(defaults.mode).toBe("hybrid");
+    expect(
+      Object.fromEntries(Object.values(defaults.runners).map((r) => [r.id, [r.kind, r.runsOn, r.fallback]])),
+    ).toEqual({
+      "ai-lab": ["self-hosted", ["self-hosted", "ai-lab", "gpu"], null],
+      vps: ["self-hosted", ["self-hosted", "vps"], "kvm2"],
+      kvm4: ["self-hosted", ["self-hosted", "cloudstartup", "kvm4"], null],
+      "github-hosted": ["github-hosted", ["ubuntu-latest"], null],
+      kvm2: ["self-hosted", ["self-hosted", "kvm2"], "github-hosted"],
+    });
+    expect(defaults.assign).toEqual({
+      gpu: "ai-lab",
+      docker: "vps",
+      deploy: "kvm4",
+      lightweight: "github-hosted",
+      default: "vps",
+    });
+    expect(defaults.deploy).toEqual({
+      refs: [
+        { ref: "refs/heads/main", environment: "staging" },
+        { ref: "refs/heads/production", environment: "production" },
+        { ref: "refs/tags/v*", environment: "production" },
+      ],
+      paths: ["deploy/**"],
+    });
+    expect(defaults.rules.map((r) => [r.id, r.requirement, r.patterns.length])).toEqual([
+      ["gpu", "gpu", 5],
+      ["docker", "docker", 5],
+      ["lightweight", "lightweight", 12],
+    ]);
+  });
+
+  it("the default rules themselves pass validation when given explicitly", () => {
+    const config = parseRoutingConfig({ rules: DEFAULT_RULES, deploy: DEFAULT_DEPLOY, assign: DEFAULT_ASSIGN });
+    expect(config.defaults.rules).toEqual(DEFAULT_RULES);
+  });
+});
+
+describe("parseRoutingConfig: overrides merge over the defaults", () => {
+  it("a partial runner override keeps the runner's other fields", () => {
+    const { defaults } = parseRoutingConfig({ runners: { vps: { capacity: 4 } } });
+    expect(defaults.runners.vps).toEqual({ ...DEFAULT_RUNNERS.vps, capacity: 4 });
+    expect(defaults.runners.kvm4).toEqual(DEFAULT_RUNNERS.kvm4);
+  });
+
+  it("a fallback can be cleared with null, and cost replaced", () => {
+    const { defaults } = parseRoutingConfig({ runners: { vps: { fallback: null, cost: { perMinuteUsd: 0.01 } } } });
+    expect(defaults.runners.vps).toEqual({
+      id: "vps",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "vps"],
+      fallback: null,
+      capacity: 2,
+      cost: { perMinuteUsd: 0.01 },
+    });
+  });
+
+  it("a new runner with kind and runsOn gets default capacity, cost and fallback", () => {
+    const { defaults } = parseRoutingConfig({
+      runners: { arm: { kind: "self-hosted", runsOn: ["self-hosted", "arm64"] } },
+      assign: { default: "arm" },
+    });
+    expect(defaults.runners.arm).toEqual({
+      id: "arm",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "arm64"],
+      fallback: null,
+      capacity: 1,
+      cost: { monthlyUsd: 0 },
+    });
+    expect(defaults.assign).toEqual({ ...DEFAULT_ASSIGN, default: "arm" });
+  });
+
+  it.each([
+    [{ kind: "self-hosted" }, 'runners.arm: a new runner needs "kind" and "runsOn"'],
+    [{ runsOn: ["arm"] }, 'runners.arm: a new runner needs "kind" and "runsOn"'],
+  ])("a new runner without kind or runsOn is rejected: %j", (arm, problem) => {
+    expect(configError({ runners: { arm } }).problems).toEqual([problem]);
+  });
+
+  it("rules replace the default rules as a whole; mode and deploy override", () => {
+    const rules = [{ id: "notebooks", requirement: "gpu", patterns: ["**/*.ipynb"] }];
+    const deploy = { refs: [{ ref: "refs/heads/release", environment: "prod" }], paths: ["k8s/**"] };
+    const { defaults } = parseRoutingConfig({ mode: "self-hosted-only", rules, deploy });
+    expect(defaults.mode).toBe("self-hosted-only");
+    expect(defaults.rules).toEqual(rules);
+    expect(defaults.deploy).toEqual(deploy);
+    expect(defaults.runners).toEqual(DEFAULT_RUNNERS);
+  });
+
+  it("repositories apply over the top level, keyed case-insensitively", () => {
+    const config = parseRoutingConfig({
+      runners: { vps: { capacity: 3 } },
+      repositories: { "Acme/ML": { mode: "cloudflare-only", assign: { docker: "kvm2" } } },
+    });
+    expect(Object.keys(config.repositories)).toEqual(["acme/ml"]);
+    const ml = policyFor(config, "ACME/ml");
+    expect(ml).toBe(policyFor(config, "acme/ML"));
+    expect(ml.mode).toBe("cloudflare-only");
+    expect(ml.assign).toEqual({ ...DEFAULT_ASSIGN, docker: "kvm2" });
+    // Inherits the top-level runner override, not only the built-in defaults.
+    expect(ml.runners.vps?.capacity).toBe(3);
+    expect(policyFor(config, "acme/other")).toBe(config.defaults);
+    expect(config.defaults.mode).toBe("hybrid");
+  });
+
+  it("hostedRunner prefers the runner assigned to lightweight, else any github-hosted one", () => {
+    expect(hostedRunner(DEFAULT_POLICY)?.id).toBe("github-hosted");
+    const { defaults } = parseRoutingConfig({
+      runners: { big: { kind: "github-hosted", runsOn: ["ubuntu-24.04-16core"] } },
+      assign: { lightweight: "big" },
+    });
+    expect(hostedRunner(defaults)?.id).toBe("big");
+    const { defaults: selfHosted } = parseRoutingConfig({ assign: { lightweight: "kvm2" } });
+    expect(hostedRunner(selfHosted)?.id).toBe("github-hosted");
+  });
+});
+
+describe("parseRoutingConfig: validation", () => {
+  const broken = {
+    modes: "hybrid",
+    runners: {
+      vps: { fallback: "kvm9" },
+      kvm2: { cost: { perMinuteUsd: -0.5 } },
+      "ci-1": { kind: "self-hosted", runsOn: ["self-hosted", "ci-1"], fallback: "ci-2" },
+      "ci-2": { kind: "self-hosted", runsOn: ["self-hosted", "ci-2"], fallback: "ci-1" },
+    },
+    rules: [
+      { id: "gpu", requirement: "gpu", patterns: [] },
+      { id: "docker", requirement: "docker", patterns: ["/services/**"] },
+      { id: "docker", requirement: "docker", patterns: ["docker\\**"] },
+    ],
+    assign: { gpu: "gpu-box" },
+    repositories: {
+      "not a repo": {},
+      "acme/fast": { mode: "fast" },
+      "acme/solo": { mode: "self-hosted-only", assign: { default: "github-hosted" } },
+    },
+  };
+
+  const expected = [
+    ["unknown key typo", '(root): Unrecognized key: "modes"'],
+    [
+      "bad mode",
+      'repositories["acme/fast"].mode: Invalid option: expected one of "hybrid"|"self-hosted-only"|"cloudflare-only"',
+    ],
+    ["empty patterns list", "rules[0].patterns: must list at least one pattern"],
+    [
+      "pattern with a leading '/'",
+      `rules[1].patterns[0]: "/services/**" must be relative to the repository root (no leading '/')`,
+    ],
+    ["pattern with '\\'", `rules[2].patterns[0]: "docker\\**" must use '/' as separator (no '\\')`],
+    ["duplicate rule id", 'rules[2].id: "docker" is used by an earlier rule'],
+    ["assign to an unknown runner", 'assign.gpu: unknown runner "gpu-box"'],
+    ["fallback to an unknown runner", 'runners.vps.fallback: unknown runner "kvm9"'],
+    ["fallback cycle", "runners.ci-1.fallback: cycle ci-1 → ci-2 → ci-1"],
+    ["bad repository key", 'repositories["not a repo"]: must be "owner/name"'],
+    ["negative cost", "runners.kvm2.cost.perMinuteUsd: must be 0 or more"],
+    [
+      "self-hosted-only with a github-hosted default runner",
+      'repositories["acme/solo"].mode: "self-hosted-only" needs assign.default to be a self-hosted runner',
+    ],
+  ] as const;
+
+  const error = configError(broken);
+
+  it("throws one RoutingConfigError naming every problem, each once", () => {
+    expect(error).toBeInstanceOf(RoutingConfigError);
+    expect(error.name).toBe("RoutingConfigError");
+    expect([...error.problems].sort()).toEqual(expected.map(([, problem]) => problem).sort());
+    expect(error.message.split("\n")[0]).toBe("invalid routing config (12 problems):");
+  });
+
+  it.each(expected)("reports the %s in problems and in the message", (_, problem) => {
+    expect(error.problems).toContain(problem);
+    expect(error.message).toContain(`\n  - ${problem}`);
+  });
+
+  it("pins the whole message of a two-problem config", () => {
+    expect(() =>
+      parseRoutingConfig({
+        mode: "turbo",
+        rules: [{ id: "docs", requirement: "lightweight", patterns: ["/docs/**"] }],
+      }),
+    ).toThrowErrorMatchingInlineSnapshot(`
+      [RoutingConfigError: invalid routing config (2 problems):
+        - mode: Invalid option: expected one of "hybrid"|"self-hosted-only"|"cloudflare-only"
+        - rules[0].patterns[0]: "/docs/**" must be relative to the repository root (no leading '/')]
+    `);
+  });
+
+  it("says '1 problem' for one", () => {
+    expect(configError({ assign: { default: "nope" } }).message).toBe(
+      'invalid routing config (1 problem):\n  - assign.default: unknown runner "nope"',
+    );
+  });
+
+  it.each<[string, unknown, string[]]>([
+    ["not an object", "nonsense", ["(root): Invalid input: expected object, received string"]],
+    ["an array", [], ["(root): Invalid input: expected object, received array"]],
+    ["unknown requirement", { assign: { fast: "vps" } }, ['assign: Unrecognized key: "fast"']],
+    [
+      "rule requirement deploy",
+      { rules: [{ id: "d", requirement: "deploy", patterns: ["x"] }] },
+      ['rules[0].requirement: Invalid option: expected one of "gpu"|"docker"|"lightweight"'],
+    ],
+    ["zero capacity", { runners: { vps: { capacity: 0 } } }, ["runners.vps.capacity: must be at least 1"]],
+    ["empty runsOn", { runners: { vps: { runsOn: [] } } }, ["runners.vps.runsOn: must name at least one label"]],
+    ["empty rule id", { rules: [{ id: "", requirement: "gpu", patterns: ["x"] }] }, ["rules[0].id: must not be empty"]],
+    [
+      "both cost models",
+      { runners: { vps: { cost: { monthlyUsd: 1, perMinuteUsd: 1 } } } },
+      ["runners.vps.cost: Invalid input"],
+    ],
+    [
+      "deploy ref not a full ref",
+      { deploy: { refs: [{ ref: "main", environment: "staging" }], paths: ["deploy/**"] } },
+      ['deploy.refs[0].ref: "main" must be a full ref starting with "refs/"'],
+    ],
+    [
+      "bad deploy path",
+      { deploy: { refs: [], paths: ["./deploy/**"] } },
+      [`deploy.paths[0]: "./deploy/**" must not start with './'`],
+    ],
+    [
+      "negated pattern",
+      { rules: [{ id: "x", requirement: "gpu", patterns: ["!docs/**"] }] },
+      [`rules[0].patterns[0]: "!docs/**" negation ('!') is not supported; list what matches instead`],
+    ],
+    [
+      "cloudflare-only without a github-hosted runner",
+      { mode: "cloudflare-only", runners: { "github-hosted": { kind: "self-hosted" } } },
+      ['mode: "cloudflare-only" needs a runner of kind "github-hosted"'],
+    ],
+    [
+      "a cycle entered from outside is reported once",
+      { runners: { vps: { fallback: "kvm2" }, kvm2: { fallback: "kvm4" }, kvm4: { fallback: "kvm2" } } },
+      ["runners.kvm2.fallback: cycle kvm2 → kvm4 → kvm2"],
+    ],
+    [
+      "repository key differing only in case",
+      { repositories: { "Acme/App": {}, "acme/app": { mode: "self-hosted-only" } } },
+      ['repositories["acme/app"]: the same repository as repositories["Acme/App"] (names are case-insensitive)'],
+    ],
+    [
+      "unknown key inside a repository",
+      { repositories: { "acme/app": { mod: "hybrid" } } },
+      ['repositories["acme/app"]: Unrecognized key: "mod"'],
+    ],
+    [
+      "a repository's own bad rules and runners",
+      {
+        repositories: {
+          "acme/app": {
+            rules: [{ id: "x", requirement: "gpu", patterns: ["a\\b"] }],
+            runners: { vps: { fallback: "ghost" } },
+          },
+        },
+      },
+      [
+        `repositories["acme/app"].rules[0].patterns[0]: "a\\b" must use '/' as separator (no '\\')`,
+        'repositories["acme/app"].runners.vps.fallback: unknown runner "ghost"',
+      ],
+    ],
+  ])("%s", (_, input, problems) => {
+    expect(configError(input).problems).toEqual(problems);
+  });
+
+  it("a problem inherited by a repository is reported once, at the top level", () => {
+    const error = configError({
+      assign: { gpu: "gpu-box" },
+      repositories: { "acme/a": {}, "acme/b": { mode: "self-hosted-only" } },
+    });
+    expect(error.problems).toEqual(['assign.gpu: unknown runner "gpu-box"']);
+  });
+
+  it("a runner falling back to itself is a cycle", () => {
+    expect(configError({ runners: { vps: { fallback: "vps" } } }).problems).toEqual([
+      "runners.vps.fallback: cycle vps → vps",
+    ]);
+  });
+});
