@@ -119,9 +119,11 @@ export class Ledger extends DurableObject<Env> {
     switch (plan.kind) {
       case "respond":
         return { status: plan.status, body: plan.body, persist: null };
-      case "create":
-        this.save(plan.build, now, true);
-        return { status: 202, body: plan.body, persist: plan.build };
+      case "create": {
+        const build = this.withEarlyEvents(plan.build);
+        this.save(build, now, true);
+        return { status: 202, body: plan.body, persist: build };
+      }
       case "update": {
         const known = this.buildRowForCommit(plan.repository, plan.sha);
         const base = known ?? plan.fallback;
@@ -135,6 +137,20 @@ export class Ledger extends DurableObject<Env> {
         };
       }
     }
+  }
+
+  /**
+   * Workflow events can arrive before the delivery that routes their commit; they then started a
+   * build without a decision. Its runs and jobs carry over to the routed build, which replaces it.
+   */
+  private withEarlyEvents(build: BuildRecord): BuildRecord {
+    if (build.sha === null) return build;
+    const early = this.buildRowForCommit(build.repository, build.sha);
+    if (early === null || early.decision !== null) return build;
+    let merged = build;
+    for (const run of Object.values(early.runs)) merged = applyUpdate(merged, { kind: "run", run }, build.updated_at);
+    for (const job of Object.values(early.jobs)) merged = applyUpdate(merged, { kind: "job", job }, build.updated_at);
+    return merged;
   }
 
   private buildRowForCommit(repository: string, sha: string): BuildRecord | null {
