@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import {
+  type DeclaredResource,
+  identities,
+  key,
+  ofType,
+  type ProgramRun,
+  repoIdOf,
+  runStack,
+  succeeded,
+  TYPES,
+} from "./harness.ts";
+
+const NEW_REPOSITORY = "your-org/new-service";
+
+function withRepository(fullName: string, override: Record<string, unknown> = {}) {
+  return (config: Record<string, unknown>) => {
+    config[key("repositories")] = { ...(config[key("repositories")] as object), [fullName]: override };
+  };
+}
+
+const byIdentity = (run: ProgramRun) => new Map(run.resources.map((r) => [`${r.type}::${r.name}`, r]));
+
+/** What changes between two runs: identities added and removed, and resources whose inputs differ. */
+function diff(before: ProgramRun, after: ProgramRun) {
+  const [a, b] = [byIdentity(before), byIdentity(after)];
+  const changed: DeclaredResource[] = [];
+  for (const [identity, resource] of b) {
+    const old = a.get(identity);
+    if (old !== undefined && JSON.stringify(old.inputs) !== JSON.stringify(resource.inputs)) changed.push(resource);
+  }
+  return {
+    added: identities(after).filter((id) => !a.has(id)),
+    removed: identities(before).filter((id) => !b.has(id)),
+    changed: changed.map((r) => `${r.type}::${r.name}`).sort(),
+  };
+}
+
+const PER_REPOSITORY = [
+  `${TYPES.secret}::router-token-your-org-new-service`,
+  `${TYPES.variable}::router-url-your-org-new-service`,
+  `${TYPES.webhook}::webhook-your-org-new-service`,
+];
+const RUNNER_GROUPS = ["ai-lab", "kvm2", "kvm4", "vps"].map((id) => `${TYPES.runnerGroup}::runner-group-${id}`);
+
+describe("onboarding", () => {
+  it("adding one repository adds exactly its webhook, variable and secret, and its runner-group access", async () => {
+    const before = await runStack("staging");
+    const after = await runStack("staging", withRepository(NEW_REPOSITORY));
+    succeeded(after);
+    expect(diff(before, after)).toEqual({ added: PER_REPOSITORY, removed: [], changed: RUNNER_GROUPS });
+    for (const group of ofType(after, TYPES.runnerGroup)) {
+      expect(group.inputs.selectedRepositoryIds).toContain(repoIdOf(NEW_REPOSITORY));
+    }
+  });
+
+  it("removing it removes exactly those, and nothing else changes", async () => {
+    const onboarded = await runStack("staging", withRepository(NEW_REPOSITORY));
+    const removed = await runStack("staging");
+    expect(diff(onboarded, removed)).toEqual({ added: [], removed: PER_REPOSITORY, changed: RUNNER_GROUPS });
+    for (const group of ofType(removed, TYPES.runnerGroup)) {
+      expect(group.inputs.selectedRepositoryIds).not.toContain(repoIdOf(NEW_REPOSITORY));
+    }
+  });
+
+  it("a repository's routing overrides also reach the Worker's ROUTING_CONFIG, and only that changes there", async () => {
+    const before = await runStack("staging");
+    const after = await runStack("staging", withRepository(NEW_REPOSITORY, { mode: "cloudflare-only" }));
+    const changes = diff(before, after);
+    expect(changes.added).toEqual(PER_REPOSITORY);
+    // A cloudflare-only repository runs nothing on self-hosted runners: no runner group changes.
+    expect(changes.changed).toEqual([`${TYPES.script}::worker`]);
+  });
+
+  it("per-repository resources keep their names whatever the order or case of the list", async () => {
+    const a = await runStack("staging", withRepository(NEW_REPOSITORY));
+    const b = await runStack("staging", (config) => {
+      config[key("repositories")] = {
+        "YOUR-ORG/New-Service": {},
+        ...(config[key("repositories")] as object),
+      };
+    });
+    expect(identities(b)).toEqual(identities(a));
+  });
+});
