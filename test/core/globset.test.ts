@@ -74,6 +74,21 @@ const GENERAL = [
   "deploy/**/*.yml",
 ] as const;
 
+/** One segment's worth of glob, as `**\/G`, `**\/G/**` and scoped patterns use them. */
+const globSegment = fc.oneof(
+  fc.constantFrom(...PATTERN_SEGMENTS).map((s) => `*${s}`),
+  fc.constantFrom(...PATTERN_SEGMENTS).map((s) => `${s}*`),
+  fc.constantFrom("*", "?", "*.md", "x?y", "{a,b}", "{docs,.github}", "[ab]*", "*-gpu", "*.test.*", "a*b*c", ".*"),
+);
+/** General globs built from those: under `**\/`, a literal directory or nothing, with suffixes. */
+const generatedGlob = fc
+  .tuple(
+    fc.constantFrom("", "**/", "docs/", "a/b/", "deploy/**/", ".github/"),
+    globSegment,
+    fc.constantFrom("", "/**", "/*.yml", "/**/*.md"),
+  )
+  .map(([head, glob, tail]) => head + glob + tail);
+
 const segment = fc.constantFrom(...SEGMENTS);
 const patternSegment = fc.constantFrom(...PATTERN_SEGMENTS);
 const literalPath = fc.array(patternSegment, { minLength: 1, maxLength: 3 }).map((parts) => parts.join("/"));
@@ -86,6 +101,7 @@ const pattern = fc.oneof(
   patternSegment.map((seg) => `**/${seg}/**`),
   literalPath,
   fc.constantFrom(...GENERAL),
+  generatedGlob,
   // Odd shapes: dot segments and empty segments in literal positions.
   fc.constantFrom("./a/**", "a/./b", "../a", "a//b", "**/./**", "./**", ".github/**", "**/.github/**"),
 );
@@ -207,6 +223,18 @@ describe("GlobSet tricky cases", () => {
     [["pages/[id].tsx"], "pages/[id].tsx", 0],
     // Nothing matches the empty path.
     [["**", "*", "**/*.md"], "", -1],
+    // Shapes answered by base-name, segment and scoped tests, at picomatch's edges.
+    [["**/*/**", "**/a/**"], "a", 1],
+    [["**/a*/**", "**/a/**"], "a", 1],
+    [["**/*-gpu/**"], "a-gpu", 0],
+    [["./a/**", "**/a/**"], "a", 0],
+    [["deploy/**/*(g)", "a"], "deploy", 0],
+    [["ml/llama/**/*.py"], "ml/llama/x/y/train.py", 0],
+    [["ml/llama/**/*.py"], "ml/llama.py", -1],
+    [["deploy/web/*.compose.yml"], "deploy/web/a.compose.yml", 0],
+    [["deploy/web/*.compose.yml"], "deploy/web/x/a.compose.yml", -1],
+    [["**/docker-compose*.yml", "**/*.yml"], "x/docker-compose.ci.yml", 0],
+    [["{api,web}/Dockerfile*"], "web/Dockerfile.dev", 0],
   ])("%j on %j → %i", (patterns, p, expected) => {
     expect(expectedFirst(patterns, p)).toBe(expected);
     expect(actualFirst(patterns, p)).toBe(expected);

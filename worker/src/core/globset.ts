@@ -49,7 +49,10 @@ export function pathInfo(path: string): PathInfo {
  * The common shapes of CI path rules are answered by table look-ups instead of one regular
  * expression per pattern: `**\/*.ext` by the base name's suffixes, `**\/name` by the base name,
  * `dir/**` by the path's ancestors, `**\/dir/**` by its segments, and plain paths exactly.
- * Everything else, and every path the tables do not cover, goes through picomatch.
+ * Globs with wildcards are narrowed first: `**\/G` is tested on the base name, `**\/G/**` on
+ * the segments, `dir/…` only on paths under `dir`; and each family is gated by one combined
+ * expression, so a path that matches none of them costs one test per family.
+ * Paths the tables do not cover (`.`, `..`, empty segments) go through picomatch one by one.
  * `firstMatch` agrees with picomatch on every input (a property the tests check).
  */
 export class GlobSet<T> {
@@ -58,8 +61,17 @@ export class GlobSet<T> {
   private readonly prefix = new Map<string, number[]>();
   private readonly segment = new Map<string, number[]>();
   private readonly exact = new Map<string, number[]>();
-  private readonly general: { index: number; re: RegExp }[] = [];
+  /** Globs picomatch also matches verbatim: a path equal to the pattern text matches it. */
+  private readonly verbatim = new Map<string, number[]>();
+  /** Globs under a literal directory, by that directory. */
+  private readonly scoped = new Map<string, ScopedGlob[]>();
+  private readonly baseGlobs: Glob[] = [];
+  private readonly segmentGlobs: Glob[] = [];
+  private readonly pathGlobs: Glob[] = [];
   private readonly entries: { pattern: string; tag: T; re: RegExp }[] = [];
+  private readonly baseGate: RegExp | null;
+  private readonly segmentGate: RegExp | null;
+  private readonly pathGate: RegExp | null;
 
   constructor(patterns: Iterable<{ pattern: string; tag: T }>) {
     for (const { pattern, tag } of patterns) {
@@ -68,6 +80,9 @@ export class GlobSet<T> {
       this.entries.push({ pattern, tag, re });
       this.classify(pattern, index, re);
     }
+    this.baseGate = gate(this.baseGlobs);
+    this.segmentGate = gate(this.segmentGlobs);
+    this.pathGate = gate(this.pathGlobs);
   }
 
   get size(): number {
@@ -76,9 +91,7 @@ export class GlobSet<T> {
 
   /** The first pattern (in insertion order) matching `path`, with its tag. */
   firstMatch(info: PathInfo): { pattern: string; tag: T } | null {
-    let best = Number.POSITIVE_INFINITY;
-    // picomatch never matches the empty string, and matches a path equal to the pattern itself
-    // even when the pattern's regex would not (e.g. `app/(group)/page.tsx`).
+    // picomatch never matches the empty string.
     if (info.path === "") return null;
     if (!info.plain) {
       for (let i = 0; i < this.entries.length; i++) {
@@ -87,32 +100,45 @@ export class GlobSet<T> {
       }
       return null;
     }
+    let best = Number.POSITIVE_INFINITY;
     const take = (hits: number[] | undefined) => {
       if (hits !== undefined && hits[0] !== undefined && hits[0] < best) best = hits[0];
     };
     const { path, base } = info;
     take(this.exact.get(path));
+    take(this.verbatim.get(path));
     take(this.base.get(base));
     for (let dot = base.indexOf("."); dot !== -1; dot = base.indexOf(".", dot + 1)) {
       take(this.suffix.get(base.slice(dot + 1)));
     }
-    if (this.prefix.size > 0 || this.segment.size > 0) {
+    if (this.prefix.size > 0 || this.segment.size > 0 || this.scoped.size > 0) {
       take(this.prefix.get(path));
+      take(this.segment.get(base));
+      // A glob under D that can match D itself (`D/**/*(x)`): only its whole expression knows.
+      for (const glob of this.scoped.get(path) ?? []) {
+        if (glob.index < best && this.entries[glob.index]?.re.test(path)) best = glob.index;
+      }
+      const last = path.length - base.length - 1;
       let start = 0;
       for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
-        take(this.prefix.get(path.slice(0, slash)));
+        const dir = path.slice(0, slash);
+        take(this.prefix.get(dir));
         take(this.segment.get(path.slice(start, slash)));
+        for (const glob of this.scoped.get(dir) ?? []) {
+          if (glob.index < best && matchScoped(glob, path, base, slash === last)) best = glob.index;
+        }
         start = slash + 1;
       }
-      take(this.segment.get(base));
     }
-    for (const { index, re } of this.general) {
-      if (index >= best) break;
-      if (this.entries[index]?.pattern === path || re.test(path)) {
-        best = index;
-        break;
+    if (this.baseGate?.test(base)) best = firstOf(this.baseGlobs, best, (re) => re.test(base));
+    if (this.segmentGate !== null) {
+      const segments = path.split("/");
+      const gate = this.segmentGate;
+      if (segments.some((s) => gate.test(s))) {
+        best = firstOf(this.segmentGlobs, best, (re) => segments.some((s) => re.test(s)));
       }
     }
+    if (this.pathGate?.test(path)) best = firstOf(this.pathGlobs, best, (re) => re.test(path));
     return best === Number.POSITIVE_INFINITY ? null : this.entry(best);
   }
 
@@ -123,21 +149,88 @@ export class GlobSet<T> {
   }
 
   private classify(pattern: string, index: number, re: RegExp): void {
-    const add = (table: Map<string, number[]>, key: string) => {
+    const add = <V>(table: Map<string, V[]>, key: string, value: V) => {
       const hits = table.get(key);
-      if (hits === undefined) table.set(key, [index]);
-      else hits.push(index);
+      if (hits === undefined) table.set(key, [value]);
+      else hits.push(value);
     };
-    const literal = (s: string) => s.length > 0 && !GLOB_CHARS.test(s);
-    const single = (s: string) => literal(s) && !s.includes("/") && s !== "." && s !== "..";
-    const plainPath = (s: string) => literal(s) && pathInfo(s).plain;
-
     let m: RegExpMatchArray | null;
-    if ((m = /^\*\*\/\*\.([^/]+)$/.exec(pattern)) && single(m[1] ?? "")) add(this.suffix, m[1] ?? "");
-    else if ((m = /^\*\*\/([^/]+)\/\*\*$/.exec(pattern)) && single(m[1] ?? "")) add(this.segment, m[1] ?? "");
-    else if ((m = /^\*\*\/([^/]+)$/.exec(pattern)) && single(m[1] ?? "")) add(this.base, m[1] ?? "");
-    else if ((m = /^(.+)\/\*\*$/.exec(pattern)) && plainPath(m[1] ?? "")) add(this.prefix, m[1] ?? "");
-    else if (plainPath(pattern)) add(this.exact, pattern);
-    else this.general.push({ index, re });
+    if ((m = /^\*\*\/\*\.([^/]+)$/.exec(pattern)) && single(m[1])) add(this.suffix, m[1], index);
+    else if ((m = /^\*\*\/([^/]+)\/\*\*$/.exec(pattern)) && single(m[1])) add(this.segment, m[1], index);
+    else if ((m = /^\*\*\/([^/]+)$/.exec(pattern)) && single(m[1])) add(this.base, m[1], index);
+    else if ((m = /^(.+)\/\*\*$/.exec(pattern)) && plainPath(m[1])) add(this.prefix, m[1] ?? "", index);
+    else if (plainPath(pattern)) add(this.exact, pattern, index);
+    else {
+      add(this.verbatim, pattern, index);
+      if ((m = /^\*\*\/([^/]+)\/\*\*$/.exec(pattern)) && segmentGlob(m[1]) && !/[*?]$/.test(m[1])) {
+        // picomatch matches a last segment against G here only when G ends in a literal
+        // (`**\/a*\/**` does not match `a`), so other such globs keep picomatch's expression.
+        this.segmentGlobs.push({ index, re: picomatch.makeRe(m[1], GLOB_OPTIONS) });
+      } else if ((m = /^\*\*\/([^/]+)$/.exec(pattern)) && segmentGlob(m[1])) {
+        this.baseGlobs.push({ index, re: picomatch.makeRe(m[1], GLOB_OPTIONS) });
+      } else {
+        const scope = picomatch.scan(pattern).base;
+        if (plainPath(scope) && pattern.startsWith(`${scope}/`))
+          add(this.scoped, scope, scopedGlob(pattern.slice(scope.length + 1), index, re));
+        else this.pathGlobs.push({ index, re });
+      }
+    }
   }
+}
+
+/** A glob and its place in insertion order. */
+interface Glob {
+  index: number;
+  re: RegExp;
+}
+
+/**
+ * A glob under a literal directory D, tested only on paths below D:
+ * `D/**\/G` by the base name, `D/G` by the base name of D's direct children, others whole.
+ */
+interface ScopedGlob extends Glob {
+  test: "under" | "child" | "path";
+}
+
+const literal = (s: string): boolean => s.length > 0 && !GLOB_CHARS.test(s);
+const single = (s: string | undefined): s is string =>
+  s !== undefined && literal(s) && !s.includes("/") && s !== "." && s !== "..";
+const plainPath = (s: string | undefined): boolean => s !== undefined && literal(s) && pathInfo(s).plain;
+/** One segment's worth of glob: no separator, no globstar, no extglob, negation or escape. */
+const segmentGlob = (s: string | undefined): s is string =>
+  s !== undefined && /^[^/!()@+\\]+$/.test(s) && !s.includes("**");
+
+function scopedGlob(rest: string, index: number, re: RegExp): ScopedGlob {
+  let m: RegExpMatchArray | null;
+  if ((m = /^\*\*\/([^/]+)$/.exec(rest)) && segmentGlob(m[1])) {
+    return { index, test: "under", re: picomatch.makeRe(m[1], GLOB_OPTIONS) };
+  }
+  if (segmentGlob(rest)) return { index, test: "child", re: picomatch.makeRe(rest, GLOB_OPTIONS) };
+  return { index, test: "path", re };
+}
+
+function matchScoped(glob: ScopedGlob, path: string, base: string, isParent: boolean): boolean {
+  switch (glob.test) {
+    case "under":
+      return glob.re.test(base);
+    case "child":
+      return isParent && glob.re.test(base);
+    case "path":
+      return glob.re.test(path);
+  }
+}
+
+/** One expression that matches when any of `globs` does: a cheap first test for the common miss. */
+function gate(globs: readonly Glob[]): RegExp | null {
+  if (globs.length === 0) return null;
+  return new RegExp(globs.map(({ re }) => `(?:${re.source})`).join("|"), globs[0]?.re.flags);
+}
+
+/** The earliest glob before `best` that `test` accepts, else `best`. Globs are in insertion order. */
+function firstOf(globs: readonly Glob[], best: number, test: (re: RegExp) => boolean): number {
+  for (const { index, re } of globs) {
+    if (index >= best) break;
+    if (test(re)) return index;
+  }
+  return best;
 }
