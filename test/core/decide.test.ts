@@ -128,8 +128,7 @@ describe("decision tree over the default policy", () => {
       rule: "lightweight",
       environment: null,
     });
-    expect(d.reasons).toEqual(["all 1 changed file match lightweight rules → lightweight"]);
-    // The decision names the rule, not the pattern: check the pattern the file matched on the rule itself.
+    expect(d.reasons).toEqual([`${file} matches "${pattern}" (rule lightweight), the only changed file → lightweight`]);
     expect(LIGHTWEIGHT.firstMatch(pathInfo(file))?.pattern).toBe(pattern);
   });
 
@@ -144,7 +143,22 @@ describe("decision tree over the default policy", () => {
       environment: null,
     });
     expect(d.files_count).toBe(5);
-    expect(d.reasons).toEqual(["all 5 changed files match lightweight rules → lightweight"]);
+    expect(d.reasons).toEqual([
+      'all 5 changed files match lightweight rules: 4 × "**/*.md" (rule lightweight, e.g. README.md), ' +
+        '1 × "docs/**" (rule lightweight, e.g. docs/img/b.png) → lightweight',
+    ]);
+  });
+
+  it("lightweight: names at most five patterns and counts the rest", () => {
+    const files = ["README.md", "docs/x.png", "a.txt", "LICENSE", ".editorconfig", "x/.eslintrc.js", "test/a.js"];
+    const d = decide(input(files), hybrid);
+    expect(d.requirement).toBe("lightweight");
+    expect(d.reasons).toEqual([
+      "all 7 changed files match lightweight rules: " +
+        '1 × "**/*.md" (rule lightweight, e.g. README.md), 1 × "docs/**" (rule lightweight, e.g. docs/x.png), ' +
+        '1 × "**/*.txt" (rule lightweight, e.g. a.txt), 1 × "LICENSE*" (rule lightweight, e.g. LICENSE), ' +
+        '1 × ".editorconfig" (rule lightweight, e.g. .editorconfig), 2 more patterns → lightweight',
+    ]);
   });
 
   it("default: one non-lightweight file among docs → vps, naming that file", () => {
@@ -301,7 +315,7 @@ describe("precedence: gpu > docker > deploy > lightweight > default", () => {
       "lightweight",
       "github-hosted",
       null,
-      "all 1 changed file match lightweight rules → lightweight",
+      'deploy/README.md matches "**/*.md" (rule lightweight), the only changed file → lightweight',
     ],
     [
       "docs only on main → lightweight",

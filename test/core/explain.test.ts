@@ -123,7 +123,9 @@ describe("explain --range", { timeout: 30_000 }, () => {
 
   it("takes --ref and --event over the defaults", async () => {
     const decision = await runJson(["--range", "renamed..docs", "--ref", "refs/heads/feature", "--event", "push"]);
-    expect(decision.reasons).toEqual(["all 2 changed files match lightweight rules → lightweight"]);
+    expect(decision.reasons).toEqual([
+      'all 2 changed files match lightweight rules: 2 × "**/*.md" (rule lightweight, e.g. docs/faq.md) → lightweight',
+    ]);
   });
 
   it("rejects a range git cannot resolve, or that is not a range", async () => {
@@ -154,7 +156,9 @@ describe("explain --files", () => {
     expect(stdout).toMatch(/^mode: +hybrid$/m);
     expect(stdout).toMatch(/^truncated: +no$/m);
     expect(stdout).toMatch(/^files known: +yes$/m);
-    expect(stdout).toContain("  - all 2 changed files match lightweight rules → lightweight");
+    expect(stdout).toContain(
+      '  - all 2 changed files match lightweight rules: 2 × "**/*.md" (rule lightweight, e.g. README.md) → lightweight',
+    );
     expect(stdout).toMatch(/^2 files \(--files\)$/m);
   });
 

@@ -92,18 +92,37 @@ function classify(input: RoutingInput, infos: PathInfo[], policy: CompiledPolicy
     reasons.push("no changed files listed: nothing shows the build is lightweight → default");
     return { requirement: "default", rule: null, environment: null };
   }
-  let rule: Rule | null = null;
+  // Which pattern each file matched, grouped: count and first file, in order of first use.
+  const groups = new Map<string, { pattern: string; rule: Rule; count: number; example: string }>();
   for (const info of infos) {
     const hit = light.firstMatch(info);
     if (hit === null) {
       reasons.push(`${info.path} matches no lightweight rule → default`);
       return { requirement: "default", rule: null, environment: null };
     }
-    rule ??= hit.tag;
+    const key = `${hit.tag.id}\n${hit.pattern}`;
+    const group = groups.get(key);
+    if (group) group.count++;
+    else groups.set(key, { pattern: hit.pattern, rule: hit.tag, count: 1, example: info.path });
   }
-  const n = infos.length;
-  reasons.push(`all ${n} changed file${n === 1 ? "" : "s"} match lightweight rules → lightweight`);
-  return { requirement: "lightweight", rule: rule?.id ?? null, environment: null };
+  reasons.push(lightweightReason(infos.length, [...groups.values()]));
+  const first = groups.values().next().value;
+  return { requirement: "lightweight", rule: first?.rule.id ?? null, environment: null };
+}
+
+/** Most pattern groups a lightweight reason names; the rest are counted. */
+const MAX_GROUPS_NAMED = 5;
+
+function lightweightReason(n: number, groups: { pattern: string; rule: Rule; count: number; example: string }[]) {
+  const [only] = groups;
+  if (n === 1 && only)
+    return `${only.example} matches "${only.pattern}" (rule ${only.rule.id}), the only changed file → lightweight`;
+  const named = groups
+    .slice(0, MAX_GROUPS_NAMED)
+    .map((g) => `${g.count} × "${g.pattern}" (rule ${g.rule.id}, e.g. ${g.example})`);
+  const rest = groups.length - MAX_GROUPS_NAMED;
+  if (rest > 0) named.push(`${rest} more pattern${rest === 1 ? "" : "s"}`);
+  return `all ${n} changed files match lightweight rules: ${named.join(", ")} → lightweight`;
 }
 
 function firstHit(infos: PathInfo[], globs: GlobSet<Rule>) {
