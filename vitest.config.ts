@@ -1,7 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { localWorkerOptions } from "./scripts/local-worker.ts";
-import { FAKE_GITHUB_URL, fakeGitHub } from "./test/support/fake-github.ts";
+import { FAKE_DISCORD_URL } from "./test/support/fake-discord.ts";
+import { FAKE_GITHUB_URL } from "./test/support/fake-github.ts";
+import { fakeOutbound } from "./test/support/outbound.ts";
 import { TEST_SECRETS } from "./test/support/secrets.ts";
 import { SECRET_NAMES, VAR_NAMES } from "./worker/src/bindings.ts";
 
@@ -26,9 +28,10 @@ export default defineConfig({
                 [SECRET_NAMES.apiToken]: TEST_SECRETS.api,
                 [SECRET_NAMES.githubToken]: TEST_SECRETS.github,
                 [VAR_NAMES.githubApiUrl]: FAKE_GITHUB_URL,
+                [SECRET_NAMES.discordWebhookUrl]: FAKE_DISCORD_URL,
                 [VAR_NAMES.mode]: "hybrid",
               }),
-              outboundService: fakeGitHub,
+              outboundService: fakeOutbound,
             },
           }),
         ],

@@ -6,6 +6,7 @@ import {
   decide,
   isRepository,
   isSha,
+  parsePeriod,
   parseRouteRequest,
   policyFor,
   routeInput,
@@ -69,4 +70,18 @@ export async function routeGet(url: URL, env: Env, settings: Settings): Promise<
     policyFor(settings.config, repository),
   );
   return Response.json({ build_id: null, decision, recorded: false });
+}
+
+/** `GET /metrics`: Prometheus text exposition 0.0.4. */
+export async function metrics(env: Env): Promise<Response> {
+  const text = await ledgerOf(env).exposition();
+  return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+}
+
+/** `GET /costs?period=`: the cost ledger for a period, against running everything on GitHub-hosted runners. */
+export async function costs(url: URL, env: Env): Promise<Response> {
+  const period = parsePeriod(url.searchParams.get("period"), new Date());
+  if (!period.ok) throw new HttpError("invalid_request", period.message);
+  const report = await ledgerOf(env).costsFor(period.start, period.end);
+  return Response.json({ ...report, period: { ...report.period, label: period.label } });
 }

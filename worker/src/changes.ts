@@ -5,8 +5,11 @@ import { GitHubClient } from "./github.ts";
 const ZERO_SHA = /^0{40}$/;
 
 /** The files a routed event touched: from the payload when it lists them, else from GitHub's API. */
-export async function changesFor(intent: RouteIntent, settings: Settings): Promise<ChangeSet> {
-  const github = settings.github === null ? null : new GitHubClient(settings.github);
+export async function changesFor(
+  intent: RouteIntent,
+  settings: Settings,
+  github: GitHubClient | null = settings.github === null ? null : new GitHubClient(settings.github),
+): Promise<ChangeSet> {
   const noToken = "GITHUB_TOKEN is not set, so GitHub's API was not asked";
   if (intent.push !== null) {
     const { commits, before, after } = intent.push;

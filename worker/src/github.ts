@@ -18,6 +18,8 @@ interface FileEntry {
 
 export class GitHubClient {
   private readonly options: Required<GitHubOptions>;
+  /** `X-RateLimit-Remaining` from the last response GitHub sent, if any. */
+  rateLimitRemaining: number | null = null;
 
   constructor(options: GitHubOptions) {
     this.options = { budgetMs: 6_000, fetch: (input, init) => fetch(input, init), ...options };
@@ -76,6 +78,8 @@ export class GitHubClient {
           },
           signal,
         });
+        const remaining = Number(response.headers.get("x-ratelimit-remaining") ?? Number.NaN);
+        if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
         if (!response.ok) {
           await response.body?.cancel();
           return unknownChanges(source, `${source} answered ${response.status}`);

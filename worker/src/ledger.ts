@@ -1,18 +1,46 @@
 import { DurableObject } from "cloudflare:workers";
-import { applyUpdate, type BuildRecord, type WorkflowUpdate } from "./core/index.ts";
-import type { Env } from "./env.ts";
+import {
+  type AlertEvent,
+  alertsFor,
+  applyUpdate,
+  type BuildRecord,
+  type Change,
+  type CostReport,
+  costReport,
+  discordMessage,
+  effectsOf,
+  policyFor,
+  renderExposition,
+  type WorkflowUpdate,
+} from "./core/index.ts";
+import { type Env, loadSettings } from "./env.ts";
+import { log } from "./log.ts";
+import { CostStore } from "./store/costs.ts";
+import { MetricsStore } from "./store/metrics.ts";
+import { Outbox } from "./store/outbox.ts";
+import { QueueWatch } from "./store/queue-watch.ts";
 
 /** GitHub lets a delivery be redelivered for 3 days; remember each one a day longer. */
 export const DELIVERY_RETENTION_MS = 4 * 24 * 60 * 60 * 1000;
 /** Build records live as long here as in KV. */
 export const BUILD_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Job costs are kept for reports long after their builds: 400 days. */
+export const COST_RETENTION_MS = 400 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+/** Alerts sent per alarm run; the rest wait for the next run. */
+const SEND_BATCH = 20;
+const DISCORD_TIMEOUT_MS = 10_000;
 
 /** What the Worker decided to do with a delivery; the Ledger applies it at most once. */
 export type Plan =
   | { kind: "respond"; status: number; body: string }
   | { kind: "create"; build: BuildRecord; body: string }
   | { kind: "update"; repository: string; sha: string; update: WorkflowUpdate; fallback: BuildRecord; at: string };
+
+/** What the Worker saw while planning, for the gauges. */
+export interface Observations {
+  rateLimitRemaining?: number | null;
+}
 
 export interface Outcome {
   duplicate: boolean;
@@ -25,12 +53,17 @@ export interface Outcome {
 
 /**
  * The one place where state must be exact: which deliveries were seen (and what they were
- * answered), and the live build records that workflow events update. Every method runs as one
- * synchronous SQLite transaction, so concurrent deliveries can neither both win nor lose an update.
+ * answered), the live build records that workflow events update, the metrics, the cost ledger
+ * and the alert outbox. Every delivery is applied in one synchronous SQLite transaction, so
+ * concurrent deliveries can neither both win nor lose an update, and nothing is counted twice.
  * Tables: see docs/storage-schema.md.
  */
 export class Ledger extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly metrics: MetricsStore;
+  private readonly outbox: Outbox;
+  private readonly costs: CostStore;
+  private readonly watch: QueueWatch;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -59,19 +92,26 @@ export class Ledger extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at);
       CREATE INDEX IF NOT EXISTS builds_created ON builds (created_at);
     `);
+    this.metrics = new MetricsStore(this.sql);
+    this.outbox = new Outbox(this.sql);
+    this.costs = new CostStore(this.sql);
+    this.watch = new QueueWatch(this.sql);
   }
 
   /** Applies `plan` for `delivery` unless that delivery was seen; either way, answers as the first time. */
-  async accept(delivery: string, event: string, plan: Plan): Promise<Outcome> {
+  async accept(delivery: string, event: string, plan: Plan, seen: Observations = {}): Promise<Outcome> {
     const outcome = this.ctx.storage.transactionSync((): Outcome => {
-      const seen = this.sql
+      const now = Date.now();
+      if (typeof seen.rateLimitRemaining === "number") this.metrics.set("rateLimit", {}, seen.rateLimitRemaining);
+      const first = this.sql
         .exec<{ status: number; body: string }>("SELECT status, body FROM deliveries WHERE id = ?", delivery)
         .toArray()[0];
-      if (seen !== undefined) {
-        return { duplicate: true, status: seen.status, body: seen.body, persist: null };
+      if (first !== undefined) {
+        this.metrics.add("deliveries", { event, outcome: "duplicate" });
+        return { duplicate: true, status: first.status, body: first.body, persist: null };
       }
-      const now = Date.now();
-      const result = this.apply(plan, now);
+      const { change, ...result } = this.apply(plan, event, now);
+      this.record(change, now);
       this.sql.exec(
         "INSERT INTO deliveries (id, event, status, body, received_at) VALUES (?, ?, ?, ?, ?)",
         delivery,
@@ -82,8 +122,13 @@ export class Ledger extends DurableObject<Env> {
       );
       return { duplicate: false, ...result };
     });
-    await this.schedulePrune();
+    await this.scheduleAlarm();
     return outcome;
+  }
+
+  /** Counts a refused webhook delivery. Nothing else is written. */
+  async reject(reason: string): Promise<void> {
+    this.metrics.add("rejections", { reason });
   }
 
   /** The live record of a build, or null. */
@@ -97,32 +142,92 @@ export class Ledger extends DurableObject<Env> {
     return this.buildRowForCommit(repository, sha);
   }
 
-  /** Deletes deliveries and builds past their retention. */
+  /** Every metric in Prometheus text exposition format 0.0.4. */
+  async exposition(now = Date.now()): Promise<string> {
+    const month = this.costReport(monthStart(now), new Date(now).toISOString());
+    this.metrics.set("monthCost", {}, month.totals.cost_usd);
+    this.metrics.set("monthBaseline", {}, month.baseline.cost_usd);
+    if (month.savings.usd !== null) this.metrics.set("monthSavings", {}, month.savings.usd);
+    return renderExposition(this.metrics.samples(), this.metrics.histograms());
+  }
+
+  /** The cost report for completed jobs in [start, end). */
+  async costsFor(start: string, end: string): Promise<CostReport> {
+    return this.costReport(start, end);
+  }
+
+  /** Sends due alerts, raises alerts for jobs queued too long, and prunes past retention. */
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
+      for (const stuck of this.watch.due(now)) {
+        const build = this.buildById(stuck.build_id);
+        const job = build?.jobs[String(stuck.job_id)];
+        if (build && job && job.status !== "in_progress" && job.status !== "completed") {
+          this.queueAlerts({ kind: "queued_too_long", build, job, waitedSeconds: stuck.waitedSeconds }, now);
+        }
+      }
       this.sql.exec("DELETE FROM deliveries WHERE received_at < ?", now - DELIVERY_RETENTION_MS);
       this.sql.exec("DELETE FROM builds WHERE created_at < ?", now - BUILD_RETENTION_MS);
       this.sql.exec("DELETE FROM commits WHERE build_id NOT IN (SELECT build_id FROM builds)");
+      this.costs.prune(now - COST_RETENTION_MS);
+      this.outbox.prune(now - DELIVERY_RETENTION_MS);
     });
-    const left = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries").one().n;
-    if (left > 0) await this.ctx.storage.setAlarm(now + PRUNE_EVERY_MS);
+    await this.sendDue(now);
+    await this.scheduleAlarm();
   }
 
-  private async schedulePrune(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Date.now() + PRUNE_EVERY_MS);
+  private async sendDue(now: number): Promise<void> {
+    const url = this.settingsOrNull()?.discordWebhookUrl ?? null;
+    for (const row of this.outbox.due(now, SEND_BATCH)) {
+      if (url === null) {
+        this.outbox.record(row, { status: 400, retryAfterSeconds: null }, now);
+        this.metrics.add("notifications", { kind: row.kind, outcome: "failed" });
+        continue;
+      }
+      let result: Parameters<Outbox["record"]>[1];
+      try {
+        const response = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: row.payload,
+          signal: AbortSignal.timeout(DISCORD_TIMEOUT_MS),
+        });
+        result = { status: response.status, retryAfterSeconds: await retryAfter(response) };
+      } catch (error) {
+        result = { error: error instanceof Error && error.name === "TimeoutError" ? "timed out" : "network error" };
+      }
+      const step = this.outbox.record(row, result, Date.now());
+      if (step.kind === "retry") this.metrics.add("notificationRetries");
+      else this.metrics.add("notifications", { kind: row.kind, outcome: step.kind });
+      if (step.kind === "failed")
+        log("warn", "alert not delivered", { kind: row.kind, build_id: row.build_id, why: step.why });
     }
   }
 
-  private apply(plan: Plan, now: number): Omit<Outcome, "duplicate"> {
+  private async scheduleAlarm(): Promise<void> {
+    const next = Math.min(
+      this.outbox.nextDue() ?? Number.POSITIVE_INFINITY,
+      this.watch.nextDue() ?? Number.POSITIVE_INFINITY,
+    );
+    const current = await this.ctx.storage.getAlarm();
+    const wanted = Number.isFinite(next) ? next : Date.now() + PRUNE_EVERY_MS;
+    if (current === null || wanted < current) await this.ctx.storage.setAlarm(Math.max(wanted, Date.now()));
+  }
+
+  private apply(plan: Plan, event: string, now: number): Omit<Outcome, "duplicate"> & { change: Change } {
     switch (plan.kind) {
       case "respond":
-        return { status: plan.status, body: plan.body, persist: null };
+        return {
+          status: plan.status,
+          body: plan.body,
+          persist: null,
+          change: { kind: "answered", event, ignored: plan.status === 202 },
+        };
       case "create": {
         const build = this.withEarlyEvents(plan.build);
         this.save(build, now, true);
-        return { status: 202, body: plan.body, persist: build };
+        return { status: 202, body: plan.body, persist: build, change: { kind: "created", event, build } };
       }
       case "update": {
         const known = this.buildRowForCommit(plan.repository, plan.sha);
@@ -134,8 +239,51 @@ export class Ledger extends DurableObject<Env> {
           status: 202,
           body: JSON.stringify({ build_id: next.build_id }),
           persist: known === null || completedNow ? next : null,
+          change: { kind: "updated", event, before: known, after: next, update: plan.update },
         };
       }
+    }
+  }
+
+  /** Applies a change's effects: counters, histograms, cost row, queue watch, alerts. */
+  private record(change: Change, now: number): void {
+    const effects = effectsOf(change);
+    for (const { metric, labels, by } of effects.counters) this.metrics.add(metric, labels, by);
+    for (const { metric, labels, seconds } of effects.observations) this.metrics.observe(metric, labels, seconds);
+    if (effects.costJob) this.costs.insert(effects.costJob, now);
+    const settings = this.settingsOrNull();
+    if (effects.unwatch !== null) this.watch.remove(effects.unwatch);
+    if (effects.watch && settings && change.kind !== "answered") {
+      const repository = change.kind === "created" ? change.build.repository : change.after.repository;
+      const { queuedTooLongSeconds } = policyFor(settings.config, repository).alerts;
+      this.watch.add(effects.watch, queuedTooLongSeconds, now);
+    }
+    for (const event of effects.alerts) this.queueAlerts(event, now);
+  }
+
+  private queueAlerts(event: AlertEvent, now: number): void {
+    const settings = this.settingsOrNull();
+    if (settings === null || settings.discordWebhookUrl === null) return;
+    const policy = policyFor(settings.config, event.build.repository).alerts;
+    for (const alert of alertsFor(event, policy)) {
+      const payload = discordMessage(alert, event.build, {
+        repositoryUrl: `https://github.com/${event.build.repository}`,
+      });
+      this.outbox.enqueue(alert.kind, alert.build_id, payload, now);
+    }
+  }
+
+  private costReport(start: string, end: string): CostReport {
+    const settings = this.settingsOrNull();
+    const runners = settings?.config.defaults.runners ?? {};
+    return costReport(this.costs.between(start, end), runners, { start, end });
+  }
+
+  private settingsOrNull() {
+    try {
+      return loadSettings(this.env);
+    } catch {
+      return null;
     }
   }
 
@@ -151,6 +299,11 @@ export class Ledger extends DurableObject<Env> {
     for (const run of Object.values(early.runs)) merged = applyUpdate(merged, { kind: "run", run }, build.updated_at);
     for (const job of Object.values(early.jobs)) merged = applyUpdate(merged, { kind: "job", job }, build.updated_at);
     return merged;
+  }
+
+  private buildById(buildId: string): BuildRecord | null {
+    const row = this.sql.exec<{ record: string }>("SELECT record FROM builds WHERE build_id = ?", buildId).toArray()[0];
+    return row === undefined ? null : JSON.parse(row.record);
   }
 
   private buildRowForCommit(repository: string, sha: string): BuildRecord | null {
@@ -186,4 +339,26 @@ export class Ledger extends DurableObject<Env> {
       this.sql.exec("UPDATE builds SET record = ? WHERE build_id = ?", JSON.stringify(build), build.build_id);
     }
   }
+}
+
+/** The first instant of `now`'s calendar month, UTC. */
+function monthStart(now: number): string {
+  const d = new Date(now);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString();
+}
+
+/** Seconds a 429 asks to wait: Discord's JSON `retry_after`, else the Retry-After header. */
+async function retryAfter(response: Response): Promise<number | null> {
+  if (response.status !== 429) {
+    await response.body?.cancel();
+    return null;
+  }
+  const header = Number(response.headers.get("retry-after"));
+  try {
+    const body = (await response.json()) as { retry_after?: unknown };
+    if (typeof body.retry_after === "number" && body.retry_after >= 0) return body.retry_after;
+  } catch {
+    // Not JSON: fall back to the header.
+  }
+  return Number.isFinite(header) && header >= 0 ? header : null;
 }

@@ -4,6 +4,7 @@ import { changesFor } from "./changes.ts";
 import { type BuildRecord, buildId, decide, interpretEvent, newBuild, policyFor } from "./core/index.ts";
 import type { Env, Settings } from "./env.ts";
 import { HttpError } from "./errors.ts";
+import { GitHubClient } from "./github.ts";
 import type { Plan } from "./ledger.ts";
 import { log } from "./log.ts";
 import { verifySignature } from "./signature.ts";
@@ -42,6 +43,7 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
   if (intent.kind === "invalid") throw new HttpError("invalid_payload", intent.problems.join("; "));
 
   const at = new Date().toISOString();
+  const github = settings.github === null ? null : new GitHubClient(settings.github);
   let plan: Plan;
   switch (intent.kind) {
     case "ping":
@@ -51,7 +53,7 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
       plan = { kind: "respond", status: 202, body: JSON.stringify({ ignored: true, reason: intent.reason }) };
       break;
     case "route": {
-      const changes = await changesFor(intent, settings);
+      const changes = await changesFor(intent, settings, github);
       const decision = decide({ ...intent, changes }, policyFor(settings.config, intent.repository));
       const build = newBuild({
         build_id: buildId(intent.sha, delivery),
@@ -83,7 +85,9 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
     }
   }
 
-  const outcome = await ledgerOf(env).accept(delivery, event, plan);
+  const outcome = await ledgerOf(env).accept(delivery, event, plan, {
+    rateLimitRemaining: github?.rateLimitRemaining ?? null,
+  });
   if (outcome.persist !== null) await persistBuild(env, outcome.persist);
   log("info", "webhook", { event, delivery, status: outcome.status, duplicate: outcome.duplicate });
   if (!outcome.duplicate) {

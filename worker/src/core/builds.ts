@@ -198,3 +198,38 @@ export function runnerForLabels(policy: RoutingPolicy, labels: readonly string[]
   }
   return best;
 }
+
+/** What one workflow_job event changed about a job, for metrics and the cost ledger. */
+export interface JobTransition {
+  /** Set when the job left the queue with this event: seconds it waited, when both times are known. */
+  started: { queueSeconds: number | null } | null;
+  /** Set when the job completed with this event: seconds it ran, when both times are known. */
+  completed: { runSeconds: number | null; conclusion: string } | null;
+}
+
+const RUNNING = new Set(["in_progress", "completed"]);
+
+function secondsBetween(from: string | null, to: string | null): number | null {
+  if (from === null || to === null) return null;
+  const ms = Date.parse(to) - Date.parse(from);
+  return Number.isFinite(ms) && ms >= 0 ? ms / 1000 : null;
+}
+
+/** Compares a job before and after an event; each transition is reported once, when it happens. */
+export function jobTransition(before: JobState | undefined, after: JobState): JobTransition {
+  const wasRunning = before !== undefined && RUNNING.has(before.status);
+  const wasDone = before?.status === "completed";
+  return {
+    started:
+      !wasRunning && RUNNING.has(after.status)
+        ? { queueSeconds: secondsBetween(after.created_at, after.started_at) }
+        : null,
+    completed:
+      !wasDone && after.status === "completed"
+        ? {
+            runSeconds: secondsBetween(after.started_at, after.completed_at),
+            conclusion: after.conclusion ?? "neutral",
+          }
+        : null,
+  };
+}

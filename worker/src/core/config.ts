@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { alertsSchema, resolveAlerts } from "./alerts.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./globset.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
@@ -54,6 +55,7 @@ const policyShape = {
   rules: z.optional(z.array(ruleSchema)),
   deploy: z.optional(deploySchema),
   assign: z.optional(z.partialRecord(z.enum(REQUIREMENTS), text)),
+  alerts: z.optional(alertsSchema),
 };
 
 const policySchema = z.strictObject(policyShape);
@@ -213,6 +215,10 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
     deploy: input.deploy ?? base.deploy,
     runners,
     assign: { ...base.assign, ...input.assign },
+    alerts: {
+      enabled: input.alerts?.enabled === undefined ? base.alerts.enabled : resolveAlerts(input.alerts).enabled,
+      queuedTooLongSeconds: input.alerts?.queuedTooLongSeconds ?? base.alerts.queuedTooLongSeconds,
+    },
   };
   checkPolicy(policy, base, where, problems);
   return policy;

@@ -1,3 +1,4 @@
+import { DEFAULT_ALERTS } from "./alerts.ts";
 import type { Requirement, RoutingPolicy, Rule, Runner } from "./types.ts";
 
 /** The seed's runner pool. Costs: self-hosted boxes share the seed's $30/month; GitHub's Linux rate. */
@@ -98,4 +99,5 @@ export const DEFAULT_POLICY: RoutingPolicy = {
   deploy: DEFAULT_DEPLOY,
   runners: DEFAULT_RUNNERS,
   assign: DEFAULT_ASSIGN,
+  alerts: DEFAULT_ALERTS,
 };

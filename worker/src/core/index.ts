@@ -1,10 +1,16 @@
 /** The router's pure core: no platform types, shared by the Worker, infra/ and the scripts. */
+
+export * from "./alerts.ts";
 export * from "./builds.ts";
 export * from "./changes.ts";
 export * from "./config.ts";
+export * from "./costs.ts";
 export * from "./decide.ts";
 export * from "./defaults.ts";
+export * from "./effects.ts";
 export * from "./events.ts";
 export * from "./globset.ts";
+export * from "./metrics.ts";
+export * from "./retry.ts";
 export * from "./route-request.ts";
 export * from "./types.ts";

@@ -1,3 +1,5 @@
+import type { AlertsPolicy } from "./alerts.ts";
+
 /**
  * The vocabulary of the router. Everything here is plain data: no platform types.
  */
@@ -53,6 +55,8 @@ export interface RoutingPolicy {
   runners: Record<string, Runner>;
   /** Which runner serves each requirement. */
   assign: Record<Requirement, string>;
+  /** Which builds alert Discord. */
+  alerts: AlertsPolicy;
 }
 
 /** The whole routing configuration: a default policy and per-repository overrides. */

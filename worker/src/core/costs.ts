@@ -1,0 +1,365 @@
+import type { Requirement, Runner } from "./types.ts";
+
+/**
+ * The cost ledger's arithmetic: what the jobs of a period cost on the runners that ran them, and
+ * what the same work would have cost on GitHub-hosted runners alone (the seed's "Cost Analysis").
+ * Pure: times come in as ISO 8601 strings, nothing reads a clock.
+ */
+
+/** One finished job, as the ledger keeps it. */
+export interface CostJob {
+  job_id: number;
+  run_attempt: number;
+  repository: string;
+  requirement: Requirement | null;
+  /** The runner class (pool id) that ran the job. */
+  runner: string;
+  /** The runner the routing decision named, when there was one. */
+  suggested: string | null;
+  started_at: string;
+  completed_at: string;
+  /** The experiment arm the job was routed under, if any. */
+  arm?: string | null;
+}
+
+/** How a runner's cost line was priced; `unknown` is a runner the pool does not define. */
+export type CostModelKind = "per_minute" | "monthly" | "unknown";
+
+export interface CostLine {
+  minutes: number;
+  jobs: number;
+  cost_usd: number;
+}
+
+export interface RunnerCostLine extends CostLine {
+  model: CostModelKind;
+}
+
+export interface CostReport {
+  period: { start: string; end: string; days: number };
+  totals: {
+    jobs: number;
+    minutes: number;
+    /** Everything paid for the period: per-minute charges plus every fixed cost, prorated. */
+    cost_usd: number;
+    per_minute_usd: number;
+    fixed_usd: number;
+    /** Fixed cost of runners that ran no billable minutes: paid, but owed to no repository. */
+    unallocated_usd: number;
+    /** Jobs on runners the pool does not define: counted, but priced at nothing. */
+    unpriced: { jobs: number; minutes: number };
+  };
+  /** Every runner of the pool, used or not, plus any unknown runner a job names. */
+  by_runner: Record<string, RunnerCostLine>;
+  by_repository: Record<string, CostLine>;
+  /** Keyed by requirement; jobs without one are under `unknown`. */
+  by_requirement: Record<string, CostLine>;
+  /** The same billable minutes on GitHub-hosted runners. */
+  baseline: {
+    /** The GitHub-hosted runner whose rate prices the baseline; null when the pool has none. */
+    runner: string | null;
+    per_minute_usd: number | null;
+    jobs: number;
+    minutes: number;
+    cost_usd: number;
+    /** GPU jobs: GitHub-hosted runners cannot run them, so they have no baseline price. */
+    not_possible: { jobs: number; minutes: number };
+  };
+  /** Baseline minus actual; `percent` of the baseline, null when the baseline is 0; null without a baseline. */
+  savings: { usd: number | null; percent: number | null };
+}
+
+/** Days in the average month (a Julian year over 12): what a monthly price is prorated by. */
+export const AVERAGE_MONTH_DAYS = 365.25 / 12;
+
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+
+/** ISO 8601 date-times with an explicit offset, the form GitHub and the ledger write. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+
+/**
+ * Milliseconds since the epoch, or null for anything but an ISO 8601 date-time with an offset
+ * that names a real instant (`Date.parse` alone reads 2024-02-30 as March 1st).
+ */
+function instant(text: string): number | null {
+  const m = INSTANT.exec(text);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second = "0", offsetHours = "0", offsetMinutes = "0"] = m.slice(1);
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  if (date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return null;
+  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return null;
+  if (Number(offsetHours) > 23 || Number(offsetMinutes) > 59) return null;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/**
+ * Billable minutes of a job. GitHub bills each job's run time rounded UP to the whole minute
+ * (a 61 s job bills 2 minutes, a 0 s job nothing), per job, not per workflow run. A job whose
+ * times cannot be read, or that completed before it started, bills 0.
+ */
+export function jobMinutes(job: Pick<CostJob, "started_at" | "completed_at">): number {
+  const start = instant(job.started_at);
+  const end = instant(job.completed_at);
+  if (start === null || end === null || end < start) return 0;
+  return Math.ceil((end - start) / MINUTE_MS);
+}
+
+/** Rounds half away from zero at `digits` decimals, immune to binary artefacts like 1.005. */
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  const scaled = Math.abs(value) * scale;
+  const rounded = Math.round(scaled + scaled * Number.EPSILON * 4) / scale;
+  const out = Math.sign(value) * rounded;
+  return out === 0 ? 0 : out;
+}
+
+const cents = (usd: number) => round(usd, 2);
+
+function isGpuJob(job: CostJob, runner: Runner | undefined): boolean {
+  if (job.requirement === "gpu") return true;
+  return runner?.runsOn.some((label) => label.toLowerCase() === "gpu") ?? false;
+}
+
+/**
+ * The GitHub-hosted runner that prices the baseline: `preferred` when it is one, else the runner
+ * with id `github-hosted`, else the first GitHub-hosted runner of the pool, among those priced
+ * per minute.
+ */
+function baselineRunner(runners: Record<string, Runner>, preferred: string | undefined) {
+  const priced = (r: Runner | undefined): r is Runner & { cost: { perMinuteUsd: number } } =>
+    r !== undefined && r.kind === "github-hosted" && "perMinuteUsd" in r.cost;
+  const candidates = [
+    preferred === undefined ? undefined : runners[preferred],
+    runners["github-hosted"],
+    ...Object.values(runners),
+  ];
+  return candidates.find(priced) ?? null;
+}
+
+interface Line {
+  minutes: number;
+  jobs: number;
+  cost: number;
+}
+
+const emptyLine = (): Line => ({ minutes: 0, jobs: 0, cost: 0 });
+
+function lineAt(lines: Map<string, Line>, key: string): Line {
+  let line = lines.get(key);
+  if (line === undefined) lines.set(key, (line = emptyLine()));
+  return line;
+}
+
+const output = (line: Line): CostLine => ({ minutes: line.minutes, jobs: line.jobs, cost_usd: cents(line.cost) });
+
+export interface CostReportOptions {
+  /**
+   * The runner id whose per-minute rate prices the baseline, e.g. the policy's
+   * `assign.lightweight`; used when it is a GitHub-hosted runner priced per minute.
+   */
+  baselineRunner?: string;
+}
+
+/**
+ * What the jobs completed in `[period.start, period.end)` cost, by runner, repository and
+ * requirement, against the counterfactual of running them all on GitHub-hosted runners.
+ *
+ * - Per-minute runners cost their billable minutes × rate.
+ * - Fixed-monthly runners cost their monthly price × period days / {@link AVERAGE_MONTH_DAYS},
+ *   used or not: a fixed cost is paid anyway. It is allocated to repositories and requirements
+ *   in proportion to their minutes on that runner; a runner with no minutes leaves its cost in
+ *   `totals.unallocated_usd`.
+ * - The baseline prices the same billable minutes at the GitHub-hosted rate, except GPU jobs
+ *   (requirement `gpu`, or run on a runner labelled `gpu`): GitHub-hosted runners cannot run
+ *   them, so they are counted in `baseline.not_possible` and left out of its dollars.
+ * - A job listed twice (same repository, job id and attempt) counts once, the last listing.
+ *
+ * Money is computed in full precision and rounded to cents only in the report.
+ * Throws a RangeError when the period's bounds are not ISO 8601 date-times or end before start.
+ */
+export function costReport(
+  jobs: readonly CostJob[],
+  runners: Record<string, Runner>,
+  period: { start: string; end: string },
+  options: CostReportOptions = {},
+): CostReport {
+  const start = instant(period.start);
+  const end = instant(period.end);
+  if (start === null || end === null) {
+    throw new RangeError(`cost period needs ISO 8601 date-times, got ${JSON.stringify(period)}`);
+  }
+  if (end < start) throw new RangeError(`cost period ends (${period.end}) before it starts (${period.start})`);
+  const days = (end - start) / DAY_MS;
+
+  const unique = new Map<string, CostJob>();
+  for (const job of jobs) {
+    const completed = instant(job.completed_at);
+    if (completed === null || completed < start || completed >= end) continue;
+    const key = JSON.stringify([job.repository, job.job_id, job.run_attempt]);
+    unique.delete(key);
+    unique.set(key, job);
+  }
+  const inPeriod = [...unique.values()];
+
+  const byRunner = new Map<string, Line & { model: CostModelKind }>();
+  for (const runner of Object.values(runners)) {
+    byRunner.set(runner.id, { ...emptyLine(), model: "perMinuteUsd" in runner.cost ? "per_minute" : "monthly" });
+  }
+  const byRepository = new Map<string, Line>();
+  const byRequirement = new Map<string, Line>();
+  const hosted = baselineRunner(runners, options.baselineRunner);
+  const baseline = { jobs: 0, minutes: 0, cost: 0, impossibleJobs: 0, impossibleMinutes: 0 };
+  const unpriced = { jobs: 0, minutes: 0 };
+  let perMinuteUsd = 0;
+
+  // First pass: minutes everywhere, per-minute charges where they fall, the baseline.
+  for (const job of inPeriod) {
+    const minutes = jobMinutes(job);
+    const runner = runners[job.runner];
+    let line = byRunner.get(job.runner);
+    if (line === undefined) byRunner.set(job.runner, (line = { ...emptyLine(), model: "unknown" }));
+    const repository = lineAt(byRepository, job.repository);
+    const requirement = lineAt(byRequirement, job.requirement ?? "unknown");
+    for (const l of [line, repository, requirement]) {
+      l.minutes += minutes;
+      l.jobs += 1;
+    }
+    if (runner === undefined) {
+      unpriced.jobs += 1;
+      unpriced.minutes += minutes;
+    } else if ("perMinuteUsd" in runner.cost) {
+      const cost = minutes * runner.cost.perMinuteUsd;
+      line.cost += cost;
+      repository.cost += cost;
+      requirement.cost += cost;
+      perMinuteUsd += cost;
+    }
+    if (isGpuJob(job, runner)) {
+      baseline.impossibleJobs += 1;
+      baseline.impossibleMinutes += minutes;
+    } else {
+      baseline.jobs += 1;
+      baseline.minutes += minutes;
+      if (hosted !== null) baseline.cost += minutes * hosted.cost.perMinuteUsd;
+    }
+  }
+
+  // Second pass: each fixed cost, prorated, shared out by minutes on its runner.
+  let fixedUsd = 0;
+  let unallocatedUsd = 0;
+  for (const runner of Object.values(runners)) {
+    if (!("monthlyUsd" in runner.cost)) continue;
+    const fixed = (runner.cost.monthlyUsd * days) / AVERAGE_MONTH_DAYS;
+    const line = byRunner.get(runner.id);
+    if (line === undefined) continue;
+    line.cost = fixed;
+    fixedUsd += fixed;
+    if (line.minutes === 0) {
+      unallocatedUsd += fixed;
+      continue;
+    }
+    for (const job of inPeriod) {
+      if (job.runner !== runner.id) continue;
+      const share = (fixed * jobMinutes(job)) / line.minutes;
+      lineAt(byRepository, job.repository).cost += share;
+      lineAt(byRequirement, job.requirement ?? "unknown").cost += share;
+    }
+  }
+
+  const actual = perMinuteUsd + fixedUsd;
+  const saved = baseline.cost - actual;
+  return {
+    period: { start: period.start, end: period.end, days },
+    totals: {
+      jobs: inPeriod.length,
+      minutes: inPeriod.reduce((sum, job) => sum + jobMinutes(job), 0),
+      cost_usd: cents(actual),
+      per_minute_usd: cents(perMinuteUsd),
+      fixed_usd: cents(fixedUsd),
+      unallocated_usd: cents(unallocatedUsd),
+      unpriced,
+    },
+    by_runner: Object.fromEntries(
+      [...byRunner].map(([id, line]) => [id, { ...output(line), model: line.model } satisfies RunnerCostLine]),
+    ),
+    by_repository: Object.fromEntries([...byRepository].map(([key, line]) => [key, output(line)])),
+    by_requirement: Object.fromEntries([...byRequirement].map(([key, line]) => [key, output(line)])),
+    baseline: {
+      runner: hosted?.id ?? null,
+      per_minute_usd: hosted?.cost.perMinuteUsd ?? null,
+      jobs: baseline.jobs,
+      minutes: baseline.minutes,
+      cost_usd: cents(baseline.cost),
+      not_possible: { jobs: baseline.impossibleJobs, minutes: baseline.impossibleMinutes },
+    },
+    savings:
+      hosted === null
+        ? { usd: null, percent: null }
+        : { usd: cents(saved), percent: baseline.cost === 0 ? null : round((saved / baseline.cost) * 100, 1) },
+  };
+}
+
+/** Longest rolling period `Nd` accepts. */
+export const MAX_PERIOD_DAYS = 400;
+
+export type PeriodResult = { ok: true; start: string; end: string; label: string } | { ok: false; message: string };
+
+const PERIOD_HELP =
+  'use "YYYY-MM" for a calendar month (UTC), "Nd" for the last N days (1 to 400), or nothing for this month to date';
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/** The first instant of a UTC month; `month` may run past 11 into the next year. */
+function monthStart(year: number, month: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, 1);
+  return date;
+}
+
+/**
+ * Reads a report period:
+ * - `YYYY-MM`: that calendar month, UTC, [first instant, first instant of the next month), from
+ *   1970 to the current month (a month that has not started has nothing to report);
+ * - `Nd`, 1 ≤ N ≤ 400: the N days ending `now`;
+ * - null or blank: the current UTC calendar month, to `now`.
+ */
+export function parsePeriod(text: string | null, now: Date): PeriodResult {
+  const nowMs = now.getTime();
+  if (!Number.isFinite(nowMs)) return { ok: false, message: "the current time is not a valid date" };
+  const value = (text ?? "").trim();
+  if (value === "") {
+    const start = monthStart(now.getUTCFullYear(), now.getUTCMonth());
+    const label = `${start.getUTCFullYear()}-${pad2(start.getUTCMonth() + 1)} to date`;
+    return { ok: true, start: start.toISOString(), end: now.toISOString(), label };
+  }
+  const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  const month = /^(\d{4})-(\d{2})$/.exec(value);
+  if (month) {
+    const year = Number(month[1]);
+    const m = Number(month[2]);
+    if (m < 1 || m > 12) return { ok: false, message: `period ${shown}: the month must be 01 to 12` };
+    if (year < 1970) return { ok: false, message: `period ${shown}: the year must be 1970 or later` };
+    const start = monthStart(year, m - 1);
+    if (start.getTime() > nowMs) return { ok: false, message: `period ${shown} has not started yet` };
+    const end = monthStart(year, m);
+    return { ok: true, start: start.toISOString(), end: end.toISOString(), label: value };
+  }
+  const rolling = /^(\d+)d$/i.exec(value);
+  if (rolling) {
+    const n = Number(rolling[1]);
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PERIOD_DAYS) {
+      return { ok: false, message: `period ${shown}: the number of days must be 1 to ${MAX_PERIOD_DAYS}` };
+    }
+    const start = new Date(nowMs - n * DAY_MS);
+    return {
+      ok: true,
+      start: start.toISOString(),
+      end: now.toISOString(),
+      label: `last ${n} day${n === 1 ? "" : "s"}`,
+    };
+  }
+  return { ok: false, message: `period ${shown} is not understood: ${PERIOD_HELP}` };
+}

@@ -1,0 +1,112 @@
+import type { AlertEvent } from "./alerts.ts";
+import { type BuildRecord, type JobState, jobTransition, type WorkflowUpdate } from "./builds.ts";
+import { type CostJob, jobMinutes } from "./costs.ts";
+import type { MetricKey } from "./metrics.ts";
+
+/** What one accepted delivery did to the Ledger's state. */
+export type Change =
+  | { kind: "answered"; event: string; ignored: boolean }
+  | { kind: "created"; event: string; build: BuildRecord }
+  | { kind: "updated"; event: string; before: BuildRecord | null; after: BuildRecord; update: WorkflowUpdate };
+
+/** Everything a change implies besides itself: metrics, alerts, cost rows, queue watches. */
+export interface Effects {
+  counters: { metric: MetricKey; labels: Record<string, string>; by: number }[];
+  observations: { metric: MetricKey; labels: Record<string, string>; seconds: number }[];
+  alerts: AlertEvent[];
+  costJob: CostJob | null;
+  /** A job entered the queue: watch it, from when it was queued. */
+  watch: { jobId: number; buildId: string; queuedAt: string | null } | null;
+  /** A job left the queue (or finished): stop watching it. */
+  unwatch: number | null;
+}
+
+/** The runner label for a job whose labels fit no runner class. */
+export const UNKNOWN_RUNNER = "unknown";
+
+/**
+ * Derives a change's effects. Pure, and applied in the same transaction as the change, so a
+ * delivery is counted, billed and alerted exactly once.
+ */
+export function effectsOf(change: Change): Effects {
+  const effects: Effects = { counters: [], observations: [], alerts: [], costJob: null, watch: null, unwatch: null };
+  const count = (metric: MetricKey, labels: Record<string, string> = {}, by = 1) =>
+    effects.counters.push({ metric, labels, by });
+
+  const outcome = change.kind === "answered" && change.ignored ? "ignored" : "accepted";
+  count("deliveries", { event: change.event, outcome });
+
+  if (change.kind === "created") {
+    const { decision } = change.build;
+    if (decision !== null) {
+      count("decisions", { runner: decision.runner, requirement: decision.requirement, mode: decision.mode });
+      if (!decision.satisfiable) count("unsatisfiable", { requirement: decision.requirement, mode: decision.mode });
+      if (decision.truncated) count("incompleteFiles", { kind: "truncated" });
+      if (!decision.files_known) count("incompleteFiles", { kind: "unknown" });
+    }
+    effects.alerts.push({ kind: "routed", build: change.build });
+  }
+
+  if (change.kind === "updated") {
+    const { before, after, update } = change;
+    if (update.kind === "job") jobEffects(before, after, update.job.id, effects, count);
+    if (after.status === "completed" && before?.status !== "completed") {
+      const runner = after.runners_used[0] ?? after.decision?.runner ?? UNKNOWN_RUNNER;
+      count("builds", { runner, conclusion: after.conclusion ?? "neutral" });
+      effects.alerts.push({ kind: "completed", build: after });
+    }
+  }
+  return effects;
+}
+
+function jobEffects(
+  before: BuildRecord | null,
+  after: BuildRecord,
+  jobId: number,
+  effects: Effects,
+  count: (metric: MetricKey, labels?: Record<string, string>, by?: number) => void,
+): void {
+  const job: JobState | undefined = after.jobs[String(jobId)];
+  if (job === undefined) return;
+  const previous = before?.jobs[String(jobId)];
+  const runner = job.runner ?? UNKNOWN_RUNNER;
+  const transition = jobTransition(previous, job);
+
+  if (previous === undefined && job.status !== "completed" && job.status !== "in_progress") {
+    effects.watch = { jobId, buildId: after.build_id, queuedAt: job.created_at };
+  }
+  if (transition.started) {
+    effects.unwatch = jobId;
+    if (transition.started.queueSeconds !== null) {
+      effects.observations.push({
+        metric: "queueSeconds",
+        labels: { runner },
+        seconds: transition.started.queueSeconds,
+      });
+    }
+    const suggested = after.decision?.runner ?? "none";
+    count("accuracy", { suggested, used: runner });
+    effects.alerts.push({ kind: "job_started", build: after, job });
+  }
+  if (transition.completed) {
+    effects.unwatch = jobId;
+    count("jobs", { runner, conclusion: transition.completed.conclusion });
+    if (transition.completed.runSeconds !== null) {
+      effects.observations.push({ metric: "runSeconds", labels: { runner }, seconds: transition.completed.runSeconds });
+    }
+    if (job.started_at !== null && job.completed_at !== null && job.runner !== null) {
+      effects.costJob = {
+        job_id: job.id,
+        run_attempt: after.runs[String(job.run_id)]?.attempt ?? 1,
+        repository: after.repository,
+        requirement: after.decision?.requirement ?? null,
+        runner: job.runner,
+        suggested: after.decision?.runner ?? null,
+        started_at: job.started_at,
+        completed_at: job.completed_at,
+        arm: null,
+      };
+      count("jobMinutes", { runner: job.runner }, jobMinutes(effects.costJob));
+    }
+  }
+}

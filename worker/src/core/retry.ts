@@ -1,0 +1,45 @@
+/** Delivering an outgoing message (a Discord alert): how many tries, and when to try again. */
+export const MAX_ATTEMPTS = 5;
+const BASE_DELAY_MS = 2_000;
+const MAX_DELAY_MS = 5 * 60_000;
+/** A 429 asking for more than this is treated as a failure rather than parked for hours. */
+const MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+export type AttemptResult = { status: number; retryAfterSeconds: number | null } | { error: string };
+
+export type NextStep =
+  | { kind: "sent" }
+  | { kind: "retry"; delayMs: number; why: string }
+  | { kind: "failed"; why: string };
+
+/**
+ * What to do after attempt number `attempts` (1-based): 2xx is sent; 429 waits what the server
+ * asked (`retry_after`); 5xx, timeouts and network errors back off exponentially; any other
+ * status fails at once; and nothing is tried more than MAX_ATTEMPTS times.
+ */
+export function nextStep(result: AttemptResult, attempts: number): NextStep {
+  let why: string;
+  let delayMs: number;
+  if ("error" in result) {
+    why = result.error;
+    delayMs = backoff(attempts);
+  } else if (result.status >= 200 && result.status < 300) {
+    return { kind: "sent" };
+  } else if (result.status === 429) {
+    why = "429 rate limited";
+    delayMs = result.retryAfterSeconds === null ? backoff(attempts) : Math.ceil(result.retryAfterSeconds * 1000);
+    if (delayMs > MAX_RETRY_AFTER_MS)
+      return { kind: "failed", why: `${why}, retry_after ${result.retryAfterSeconds} s` };
+  } else if (result.status >= 500) {
+    why = `${result.status} server error`;
+    delayMs = backoff(attempts);
+  } else {
+    return { kind: "failed", why: `${result.status} refused` };
+  }
+  if (attempts >= MAX_ATTEMPTS) return { kind: "failed", why: `${why} after ${attempts} attempts` };
+  return { kind: "retry", delayMs: Math.max(delayMs, 1), why };
+}
+
+function backoff(attempts: number): number {
+  return Math.min(BASE_DELAY_MS * 2 ** (attempts - 1), MAX_DELAY_MS);
+}

@@ -1,0 +1,99 @@
+import { type AttemptResult, type NextStep, nextStep } from "../core/index.ts";
+
+export interface OutboxRow {
+  id: number;
+  kind: string;
+  build_id: string;
+  payload: string;
+  attempts: number;
+}
+
+/**
+ * Alerts waiting to be delivered. A row is written in the same transaction as the delivery that
+ * raised it, so an alert is queued exactly once; the Ledger's alarm sends due rows, retrying as
+ * `nextStep` says. A row ends `sent` or `failed` (kept, with its last error), never deleted unsent.
+ */
+export class Outbox {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        build_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
+    `);
+  }
+
+  enqueue(kind: string, buildId: string, payload: unknown, now: number): void {
+    this.sql.exec(
+      "INSERT INTO outbox (kind, build_id, payload, next_at, created_at) VALUES (?, ?, ?, ?, ?)",
+      kind,
+      buildId,
+      JSON.stringify(payload),
+      now,
+      now,
+    );
+  }
+
+  due(now: number, limit: number): OutboxRow[] {
+    return this.sql
+      .exec<OutboxRow & Record<string, SqlStorageValue>>(
+        "SELECT id, kind, build_id, payload, attempts FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray();
+  }
+
+  /** When the next pending row is due, or null. */
+  nextDue(): number | null {
+    const row = this.sql
+      .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM outbox WHERE status = 'pending'")
+      .one();
+    return row.next;
+  }
+
+  /** Records an attempt's result; returns what happens next. */
+  record(row: OutboxRow, result: AttemptResult, now: number): NextStep {
+    const attempts = row.attempts + 1;
+    const step = nextStep(result, attempts);
+    if (step.kind === "sent") {
+      this.sql.exec(
+        "UPDATE outbox SET status = 'sent', attempts = ?, last_error = NULL WHERE id = ?",
+        attempts,
+        row.id,
+      );
+    } else if (step.kind === "retry") {
+      this.sql.exec(
+        "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
+        attempts,
+        now + step.delayMs,
+        step.why,
+        row.id,
+      );
+    } else {
+      this.sql.exec(
+        "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
+        attempts,
+        step.why,
+        row.id,
+      );
+    }
+    return step;
+  }
+
+  /** Deletes finished rows older than `before`. */
+  prune(before: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", before);
+  }
+}
