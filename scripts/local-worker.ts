@@ -1,3 +1,4 @@
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import {
   COMPATIBILITY_DATE,
   KV_BINDING,
@@ -6,6 +7,7 @@ import {
   SECRET_NAMES,
   VAR_NAMES,
 } from "../worker/src/bindings.ts";
+import { BUNDLE_PATH, bundleWorker } from "./bundle.ts";
 
 /** Local-only defaults, printed by `npm start`; never used by a deployed Worker. */
 export const LOCAL_DEFAULTS = {
@@ -22,4 +24,36 @@ export function localWorkerOptions(bindings: Record<string, string>) {
     durableObjects: { [LEDGER_BINDING]: { className: LEDGER_CLASS, useSQLite: true } },
     bindings,
   };
+}
+
+export interface LocalWorker {
+  /** Base URL, without a trailing slash. */
+  url: string;
+  bundleBytes: number;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Bundles the Worker and serves it under Miniflare on `host:port` (port 0 picks a free one),
+ * keeping KV and Durable Object state in `persistTo` when given, in memory otherwise.
+ */
+export async function startLocalWorker(options: {
+  bindings: Record<string, string>;
+  host?: string;
+  port?: number;
+  persistTo?: string;
+}): Promise<LocalWorker> {
+  const bundle = await bundleWorker();
+  const mf = new Miniflare({
+    ...convertV4MiniflareOptions({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 0,
+      modules: true,
+      scriptPath: BUNDLE_PATH,
+      ...localWorkerOptions(options.bindings),
+    }),
+    ...(options.persistTo === undefined ? {} : { resourcePersistencePath: options.persistTo }),
+  });
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  return { url, bundleBytes: bundle.bytes, stop: () => mf.dispose() };
 }

@@ -1,9 +1,8 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { SECRET_NAMES, VAR_NAMES } from "../worker/src/bindings.ts";
-import { BUNDLE_PATH, bundleWorker, ROOT } from "./bundle.ts";
-import { LOCAL_DEFAULTS, localWorkerOptions } from "./local-worker.ts";
+import { ROOT } from "./bundle.ts";
+import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
 
 /**
  * `npm start`: the bundled Worker under Miniflare on 127.0.0.1:8787 (PORT overrides), with its
@@ -32,20 +31,8 @@ for (const name of passthrough) {
   if (value !== undefined && value !== "") bindings[name] = value;
 }
 
-const bundle = await bundleWorker();
-const persistence = join(ROOT, ".state");
-const mf = new Miniflare({
-  ...convertV4MiniflareOptions({
-    host,
-    port,
-    modules: true,
-    scriptPath: BUNDLE_PATH,
-    ...localWorkerOptions(bindings),
-  }),
-  resourcePersistencePath: persistence,
-});
-const url = await mf.ready;
-const base = url.href.replace(/\/$/, "");
+const worker = await startLocalWorker({ bindings, host, port, persistTo: join(ROOT, ".state") });
+const base = worker.url;
 
 const secret = bindings[SECRET_NAMES.webhookSecret] ?? "";
 const delivery = `local-${randomUUID()}`;
@@ -66,7 +53,7 @@ const shown = (name: (typeof passthrough)[number]) => {
   return `  ${name.padEnd(24)} ${isSecret && process.env[name] ? "(set)" : value}  [${fromDefault(name)}]`;
 };
 
-console.log(`pmoves-ci-orchestrator ${bundle.bytes} bytes, serving ${base}  (state in .state/)`);
+console.log(`pmoves-ci-orchestrator ${worker.bundleBytes} bytes, serving ${base}  (state in .state/)`);
 console.log("");
 console.log("Settings (override with environment variables of the same name):");
 for (const name of passthrough) {
@@ -89,7 +76,7 @@ console.log("");
 console.log("Ctrl-C stops.");
 
 const stop = async () => {
-  await mf.dispose();
+  await worker.stop();
   process.exit(0);
 };
 process.on("SIGINT", stop);
