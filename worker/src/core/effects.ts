@@ -106,7 +106,7 @@ function jobEffects(
         completed_at: job.completed_at,
         arm: null,
       };
-      count("jobMinutes", { runner: job.runner }, jobMinutes(effects.costJob));
+      count("billableSeconds", { runner: job.runner }, 60 * jobMinutes(effects.costJob));
     }
   }
 }

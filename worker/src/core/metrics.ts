@@ -76,9 +76,9 @@ export const METRICS = {
     type: "counter",
     labels: ["suggested", "used"],
   },
-  jobMinutes: {
-    name: "ci_router_job_minutes_total",
-    help: "Billable job minutes (each job rounded up to the minute), by runner class.",
+  billableSeconds: {
+    name: "ci_router_job_billable_seconds_total",
+    help: "Billable job time in seconds (each job rounded up to the whole minute, as GitHub bills), by runner class.",
     type: "counter",
     labels: ["runner"],
   },
