@@ -19,7 +19,12 @@ const secret = LOCAL_DEFAULTS[SECRET_NAMES.webhookSecret];
 const token = LOCAL_DEFAULTS[SECRET_NAMES.apiToken];
 const worker = await startLocalWorker({ bindings: { ...LOCAL_DEFAULTS } });
 
-async function deliver(event: string, payload: unknown, delivery = randomUUID(), signWith = secret): Promise<number> {
+async function deliver(
+  event: string,
+  payload: unknown,
+  delivery = randomUUID(),
+  signWith: string = secret,
+): Promise<number> {
   const body = JSON.stringify(payload);
   const signature = `sha256=${createHmac("sha256", signWith).update(body).digest("hex")}`;
   const res = await fetch(`${worker.url}/webhook/github`, {

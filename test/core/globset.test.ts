@@ -269,7 +269,19 @@ describe("pathInfo", () => {
     ["a/.", ".", false],
     ["..", "..", false],
   ])("%j → base %j, plain %s", (p, base, plain) => {
-    expect(pathInfo(p)).toEqual({ path: p, base, plain });
+    expect(pathInfo(p)).toMatchObject({ path: p, base, plain });
+  });
+
+  it("splits a plain path once: ancestors, segments and base-name suffixes", () => {
+    expect(pathInfo("src/app/a.test.ts")).toEqual({
+      path: "src/app/a.test.ts",
+      base: "a.test.ts",
+      plain: true,
+      dirs: ["src", "src/app"],
+      segments: ["src", "app", "a.test.ts"],
+      suffixes: ["test.ts", "ts"],
+    });
+    expect(pathInfo("a//b")).toMatchObject({ plain: false, dirs: [], segments: [], suffixes: [] });
   });
 });
 

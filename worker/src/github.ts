@@ -10,6 +10,11 @@ export interface GitHubOptions {
 }
 
 const PER_PAGE = 100;
+/**
+ * Time allowed for one file listing, every page included. GitHub counts a delivery as failed
+ * after 10 s; past this budget the files are unknown and the decision says so.
+ */
+export const GITHUB_BUDGET_MS = 4_000;
 
 interface FileEntry {
   filename?: unknown;
@@ -22,7 +27,7 @@ export class GitHubClient {
   rateLimitRemaining: number | null = null;
 
   constructor(options: GitHubOptions) {
-    this.options = { budgetMs: 6_000, fetch: (input, init) => fetch(input, init), ...options };
+    this.options = { budgetMs: GITHUB_BUDGET_MS, fetch: (input, init) => fetch(input, init), ...options };
   }
 
   /** `GET /repos/{repo}/pulls/{n}/files`, every page, up to GitHub's 3,000 files. */

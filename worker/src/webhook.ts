@@ -5,7 +5,7 @@ import { type BuildRecord, buildId, decide, interpretEvent, newBuild, policyFor 
 import type { Env, Settings } from "./env.ts";
 import { HttpError } from "./errors.ts";
 import { GitHubClient } from "./github.ts";
-import type { Plan } from "./ledger.ts";
+import type { Outcome, Plan } from "./ledger.ts";
 import { log } from "./log.ts";
 import { verifySignature } from "./signature.ts";
 
@@ -85,9 +85,23 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
     }
   }
 
-  const outcome = await ledgerOf(env).accept(delivery, event, plan, {
-    rateLimitRemaining: github?.rateLimitRemaining ?? null,
-  });
+  let outcome: Outcome;
+  try {
+    outcome = await ledgerOf(env).accept(delivery, event, plan, {
+      rateLimitRemaining: github?.rateLimitRemaining ?? null,
+    });
+  } catch (error) {
+    // Nothing was recorded: answer 5xx so GitHub marks the delivery failed and it can be redelivered.
+    log("error", "ledger unavailable", {
+      event,
+      delivery,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    throw new HttpError(
+      "unavailable",
+      "the build ledger is unavailable; nothing was recorded, redeliver this delivery",
+    );
+  }
   if (outcome.persist !== null) await persistBuild(env, outcome.persist);
   log("info", "webhook", { event, delivery, status: outcome.status, duplicate: outcome.duplicate });
   if (!outcome.duplicate) {

@@ -23,24 +23,40 @@ export function globProblem(pattern: string): string | null {
   return null;
 }
 
-/** A path split once, so that every pattern test reuses the same pieces. */
+/** A path split once, so that every pattern test, in every glob set, reuses the same pieces. */
 export interface PathInfo {
   path: string;
   base: string;
   /** False for paths whose shape the fast tables do not cover (`.`/`..`, empty segments, trailing '/'). */
   plain: boolean;
+  /** Ancestor directories, shortest first: `a`, `a/b` for `a/b/c.md`. Empty unless plain. */
+  dirs: string[];
+  /** Every segment, the base name last. Empty unless plain. */
+  segments: string[];
+  /** What follows each dot of the base name: `test.ts`, `ts` for `a.test.ts`. */
+  suffixes: string[];
 }
 
 export function pathInfo(path: string): PathInfo {
   const slash = path.lastIndexOf("/");
   const base = path.slice(slash + 1);
-  const plain =
-    path.length > 0 &&
-    base.length > 0 &&
-    !path.startsWith("/") &&
-    !path.includes("//") &&
-    !/(^|\/)\.{1,2}(\/|$)/.test(path);
-  return { path, base, plain };
+  let segments = path.split("/");
+  // Empty, `.` and `..` segments (a leading, doubled or trailing '/', relative steps) are not plain.
+  const plain = path.length > 0 && segments.every((s) => s !== "" && s !== "." && s !== "..");
+  if (!plain) segments = [];
+  const dirs: string[] = [];
+  const suffixes: string[] = [];
+  if (plain) {
+    for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) dirs.push(path.slice(0, i));
+    for (let dot = base.indexOf("."); dot !== -1; dot = base.indexOf(".", dot + 1)) suffixes.push(base.slice(dot + 1));
+  }
+  return { path, base, plain, dirs, segments, suffixes };
+}
+
+/** The smaller of `best` and the first index in `hits`. */
+function earliest(best: number, hits: number[] | undefined): number {
+  const first = hits?.[0];
+  return first !== undefined && first < best ? first : best;
 }
 
 /**
@@ -100,43 +116,32 @@ export class GlobSet<T> {
       }
       return null;
     }
-    let best = Number.POSITIVE_INFINITY;
-    const take = (hits: number[] | undefined) => {
-      if (hits !== undefined && hits[0] !== undefined && hits[0] < best) best = hits[0];
-    };
-    const { path, base } = info;
-    take(this.exact.get(path));
-    take(this.verbatim.get(path));
-    take(this.base.get(base));
-    for (let dot = base.indexOf("."); dot !== -1; dot = base.indexOf(".", dot + 1)) {
-      take(this.suffix.get(base.slice(dot + 1)));
+    const { path, base, dirs, segments, suffixes } = info;
+    let best = earliest(Number.POSITIVE_INFINITY, this.exact.get(path));
+    best = earliest(best, this.verbatim.get(path));
+    best = earliest(best, this.base.get(base));
+    for (const suffix of suffixes) best = earliest(best, this.suffix.get(suffix));
+    if (this.prefix.size > 0 || this.segment.size > 0) {
+      best = earliest(best, this.prefix.get(path));
+      for (const dir of dirs) best = earliest(best, this.prefix.get(dir));
+      for (const segment of segments) best = earliest(best, this.segment.get(segment));
     }
-    if (this.prefix.size > 0 || this.segment.size > 0 || this.scoped.size > 0) {
-      take(this.prefix.get(path));
-      take(this.segment.get(base));
+    if (this.scoped.size > 0) {
       // A glob under D that can match D itself (`D/**/*(x)`): only its whole expression knows.
       for (const glob of this.scoped.get(path) ?? []) {
         if (glob.index < best && this.entries[glob.index]?.re.test(path)) best = glob.index;
       }
-      const last = path.length - base.length - 1;
-      let start = 0;
-      for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
-        const dir = path.slice(0, slash);
-        take(this.prefix.get(dir));
-        take(this.segment.get(path.slice(start, slash)));
-        for (const glob of this.scoped.get(dir) ?? []) {
-          if (glob.index < best && matchScoped(glob, path, base, slash === last)) best = glob.index;
+      const parent = dirs.length - 1;
+      for (let d = 0; d < dirs.length; d++) {
+        for (const glob of this.scoped.get(dirs[d] ?? "") ?? []) {
+          if (glob.index < best && matchScoped(glob, path, base, d === parent)) best = glob.index;
         }
-        start = slash + 1;
       }
     }
     if (this.baseGate?.test(base)) best = firstOf(this.baseGlobs, best, (re) => re.test(base));
-    if (this.segmentGate !== null) {
-      const segments = path.split("/");
-      const gate = this.segmentGate;
-      if (segments.some((s) => gate.test(s))) {
-        best = firstOf(this.segmentGlobs, best, (re) => segments.some((s) => re.test(s)));
-      }
+    const segmentGate = this.segmentGate;
+    if (segmentGate !== null && segments.some((s) => segmentGate.test(s))) {
+      best = firstOf(this.segmentGlobs, best, (re) => segments.some((s) => re.test(s)));
     }
     if (this.pathGate?.test(path)) best = firstOf(this.pathGlobs, best, (re) => re.test(path));
     return best === Number.POSITIVE_INFINITY ? null : this.entry(best);
