@@ -6,10 +6,23 @@
  * - `acme/broken`: every call answers 500.
  * - `acme/limited`: every call answers 403 (rate limited).
  * - any other repository: two documentation files.
+ *
+ * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
  */
 export const FAKE_GITHUB_URL = "https://github.test";
 
+/** What the fake reports as `X-RateLimit-Remaining` (for any repository but `acme/limited`). */
+export const FAKE_RATE_LIMIT_REMAINING = 4999;
+
 export function fakeGitHub(request: Request): Response {
+  const response = answer(request);
+  const limited = new URL(request.url).pathname.startsWith("/repos/acme/limited/");
+  const headers = new Headers(response.headers);
+  headers.set("x-ratelimit-remaining", String(limited ? 0 : FAKE_RATE_LIMIT_REMAINING));
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+function answer(request: Request): Response {
   const url = new URL(request.url);
   if (url.origin !== FAKE_GITHUB_URL) {
     return new Response(`unexpected outbound request to ${url.origin}`, { status: 599 });

@@ -181,7 +181,7 @@ export class Ledger extends DurableObject<Env> {
     const url = this.settingsOrNull()?.discordWebhookUrl ?? null;
     for (const row of this.outbox.due(now, SEND_BATCH)) {
       if (url === null) {
-        this.outbox.record(row, { status: 400, retryAfterSeconds: null }, now);
+        this.outbox.fail(row, "DISCORD_WEBHOOK_URL is not set");
         this.metrics.add("notifications", { kind: row.kind, outcome: "failed" });
         continue;
       }

@@ -92,6 +92,11 @@ export class Outbox {
     return step;
   }
 
+  /** Gives up on a row without trying it. */
+  fail(row: OutboxRow, why: string): void {
+    this.sql.exec("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", why, row.id);
+  }
+
   /** Deletes finished rows older than `before`. */
   prune(before: number): void {
     this.sql.exec("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", before);
