@@ -5,6 +5,8 @@
  * - `acme/gpu-pr`: pull request files that include CUDA sources.
  * - `acme/broken`: every call answers 500.
  * - `acme/limited`: every call answers 403 (rate limited).
+ * - `acme/missing`: every call answers 404.
+ * - `acme/slow`: answers after SLOW_GITHUB_MS, past the Worker's listing budget.
  * - any other repository: two documentation files.
  *
  * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
@@ -14,7 +16,13 @@ export const FAKE_GITHUB_URL = "https://github.test";
 /** What the fake reports as `X-RateLimit-Remaining` (for any repository but `acme/limited`). */
 export const FAKE_RATE_LIMIT_REMAINING = 4999;
 
-export function fakeGitHub(request: Request): Response {
+/** How long `acme/slow` takes to answer: longer than the Worker's 4 s budget. */
+export const SLOW_GITHUB_MS = 6_000;
+
+export async function fakeGitHub(request: Request): Promise<Response> {
+  if (new URL(request.url).pathname.startsWith("/repos/acme/slow/")) {
+    await new Promise((resolve) => setTimeout(resolve, SLOW_GITHUB_MS));
+  }
   const response = answer(request);
   const limited = new URL(request.url).pathname.startsWith("/repos/acme/limited/");
   const headers = new Headers(response.headers);
@@ -38,6 +46,7 @@ function answer(request: Request): Response {
   if (m === null) return Response.json({ message: "Not Found" }, { status: 404 });
   const [, repository, , prNumber] = m;
   if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
+  if (repository === "acme/missing") return Response.json({ message: "Not Found" }, { status: 404 });
   if (repository === "acme/limited") return Response.json({ message: "API rate limit exceeded" }, { status: 403 });
 
   let all: string[];
