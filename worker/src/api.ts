@@ -47,7 +47,12 @@ export async function routePost(request: Request, settings: Settings): Promise<R
   if (!parsed.ok) throw new HttpError("invalid_request", parsed.problems.join("; "));
   const input = routeInput(parsed.value);
   if (parsed.value.files === undefined && input.sha !== null) {
-    input.changes = await changesForCommit(input.repository, input.sha, settings);
+    const changes = await changesForCommit(input.repository, input.sha, settings);
+    // The caller's `truncated: true` holds for the commit's listing too: never lightweight.
+    input.changes =
+      parsed.value.truncated === true
+        ? { ...changes, truncated: true, notes: [...changes.notes, "the caller marked the list truncated"] }
+        : changes;
   }
   return Response.json({ decision: decide(input, policyFor(settings.config, input.repository)) });
 }

@@ -34,6 +34,13 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
   if (!event || !delivery) {
     throw new HttpError("missing_header", "X-GitHub-Event and X-GitHub-Delivery headers are required");
   }
+  // A header sent twice reads as "a, b": two delivery ids would make de-duplication ambiguous.
+  if (event.includes(",") || delivery.includes(",")) {
+    throw new HttpError(
+      "missing_header",
+      "X-GitHub-Event and X-GitHub-Delivery must each be sent once, with one value",
+    );
+  }
   const body = await readBody(request);
   if (!(await verifySignature(settings.webhookSecrets, body, signature))) {
     throw new HttpError("invalid_signature", "X-Hub-Signature-256 does not match the body");

@@ -40,15 +40,25 @@ export const HANDLED_EVENTS = ["ping", "push", "pull_request", "workflow_run", "
 export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened", "ready_for_review"];
 
 const ZERO_SHA = /^0{40}$/;
-const name = z.string().check(z.minLength(1));
-const nullableText = z.optional(z.nullable(z.string()));
-const repository = z.looseObject({ full_name: name });
-const files = z.optional(z.nullable(z.array(z.string())));
+/**
+ * Bounds on what the router stores, far above anything GitHub sends, so that no delivery can
+ * make a build record too large to keep (the Ledger's SQLite takes 2 MB a value).
+ */
+export const PAYLOAD_LIMITS = { ref: 1024, name: 256, sha: 64, path: 4096, text: 1024 } as const;
+const bounded = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+const name = bounded(PAYLOAD_LIMITS.name);
+const ref = bounded(PAYLOAD_LIMITS.ref);
+const sha = bounded(PAYLOAD_LIMITS.sha);
+const nullableText = z.optional(z.nullable(z.string().check(z.maxLength(PAYLOAD_LIMITS.text))));
+const repository = z.looseObject({ full_name: bounded(PAYLOAD_LIMITS.name) });
+const files = z.optional(z.nullable(z.array(z.string().check(z.maxLength(PAYLOAD_LIMITS.path)))));
+/** A pull request, run or job number: GitHub's ids are positive integers. */
+const id = z.int().check(z.positive());
 
 const pushSchema = z.looseObject({
-  ref: name,
-  before: z.string(),
-  after: z.string(),
+  ref,
+  before: z.string().check(z.maxLength(PAYLOAD_LIMITS.sha)),
+  after: sha,
   created: z.optional(z.boolean()),
   deleted: z.optional(z.boolean()),
   repository,
@@ -57,15 +67,15 @@ const pushSchema = z.looseObject({
 
 const pullRequestSchema = z.looseObject({
   action: name,
-  number: z.int(),
+  number: id,
   repository,
   pull_request: z.looseObject({
-    head: z.looseObject({ ref: name, sha: name }),
+    head: z.looseObject({ ref, sha }),
   }),
 });
 
 const dispatchSchema = z.looseObject({
-  ref: name,
+  ref,
   repository,
   inputs: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
 });
@@ -74,8 +84,8 @@ const runSchema = z.looseObject({
   action: name,
   repository,
   workflow_run: z.looseObject({
-    id: z.int(),
-    head_sha: name,
+    id: id,
+    head_sha: sha,
     name: nullableText,
     event: nullableText,
     status: nullableText,
@@ -90,13 +100,13 @@ const jobSchema = z.looseObject({
   action: name,
   repository,
   workflow_job: z.looseObject({
-    id: z.int(),
-    run_id: z.int(),
-    head_sha: name,
+    id: id,
+    run_id: id,
+    head_sha: sha,
     name: nullableText,
     status: nullableText,
     conclusion: nullableText,
-    labels: z.optional(z.array(z.string())),
+    labels: z.optional(z.array(bounded(PAYLOAD_LIMITS.name)).check(z.maxLength(100))),
     runner_name: nullableText,
     runner_group_name: nullableText,
     created_at: nullableText,

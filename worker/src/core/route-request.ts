@@ -6,7 +6,8 @@ import type { RoutingInput } from "./types.ts";
 /** Most files a suggestion request may list: GitHub's own largest listing cap. */
 export const MAX_ROUTE_FILES = 3000;
 
-const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+/** `owner/name`; neither part may be `.` or `..`, which would walk GitHub's API paths. */
+const REPOSITORY = /^(?!\.{1,2}\/)[A-Za-z0-9_.-]+\/(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
 const SHA = /^[0-9a-fA-F]{7,64}$/;
 
 const routeRequestSchema = z.strictObject({
