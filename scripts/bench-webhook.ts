@@ -81,7 +81,7 @@ function median(values: number[]): number {
 
 export async function runWebhookBench(): Promise<{ routerMs: number; bareMs: number; ratio: number }> {
   const secret = LOCAL_DEFAULTS[SECRET_NAMES.webhookSecret];
-  const router = await startLocalWorker({ bindings: { ...LOCAL_DEFAULTS } });
+  const router = await startLocalWorker({ bindings: { ...LOCAL_DEFAULTS }, onLog: () => {} });
   const bare = new Miniflare(
     convertV4MiniflareOptions({
       modules: true,

@@ -1,13 +1,24 @@
 /**
- * `npm run bench`: how fast the router decides a large change, against the plain way.
+ * `npm run bench [-- --only routing|webhook|throughput|size]`: four sections, each against its floor.
  *
+ * routing — how fast the router decides a large change, against the plain way.
  * 3,000 changed files against 200 rules (see bench-data.ts), chosen so the decision has to
  * look at everything. The router is `decide()` with its policy compiled once, as the Worker
  * keeps it; the baseline is every file against every precompiled picomatch matcher. Both must
  * reach the same answer before anything is timed. Figures are the median of 7 batches of ~1 s
  * each (router and baseline taking turns) after a warm-up.
+ *
+ * webhook — one signed 1 MiB push through the Worker in workerd, against a bare Worker that only
+ * checks its HMAC-SHA256 and JSON.parses it (see bench-webhook.ts).
+ *
+ * throughput — signed deliveries per second through the local Worker, against a minimal
+ * node:http server that only verifies and parses them with @octokit/webhooks (see
+ * bench-throughput.ts).
+ *
+ * size — the bundle's minified and gzipped size, against a 64 KiB aim (see bench-size.ts).
  */
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { parseRoutingConfig } from "../worker/src/core/config.ts";
 import { compilePolicy, decide } from "../worker/src/core/decide.ts";
 import type { RoutingPolicy } from "../worker/src/core/types.ts";
@@ -21,6 +32,9 @@ import {
   LAST_FILE,
   patternShape,
 } from "./bench-data.ts";
+import { runSizeBench } from "./bench-size.ts";
+import { runThroughputBench } from "./bench-throughput.ts";
+import { runWebhookBench } from "./bench-webhook.ts";
 
 const TARGET_RATIO = 10;
 const COMPILE_RUNS = 50;
@@ -145,6 +159,26 @@ export function runBench(): { routerMs: number; baselineMs: number; ratio: numbe
   return { routerMs: router.medianMs, baselineMs: plain.medianMs, ratio };
 }
 
+export const SECTIONS = ["routing", "webhook", "throughput", "size"] as const;
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  runBench();
+  let only: string | undefined;
+  try {
+    only = parseArgs({ options: { only: { type: "string" } } }).values.only;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    only = "";
+  }
+  if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
+    console.error(`usage: npm run bench [-- --only ${SECTIONS.join("|")}]`);
+    process.exit(2);
+  }
+  const sections = SECTIONS.filter((section) => only === undefined || only === section);
+  for (const [i, section] of sections.entries()) {
+    if (i > 0) console.log("");
+    if (section === "routing") runBench();
+    else if (section === "webhook") await runWebhookBench();
+    else if (section === "throughput") await runThroughputBench();
+    else await runSizeBench();
+  }
 }

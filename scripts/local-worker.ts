@@ -35,13 +35,16 @@ export interface LocalWorker {
 
 /**
  * Bundles the Worker and serves it under Miniflare on `host:port` (port 0 picks a free one),
- * keeping KV and Durable Object state in `persistTo` when given, in memory otherwise.
+ * keeping KV and Durable Object state in `persistTo` when given, in memory otherwise. The Worker's
+ * log lines go to the terminal, or to `onLog` when given.
  */
 export async function startLocalWorker(options: {
   bindings: Record<string, string>;
   host?: string;
   port?: number;
   persistTo?: string;
+  /** Receives the Worker's log lines instead of the terminal (e.g. to keep a load run's output readable). */
+  onLog?: (log: { level: string; message: string }) => void;
 }): Promise<LocalWorker> {
   const bundle = await bundleWorker();
   const mf = new Miniflare({
@@ -53,6 +56,7 @@ export async function startLocalWorker(options: {
       ...localWorkerOptions(options.bindings),
     }),
     ...(options.persistTo === undefined ? {} : { resourcePersistencePath: options.persistTo }),
+    ...(options.onLog === undefined ? {} : { handleStructuredLogs: options.onLog }),
   });
   const url = (await mf.ready).href.replace(/\/$/, "");
   return { url, bundleBytes: bundle.bytes, stop: () => mf.dispose() };

@@ -110,9 +110,10 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
     );
   }
   if (outcome.persist !== null) await persistBuild(env, outcome.persist);
-  log("info", "webhook", { event, delivery, status: outcome.status, duplicate: outcome.duplicate });
+  const status = outcome.duplicate ? 200 : outcome.status;
+  log("info", "webhook", { event, delivery, status, duplicate: outcome.duplicate });
   if (!outcome.duplicate) {
     return new Response(outcome.body, { status: outcome.status, headers: { "content-type": "application/json" } });
   }
-  return Response.json({ ...JSON.parse(outcome.body), duplicate: true }, { status: 200 });
+  return Response.json({ ...JSON.parse(outcome.body), duplicate: true }, { status });
 }
