@@ -10,8 +10,10 @@
  * every pattern, each pattern a precompiled picomatch matcher. The benchmark times it against
  * `decide()`, and the tests check that both always agree.
  */
+
 import picomatch from "picomatch";
 import { changesFromList } from "../worker/src/core/changes.ts";
+import { DEFAULT_RULES } from "../worker/src/core/defaults.ts";
 import { GLOB_OPTIONS } from "../worker/src/core/globset.ts";
 import type { Decision, RoutingInput, Rule } from "../worker/src/core/types.ts";
 
@@ -183,19 +185,13 @@ const DOCKER_PATTERNS = [
   ]),
 ];
 
+/** The default rules' patterns of one requirement, as every generated rule set starts. */
+function defaultPatterns(requirement: string): string[] {
+  return DEFAULT_RULES.filter((rule) => rule.requirement === requirement).flatMap((rule) => rule.patterns);
+}
+
 const LIGHTWEIGHT_PATTERNS = [
-  "**/*.md",
-  "docs/**",
-  "**/*.txt",
-  "LICENSE*",
-  ".editorconfig",
-  "**/.eslintrc*",
-  "**/.prettierrc*",
-  "**/biome.json",
-  "**/*.test.*",
-  "**/*_test.*",
-  "test/**",
-  "tests/**",
+  ...defaultPatterns("lightweight"),
   ...["mdx", "rst", "adoc", "snap", "svg", "drawio", "puml", "excalidraw"].map((e) => `**/*.${e}`),
   ...[".github/ISSUE_TEMPLATE", ".github/PULL_REQUEST_TEMPLATE", ".changeset", "examples", "website/blog"].map(
     (d) => `${d}/**`,

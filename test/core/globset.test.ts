@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import picomatch from "picomatch";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_RULES } from "../../worker/src/core/defaults.ts";
 import { GLOB_OPTIONS, GlobSet, globProblem, pathInfo } from "../../worker/src/core/index.ts";
 
 /** What picomatch itself says: the index of the first pattern (insertion order) matching `path`, or -1. */
@@ -134,30 +135,7 @@ describe("GlobSet.firstMatch agrees with picomatch", () => {
   it("on each default rule pattern against every generated path shape", () => {
     fc.assert(
       fc.property(path, (p) => {
-        const patterns = [
-          "**/*.cu",
-          "**/*.cuh",
-          "**/Dockerfile.gpu",
-          "**/*-gpu/**",
-          "**/ollama/**",
-          "services/**",
-          "**/Dockerfile",
-          "**/Dockerfile.*",
-          "**/docker-compose*.yml",
-          "**/docker-compose*.yaml",
-          "**/*.md",
-          "docs/**",
-          "**/*.txt",
-          "LICENSE*",
-          ".editorconfig",
-          "**/.eslintrc*",
-          "**/.prettierrc*",
-          "**/biome.json",
-          "**/*.test.*",
-          "**/*_test.*",
-          "test/**",
-          "tests/**",
-        ];
+        const patterns = DEFAULT_RULES.flatMap((rule) => rule.patterns);
         expect(actualFirst(patterns, p)).toBe(expectedFirst(patterns, p));
       }),
       { numRuns: 2000 },
