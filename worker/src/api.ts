@@ -13,7 +13,7 @@ import {
 } from "./core/index.ts";
 import type { Env, Settings } from "./env.ts";
 import { HttpError } from "./errors.ts";
-import { ledgerOf } from "./webhook.ts";
+import { ledgerOf } from "./ledger.ts";
 
 export const VERSION = "0.1.0";
 
@@ -45,15 +45,9 @@ export async function routePost(request: Request, settings: Settings): Promise<R
   const body = decodePayload(request.headers.get("content-type"), await readBody(request, MAX_ROUTE_BODY));
   const parsed = parseRouteRequest(body);
   if (!parsed.ok) throw new HttpError("invalid_request", parsed.problems.join("; "));
-  const input = routeInput(parsed.value);
-  if (parsed.value.files === undefined && input.sha !== null) {
-    const changes = await changesForCommit(input.repository, input.sha, settings);
-    // The caller's `truncated: true` holds for the commit's listing too: never lightweight.
-    input.changes =
-      parsed.value.truncated === true
-        ? { ...changes, truncated: true, notes: [...changes.notes, "the caller marked the list truncated"] }
-        : changes;
-  }
+  const { files, sha, repository } = parsed.value;
+  const listed = files === undefined && sha ? await changesForCommit(repository, sha, settings) : undefined;
+  const input = routeInput(parsed.value, listed);
   return Response.json({ decision: decide(input, policyFor(settings.config, input.repository)) });
 }
 

@@ -3,8 +3,9 @@ import { costs, health, metrics, routeGet, routePost, status } from "./api.ts";
 import { requireBearer } from "./auth.ts";
 import { type Env, loadSettings, type Settings, SettingsError } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
+import { ledgerOf } from "./ledger.ts";
 import { log } from "./log.ts";
-import { handleWebhook, ledgerOf } from "./webhook.ts";
+import { handleWebhook } from "./webhook.ts";
 
 const WEBHOOK_PATH = "/webhook/github";
 

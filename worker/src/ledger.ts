@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { LEDGER_INSTANCE } from "./bindings.ts";
 import {
   type AlertEvent,
   alertsFor,
@@ -19,6 +20,11 @@ import { CostStore } from "./store/costs.ts";
 import { MetricsStore } from "./store/metrics.ts";
 import { Outbox } from "./store/outbox.ts";
 import { QueueWatch } from "./store/queue-watch.ts";
+
+/** The Ledger every request shares. */
+export function ledgerOf(env: Env) {
+  return env.LEDGER.get(env.LEDGER.idFromName(LEDGER_INSTANCE));
+}
 
 /** GitHub lets a delivery be redelivered for 3 days; remember each one a day longer. */
 export const DELIVERY_RETENTION_MS = 4 * 24 * 60 * 60 * 1000;

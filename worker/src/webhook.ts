@@ -1,18 +1,13 @@
-import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS, LEDGER_INSTANCE } from "./bindings.ts";
+import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS } from "./bindings.ts";
 import { decodePayload, readBody } from "./body.ts";
 import { changesFor } from "./changes.ts";
 import { type BuildRecord, buildId, decide, interpretEvent, newBuild, policyFor } from "./core/index.ts";
 import type { Env, Settings } from "./env.ts";
 import { HttpError } from "./errors.ts";
 import { GitHubClient } from "./github.ts";
-import type { Outcome, Plan } from "./ledger.ts";
+import { ledgerOf, type Outcome, type Plan } from "./ledger.ts";
 import { log } from "./log.ts";
 import { verifySignature } from "./signature.ts";
-
-/** The Ledger every request shares. */
-export function ledgerOf(env: Env) {
-  return env.LEDGER.get(env.LEDGER.idFromName(LEDGER_INSTANCE));
-}
 
 /** Copies a build record to KV for 24 hours. A failure is logged: the Ledger keeps the record. */
 export async function persistBuild(env: Env, build: BuildRecord): Promise<void> {

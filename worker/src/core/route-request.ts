@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { changesFromList, unknownChanges } from "./changes.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
-import type { RoutingInput } from "./types.ts";
+import type { ChangeSet, RoutingInput } from "./types.ts";
 
 /** Most files a suggestion request may list: GitHub's own largest listing cap. */
 export const MAX_ROUTE_FILES = 3000;
@@ -43,15 +43,19 @@ export function isSha(value: string): boolean {
 }
 
 /** The routing input a suggestion request describes; files not given are unknown. */
-export function routeInput(request: RouteRequest): RoutingInput {
-  const changes =
-    request.files === undefined
-      ? unknownChanges("route request", "the request lists no files")
-      : {
-          ...changesFromList(request.files, Number.POSITIVE_INFINITY, "route request"),
-          truncated: request.truncated === true,
-        };
-  if (changes.truncated) changes.notes = ["the caller marked the list truncated"];
+/**
+ * The routing input a suggestion request describes. Its files are the ones it lists; when it
+ * lists none, `listed` (the commit's files, as GitHub gave them) when given, else unknown.
+ * The caller's `truncated: true` holds either way: such a change is never lightweight.
+ */
+export function routeInput(request: RouteRequest, listed?: ChangeSet): RoutingInput {
+  let changes: ChangeSet =
+    request.files !== undefined
+      ? changesFromList(request.files, Number.POSITIVE_INFINITY, "route request")
+      : (listed ?? unknownChanges("route request", "the request lists no files"));
+  if (request.truncated === true) {
+    changes = { ...changes, truncated: true, notes: [...changes.notes, "the caller marked the list truncated"] };
+  }
   return {
     repository: request.repository,
     event: request.event ?? "push",
