@@ -321,3 +321,78 @@ describe("parseRoutingConfig: validation", () => {
     ]);
   });
 });
+
+describe("parseRoutingConfig: load-aware keys", () => {
+  it("defaults: failover for docker, default and lightweight, two rescues a run, no A/B, no machines", () => {
+    const { defaults } = parseRoutingConfig({});
+    expect(defaults.failover).toEqual({
+      requirements: ["docker", "default", "lightweight"],
+      rescue: { enabled: true, maxPerRun: 2 },
+    });
+    expect(defaults.ab).toEqual({});
+    expect(defaults.runners.vps?.machines).toBeUndefined();
+    expect(defaults.runners.vps?.queueTargetSeconds).toBeUndefined();
+  });
+
+  it("machines, queue targets, failover and A/B resolve, and repositories override them", () => {
+    const config = parseRoutingConfig({
+      runners: {
+        vps: { queueTargetSeconds: 300, machines: { "vps-1": {}, "vps-2": { capacity: 2, labels: ["arm64"] } } },
+      },
+      failover: { requirements: ["lightweight", "gpu"], rescue: { maxPerRun: 0 } },
+      ab: { vps: { candidate: "kvm2", share: 0.1 } },
+      repositories: {
+        "acme/ml": { runners: { vps: { machines: { "vps-9": {} } } }, failover: { rescue: { enabled: false } } },
+      },
+    });
+    expect(config.defaults.runners.vps).toEqual({
+      ...DEFAULT_RUNNERS.vps,
+      queueTargetSeconds: 300,
+      machines: { "vps-1": { capacity: 1, labels: [] }, "vps-2": { capacity: 2, labels: ["arm64"] } },
+    });
+    expect(config.defaults.failover).toEqual({
+      requirements: ["gpu", "lightweight"],
+      rescue: { enabled: true, maxPerRun: 0 },
+    });
+    expect(config.defaults.ab).toEqual({ vps: { candidate: "kvm2", share: 0.1 } });
+    const ml = policyFor(config, "acme/ml");
+    expect(ml.runners.vps?.machines).toEqual({ "vps-9": { capacity: 1, labels: [] } });
+    expect(ml.runners.vps?.queueTargetSeconds).toBe(300);
+    expect(ml.failover).toEqual({ requirements: ["gpu", "lightweight"], rescue: { enabled: false, maxPerRun: 0 } });
+    expect(ml.ab).toEqual(config.defaults.ab);
+  });
+
+  it("reports every problem of the new keys together with the others", () => {
+    const error = configError({
+      mode: "turbo",
+      runners: {
+        vps: { queueTargetSeconds: 30, machines: { "m-1": { capacity: 0 } } },
+        kvm2: { machines: { shared: {} } },
+        kvm4: { machines: { shared: {} } },
+        "github-hosted": { machines: { gh: {} } },
+      },
+      failover: { requirements: ["fast"], rescue: { maxPerRun: 11 } },
+      ab: {
+        vps: { candidate: "vps", share: 0.5 },
+        kvm2: { candidate: "kvm9", share: 0.5 },
+        ghost: { candidate: "vps", share: 0.5 },
+        kvm4: { candidate: "vps", share: 1.5 },
+      },
+    });
+    expect([...error.problems].sort()).toEqual(
+      [
+        'mode: Invalid option: expected one of "hybrid"|"self-hosted-only"|"cloudflare-only"',
+        "runners.vps.queueTargetSeconds: must be at least 60 (seconds)",
+        'runners.vps.machines["m-1"].capacity: must be at least 1',
+        'failover.requirements[0]: Invalid option: expected one of "gpu"|"docker"|"deploy"|"lightweight"|"default"',
+        "failover.rescue.maxPerRun: must be between 0 and 10",
+        "ab.kvm4.share: must be between 0 and 1",
+        "ab.vps.candidate: must differ from the class it is tested against",
+        'ab.kvm2.candidate: unknown runner "kvm9"',
+        'ab.ghost: unknown runner "ghost"',
+        "runners.kvm2.machines.shared: already listed under runners.kvm4",
+        "runners.github-hosted.machines: a github-hosted runner has no machines of ours to list",
+      ].sort(),
+    );
+  });
+});

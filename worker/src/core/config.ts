@@ -4,6 +4,8 @@ import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./globset.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import {
+  type FailoverPolicy,
+  type Machine,
   MODES,
   REQUIREMENTS,
   type Requirement,
@@ -20,6 +22,12 @@ import {
  * - `runners`: by id; a known id takes a partial override, a new id needs `kind` and `runsOn`.
  * - `rules`: replaces the default pattern rules as a whole.
  * - `deploy`, `assign`: replace / override the deploy policy and the requirement → runner map.
+ * - `runners.<id>.machines`: the class's registered runners by name (`capacity` default 1,
+ *   extra `labels`); replaces the inherited map as a whole. `queueTargetSeconds` (≥ 60, default
+ *   600): past it a queued job counts as stuck.
+ * - `failover`: which requirements may fall back (default docker, default, lightweight: GPU and
+ *   deploy wait) and the stuck-queue rescue (`enabled`, `maxPerRun` 0..10, default 2).
+ * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
  * - `repositories`: the same keys per `owner/name`, applied over the top-level ones.
  */
 const text = z.string().check(z.minLength(1, "must not be empty"));
@@ -30,12 +38,34 @@ const costSchema = z.union([
   z.strictObject({ monthlyUsd: z.number().check(z.gte(0, "must be 0 or more")) }),
 ]);
 
+const machineSchema = z.strictObject({
+  capacity: z.optional(z.int().check(z.gte(1, "must be at least 1"))),
+  labels: z.optional(z.array(text)),
+});
+
 const runnerSchema = z.strictObject({
   kind: z.optional(z.enum(["self-hosted", "github-hosted"])),
   runsOn: z.optional(labels),
   fallback: z.optional(z.nullable(text)),
   capacity: z.optional(z.int().check(z.gte(1, "must be at least 1"))),
   cost: z.optional(costSchema),
+  machines: z.optional(z.record(text, machineSchema)),
+  queueTargetSeconds: z.optional(z.int().check(z.gte(60, "must be at least 60 (seconds)"))),
+});
+
+const failoverSchema = z.strictObject({
+  requirements: z.optional(z.array(z.enum(REQUIREMENTS))),
+  rescue: z.optional(
+    z.strictObject({
+      enabled: z.optional(z.boolean()),
+      maxPerRun: z.optional(z.int().check(z.gte(0, "must be between 0 and 10"), z.lte(10, "must be between 0 and 10"))),
+    }),
+  ),
+});
+
+const abSchema = z.strictObject({
+  candidate: text,
+  share: z.number().check(z.gte(0, "must be between 0 and 1"), z.lte(1, "must be between 0 and 1")),
 });
 
 const ruleSchema = z.strictObject({
@@ -56,6 +86,8 @@ const policyShape = {
   deploy: z.optional(deploySchema),
   assign: z.optional(z.partialRecord(z.enum(REQUIREMENTS), text)),
   alerts: z.optional(alertsSchema),
+  failover: z.optional(failoverSchema),
+  ab: z.optional(z.record(z.string(), abSchema)),
 };
 
 const policySchema = z.strictObject(policyShape);
@@ -169,6 +201,15 @@ function salvagePolicy(raw: unknown): PolicyInput {
     const valid = validFields(deploySchema.shape, raw.deploy);
     policy.deploy = { refs: valid.refs ?? [], paths: valid.paths ?? [] };
   }
+  if (policy.ab === undefined && isRecord(raw.ab)) {
+    // The valid tests only, so that their runner ids are still checked.
+    policy.ab = Object.fromEntries(
+      Object.entries(raw.ab).flatMap(([id, test]) => {
+        const valid = abSchema.safeParse(test);
+        return valid.success ? [[id, valid.data]] : [];
+      }),
+    );
+  }
   if (policy.assign === undefined && isRecord(raw.assign)) {
     policy.assign = Object.fromEntries(
       Object.entries(raw.assign).filter(
@@ -200,7 +241,7 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
       problems.push(`${where}runners.${id}: a new runner needs "kind" and "runsOn"`);
       continue;
     }
-    runners[id] = {
+    const runner: Runner = {
       id,
       kind: override.kind ?? known?.kind ?? "self-hosted",
       runsOn: override.runsOn ?? known?.runsOn ?? [],
@@ -208,6 +249,12 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
       capacity: override.capacity ?? known?.capacity ?? 1,
       cost: override.cost ?? known?.cost ?? { monthlyUsd: 0 },
     };
+    // Left out when not configured, so that a runner without them keeps its plain shape.
+    const machines = override.machines === undefined ? known?.machines : resolveMachines(override.machines);
+    if (machines !== undefined) runner.machines = machines;
+    const queueTargetSeconds = override.queueTargetSeconds ?? known?.queueTargetSeconds;
+    if (queueTargetSeconds !== undefined) runner.queueTargetSeconds = queueTargetSeconds;
+    runners[id] = runner;
   }
   const policy: RoutingPolicy = {
     mode: input.mode ?? base.mode,
@@ -219,9 +266,29 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
       enabled: input.alerts?.enabled === undefined ? base.alerts.enabled : resolveAlerts(input.alerts).enabled,
       queuedTooLongSeconds: input.alerts?.queuedTooLongSeconds ?? base.alerts.queuedTooLongSeconds,
     },
+    failover: resolveFailover(base.failover, input.failover),
+    ab: { ...base.ab, ...input.ab },
   };
   checkPolicy(policy, base, where, problems);
   return policy;
+}
+
+function resolveMachines(input: Record<string, { capacity?: number; labels?: string[] }>): Record<string, Machine> {
+  return Object.fromEntries(
+    Object.entries(input).map(([name, m]) => [name, { capacity: m.capacity ?? 1, labels: m.labels ?? [] }]),
+  );
+}
+
+function resolveFailover(base: FailoverPolicy, input: PolicyInput["failover"]): FailoverPolicy {
+  const requirements = input?.requirements;
+  return {
+    // In the decision tree's order, each once.
+    requirements: requirements === undefined ? base.requirements : REQUIREMENTS.filter((r) => requirements.includes(r)),
+    rescue: {
+      enabled: input?.rescue?.enabled ?? base.rescue.enabled,
+      maxPerRun: input?.rescue?.maxPerRun ?? base.rescue.maxPerRun,
+    },
+  };
 }
 
 /** Checks `policy`; its rules and deploy policy only when they are not `base`'s, already checked. */
@@ -268,6 +335,27 @@ function checkPolicy(policy: RoutingPolicy, base: RoutingPolicy, where: string, 
         break;
       }
       chain.push(next);
+    }
+  }
+  const owners = new Map<string, string>();
+  for (const runner of Object.values(policy.runners)) {
+    const names = Object.keys(runner.machines ?? {});
+    if (names.length > 0 && runner.kind === "github-hosted") {
+      problems.push(`${where}runners.${runner.id}.machines: a github-hosted runner has no machines of ours to list`);
+    }
+    for (const name of names) {
+      const owner = owners.get(name);
+      if (owner !== undefined) {
+        problems.push(`${where}runners.${runner.id}.machines.${name}: already listed under runners.${owner}`);
+      } else owners.set(name, runner.id);
+    }
+  }
+  for (const [id, test] of Object.entries(policy.ab)) {
+    if (policy.runners[id] === undefined) problems.push(`${where}ab.${id}: unknown runner "${id}"`);
+    if (policy.runners[test.candidate] === undefined) {
+      problems.push(`${where}ab.${id}.candidate: unknown runner "${test.candidate}"`);
+    } else if (test.candidate === id) {
+      problems.push(`${where}ab.${id}.candidate: must differ from the class it is tested against`);
     }
   }
   const defaultRunner = policy.runners[policy.assign.default];

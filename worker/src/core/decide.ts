@@ -68,6 +68,7 @@ export function decide(input: RoutingInput, policy: RoutingPolicy): Decision {
     satisfiable,
     environment: verdict.environment,
     rule: verdict.rule,
+    arm: null,
   };
 }
 

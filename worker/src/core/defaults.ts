@@ -1,5 +1,5 @@
 import { DEFAULT_ALERTS } from "./alerts.ts";
-import type { Requirement, RoutingPolicy, Rule, Runner } from "./types.ts";
+import type { FailoverPolicy, Requirement, RoutingPolicy, Rule, Runner } from "./types.ts";
 
 /** The seed's runner pool. Costs: self-hosted boxes share the seed's $30/month; GitHub's Linux rate. */
 export const DEFAULT_RUNNERS: Record<string, Runner> = {
@@ -93,6 +93,12 @@ export const DEFAULT_ASSIGN: Record<Requirement, string> = {
   default: "vps",
 };
 
+/** GPU and deploy work waits for its own runners; everything else may fall back. */
+export const DEFAULT_FAILOVER: FailoverPolicy = {
+  requirements: ["docker", "default", "lightweight"],
+  rescue: { enabled: true, maxPerRun: 2 },
+};
+
 export const DEFAULT_POLICY: RoutingPolicy = {
   mode: "hybrid",
   rules: DEFAULT_RULES,
@@ -100,4 +106,6 @@ export const DEFAULT_POLICY: RoutingPolicy = {
   runners: DEFAULT_RUNNERS,
   assign: DEFAULT_ASSIGN,
   alerts: DEFAULT_ALERTS,
+  failover: DEFAULT_FAILOVER,
+  ab: {},
 };

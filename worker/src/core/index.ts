@@ -9,6 +9,7 @@ export * from "./decide.ts";
 export * from "./defaults.ts";
 export * from "./effects.ts";
 export * from "./events.ts";
+export * from "./fleet.ts";
 export * from "./globset.ts";
 export * from "./metrics.ts";
 export * from "./retry.ts";

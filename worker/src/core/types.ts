@@ -26,6 +26,44 @@ export interface Runner {
   /** How many jobs the runner takes at once. */
   capacity: number;
   cost: CostModel;
+  /**
+   * The individual self-hosted runners registered for this class, by runner name (a machine's
+   * own label is its name, so `runs-on` can target it). Absent: the class is one pool of
+   * `capacity` slots, and load is counted per class.
+   */
+  machines?: Record<string, Machine>;
+  /** Seconds a queued job may wait for this class before it counts as stuck (absent: {@link DEFAULT_QUEUE_TARGET_SECONDS}). */
+  queueTargetSeconds?: number;
+}
+
+/** One registered self-hosted runner of a class. */
+export interface Machine {
+  /** How many jobs it takes at once. */
+  capacity: number;
+  /** Labels it has besides its class's `runsOn` and its own name. */
+  labels: string[];
+}
+
+/** Past this many seconds in the queue a job counts as stuck, unless its class says otherwise. */
+export const DEFAULT_QUEUE_TARGET_SECONDS = 600;
+
+/** What happens when a class cannot take a job: fall back, or rescue a job stuck in its queue. */
+export interface FailoverPolicy {
+  /** Requirements that may leave a saturated or offline class along its fallback chain; the others wait. */
+  requirements: Requirement[];
+  rescue: {
+    /** Whether a stuck job may be cancelled and re-run so its route step asks again. */
+    enabled: boolean;
+    /** The most rescues per workflow run. */
+    maxPerRun: number;
+  };
+}
+
+/** An A/B rollout: `share` of a class's commits (by a stable hash) go to `candidate`. */
+export interface AbTest {
+  candidate: string;
+  /** 0..1. */
+  share: number;
 }
 
 /** A pattern rule: any changed file matching one of `patterns` gives the change its requirement. */
@@ -57,6 +95,9 @@ export interface RoutingPolicy {
   assign: Record<Requirement, string>;
   /** Which builds alert Discord. */
   alerts: AlertsPolicy;
+  failover: FailoverPolicy;
+  /** A/B rollouts, keyed by the class whose commits are split. */
+  ab: Record<string, AbTest>;
 }
 
 /** The whole routing configuration: a default policy and per-repository overrides. */
@@ -107,4 +148,6 @@ export interface Decision {
   environment: string | null;
   /** The id of the rule that decided, when one did. */
   rule: string | null;
+  /** The A/B arm the commit landed on, when the class is under an A/B rollout (see `chooseRunner`). */
+  arm: "control" | "candidate" | null;
 }
