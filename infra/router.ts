@@ -72,9 +72,11 @@ export async function createRouter(): Promise<RouterOutputs> {
     settings.webhookSecretGeneration > 1
       ? generatedSecret("webhook-secret", settings.webhookSecretGeneration - 1)
       : null;
-  // The Worker accepts exactly one API token, so no previous generation is kept: a rotation
-  // replaces it in the Worker and in every repository's Actions secret in the same `up`.
+  // The same for the API token: the Worker accepts the current and the previous generation, and
+  // every repository's Actions secret switches to the new one after the Worker accepts it.
   const apiToken = generatedSecret("api-token", settings.apiTokenGeneration);
+  const previousApiToken =
+    settings.apiTokenGeneration > 1 ? generatedSecret("api-token", settings.apiTokenGeneration - 1) : null;
 
   const secretText = (name: string, text: pulumi.Input<string>) => ({
     type: "secret_text",
@@ -106,6 +108,7 @@ export async function createRouter(): Promise<RouterOutputs> {
         ? []
         : [secretText(SECRET_NAMES.webhookSecretPrevious, previousWebhookSecret)]),
       secretText(SECRET_NAMES.apiToken, apiToken),
+      ...(previousApiToken === null ? [] : [secretText(SECRET_NAMES.apiTokenPrevious, previousApiToken)]),
       ...(githubToken === null ? [] : [secretText(SECRET_NAMES.githubToken, githubToken)]),
       ...(discordWebhookUrl === null ? [] : [secretText(SECRET_NAMES.discordWebhookUrl, discordWebhookUrl)]),
     ],

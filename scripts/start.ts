@@ -19,11 +19,13 @@ const passthrough = [
   SECRET_NAMES.webhookSecret,
   SECRET_NAMES.webhookSecretPrevious,
   SECRET_NAMES.apiToken,
+  SECRET_NAMES.apiTokenPrevious,
   SECRET_NAMES.githubToken,
   SECRET_NAMES.discordWebhookUrl,
   VAR_NAMES.mode,
   VAR_NAMES.routingConfig,
   VAR_NAMES.githubApiUrl,
+  VAR_NAMES.runnersOwner,
 ] as const;
 const bindings: Record<string, string> = { ...LOCAL_DEFAULTS };
 for (const name of passthrough) {

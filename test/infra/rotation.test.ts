@@ -62,9 +62,21 @@ describe("API token rotation", () => {
       expect(reveal(secret.inputs.value)).toEqual({ secret: true, value: token });
   });
 
-  it("keeps no previous API token: the Worker accepts only the current one", async () => {
+  it("keeps the previous API token bound as API_TOKEN_PREVIOUS, so no route call fails during the `up`", async () => {
     const run = await runStack("staging", generation("apiTokenGeneration", 2));
-    expect(passwords(run)).toEqual(["api-token-2", "webhook-secret-1"]);
-    expect(workerBindings(run).byName.has(SECRET_NAMES.webhookSecretPrevious)).toBe(false);
+    expect(passwords(run)).toEqual(["api-token-1", "api-token-2", "webhook-secret-1"]);
+    const { byName } = workerBindings(run);
+    expect(byName.get(SECRET_NAMES.apiTokenPrevious)).toEqual({
+      type: "secret_text",
+      name: SECRET_NAMES.apiTokenPrevious,
+      text: passwordOf("staging", "api-token-1"),
+    });
+    expect(byName.has(SECRET_NAMES.webhookSecretPrevious)).toBe(false);
+    for (const secret of ofType(run, TYPES.secret)) expect(secret.dependsOn).toContain("worker");
+  });
+
+  it("generation 1 binds no previous API token", async () => {
+    const run = await runStack("staging");
+    expect(workerBindings(run).byName.has(SECRET_NAMES.apiTokenPrevious)).toBe(false);
   });
 });

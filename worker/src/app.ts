@@ -28,7 +28,7 @@ app.use("*", async (c, next) => {
 });
 
 const bearer = async (c: { req: { raw: Request }; get: (k: "settings") => Settings }, next: () => Promise<void>) => {
-  await requireBearer(c.req.raw, c.get("settings").apiToken);
+  await requireBearer(c.req.raw, c.get("settings").apiTokens);
   await next();
 };
 

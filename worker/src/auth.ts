@@ -11,11 +11,17 @@ export async function safeEqual(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(x, y);
 }
 
-/** Throws 401 unless the request carries `Authorization: Bearer <token>`. */
-export async function requireBearer(request: Request, token: string): Promise<void> {
+/**
+ * Throws 401 unless the request carries `Authorization: Bearer <token>` for one of `tokens`
+ * (the current API token, then the previous one during a rotation). Every token is compared,
+ * so the time taken does not say which one matched.
+ */
+export async function requireBearer(request: Request, tokens: readonly string[]): Promise<void> {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (match === null || !(await safeEqual(match[1] ?? "", token))) {
+  const given = match?.[1] ?? "";
+  const matches = await Promise.all(tokens.map((token) => safeEqual(given, token)));
+  if (match === null || !matches.includes(true)) {
     throw new HttpError("unauthorized", "a valid bearer token is required (Authorization: Bearer <API_TOKEN>)");
   }
 }

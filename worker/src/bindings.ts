@@ -13,6 +13,7 @@ export const SECRET_NAMES = {
   webhookSecret: "WEBHOOK_SECRET",
   webhookSecretPrevious: "WEBHOOK_SECRET_PREVIOUS",
   apiToken: "API_TOKEN",
+  apiTokenPrevious: "API_TOKEN_PREVIOUS",
   githubToken: "GITHUB_TOKEN",
   discordWebhookUrl: "DISCORD_WEBHOOK_URL",
 } as const;
@@ -21,6 +22,7 @@ export const VAR_NAMES = {
   mode: "RUNNER_DISPATCH_MODE",
   routingConfig: "ROUTING_CONFIG",
   githubApiUrl: "GITHUB_API_URL",
+  runnersOwner: "GITHUB_RUNNERS_OWNER",
 } as const;
 
 /** The Workers runtime date the Worker is written against. */

@@ -14,7 +14,8 @@ export interface Settings {
   config: RoutingConfig;
   mode: Mode;
   webhookSecrets: string[];
-  apiToken: string;
+  /** The API token, then the previous one during a rotation. */
+  apiTokens: string[];
   github: { token: string; apiUrl: string } | null;
   discordWebhookUrl: string | null;
 }
@@ -55,6 +56,7 @@ function parseSettings(env: Env): Settings {
   const webhookSecret = read(SECRET_NAMES.webhookSecret);
   const previous = read(SECRET_NAMES.webhookSecretPrevious);
   const apiToken = read(SECRET_NAMES.apiToken);
+  const previousToken = read(SECRET_NAMES.apiTokenPrevious);
   if (webhookSecret === null) problems.push(`${SECRET_NAMES.webhookSecret} is not set`);
   if (apiToken === null) problems.push(`${SECRET_NAMES.apiToken} is not set`);
 
@@ -94,7 +96,7 @@ function parseSettings(env: Env): Settings {
     config,
     mode: config.defaults.mode,
     webhookSecrets: previous === null ? [webhookSecret] : [webhookSecret, previous],
-    apiToken,
+    apiTokens: [apiToken, ...(previousToken === null ? [] : [previousToken])],
     github:
       githubToken === null
         ? null
