@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 import { localWorkerOptions } from "./scripts/local-worker.ts";
 import { FAKE_DISCORD_URL } from "./test/support/fake-discord.ts";
 import { FAKE_GITHUB_URL } from "./test/support/fake-github.ts";
+import { TEST_ROUTING_CONFIG } from "./test/support/fleet-config.ts";
 import { fakeOutbound } from "./test/support/outbound.ts";
 import { TEST_SECRETS } from "./test/support/secrets.ts";
 import { SECRET_NAMES, VAR_NAMES } from "./worker/src/bindings.ts";
@@ -30,6 +31,8 @@ export default defineConfig({
                 [VAR_NAMES.githubApiUrl]: FAKE_GITHUB_URL,
                 [SECRET_NAMES.discordWebhookUrl]: FAKE_DISCORD_URL,
                 [VAR_NAMES.mode]: "hybrid",
+                // Only acme/fleet differs from the defaults: a pool of machines for the load-aware routing tests.
+                [VAR_NAMES.routingConfig]: JSON.stringify(TEST_ROUTING_CONFIG),
               }),
               outboundService: fakeOutbound,
             },

@@ -56,6 +56,9 @@ export interface RouterOutputs {
  * validated first, routing rules by the core's own parser, and every problem is reported at
  * once before any resource is declared.
  */
+/** How often the Cron Trigger reconciles the fleet: every minute. */
+export const RECONCILE_CRON = "* * * * *";
+
 export async function createRouter(): Promise<RouterOutputs> {
   const settings = loadSettings();
   const config = new pulumi.Config();
@@ -103,6 +106,9 @@ export async function createRouter(): Promise<RouterOutputs> {
       { type: "durable_object_namespace", name: LEDGER_BINDING, className: LEDGER_CLASS },
       { type: "plain_text", name: VAR_NAMES.mode, text: settings.mode },
       { type: "plain_text", name: VAR_NAMES.routingConfig, text: JSON.stringify(settings.routingInput) },
+      ...(settings.runnersOwner === null
+        ? []
+        : [{ type: "plain_text", name: VAR_NAMES.runnersOwner, text: settings.runnersOwner }]),
       secretText(SECRET_NAMES.webhookSecret, webhookSecret),
       ...(previousWebhookSecret === null
         ? []
@@ -116,6 +122,15 @@ export async function createRouter(): Promise<RouterOutputs> {
   });
 
   const endpoint = publicEndpoint(settings, script);
+
+  // Fleet reconciliation with GitHub's runners API, every minute, when an organization is named.
+  if (settings.runnersOwner !== null) {
+    new cloudflare.WorkersCronTrigger("fleet-reconcile", {
+      accountId,
+      scriptName: script.scriptName,
+      schedules: [{ cron: RECONCILE_CRON }],
+    });
+  }
 
   const provider = new github.Provider("github", { owner: settings.githubOwner, token: githubProviderToken() });
   // Everything GitHub-side waits for the Worker (and its address): a rotated webhook secret is

@@ -27,6 +27,8 @@ export const CONFIG_KEYS = {
   apiTokenGeneration: "integer ≥ 1 (default 1); bump by one to rotate the API token",
   githubToken: "optional secret: token the Worker uses to read pull-request file lists (set with --secret)",
   discordWebhookUrl: "optional secret: Discord webhook for build alerts (set with --secret)",
+  runnersOwner:
+    "optional GitHub organization whose self-hosted runners a Cron Trigger reconciles every minute (needs githubToken)",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -67,6 +69,8 @@ export interface StackSettings {
   scriptName: string;
   kvTitle: string;
   githubOwner: string;
+  /** The organization whose self-hosted runners are reconciled (GITHUB_RUNNERS_OWNER); null: no Cron Trigger. */
+  runnersOwner: string | null;
   mode: Mode;
   /** What the Worker receives as ROUTING_CONFIG: the stack's routing input, overrides included. */
   routingInput: RoutingConfigInput;
@@ -158,6 +162,10 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
   else if (!GITHUB_OWNER.test(githubOwner))
     problems.push(`githubOwner: not a GitHub account name (got "${githubOwner}")`);
 
+  const runnersOwner = value("runnersOwner") ?? null;
+  if (runnersOwner !== null && !GITHUB_OWNER.test(runnersOwner))
+    problems.push(`runnersOwner: not a GitHub organization name (got "${runnersOwner}")`);
+
   const modeText = value("mode");
   let mode: Mode | undefined;
   if (modeText !== undefined) {
@@ -231,6 +239,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     scriptName,
     kvTitle: `${scriptName}-build-state`,
     githubOwner,
+    runnersOwner,
     mode: resolved.defaults.mode,
     routingInput,
     routing: resolved,

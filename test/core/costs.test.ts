@@ -195,6 +195,30 @@ describe("costReport", () => {
     expect(report.totals.unallocated_usd).toBe(0);
   });
 
+  it("reports per-arm minutes, jobs and cost for A/B-routed jobs, leaving jobs without an arm out", () => {
+    const runners: Record<string, Runner> = {
+      vps: { ...(DEFAULT_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
+      "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner,
+    };
+    const report = costReport(
+      [
+        job("vps", 30 * 60, { arm: "control" }),
+        job("vps", 10 * 60, { arm: "control" }),
+        job("github-hosted", 10 * 60, { arm: "candidate" }),
+        job("vps", 20 * 60, { arm: null }),
+        job("github-hosted", 5 * 60),
+      ],
+      runners,
+      MONTH,
+    );
+    // vps's $12 is shared by minutes: 40 of its 60 minutes ran under the control arm.
+    expect(report.by_arm).toEqual({
+      control: { minutes: 40, jobs: 2, cost_usd: 8 },
+      candidate: { minutes: 10, jobs: 1, cost_usd: 0.4 },
+    });
+    expect(costReport([job("vps", 60)], runners, MONTH).by_arm).toEqual({});
+  });
+
   it("reports the fixed cost of a runner with no jobs as unallocated", () => {
     const report = costReport([job("vps", 60)], DEFAULT_RUNNERS, MONTH);
     expect(report.by_runner.kvm2).toEqual({ minutes: 0, jobs: 0, cost_usd: 10, model: "monthly" });

@@ -24,6 +24,7 @@ export const TYPES = {
   variable: "github:index/actionsVariable:ActionsVariable",
   secret: "github:index/actionsSecret:ActionsSecret",
   runnerGroup: "github:index/actionsRunnerGroup:ActionsRunnerGroup",
+  cronTrigger: "cloudflare:index/workersCronTrigger:WorkersCronTrigger",
   password: "random:index/randomPassword:RandomPassword",
   githubProvider: "pulumi:providers:github",
 } as const;

@@ -7,7 +7,15 @@
  * - `acme/limited`: every call answers 403 (rate limited).
  * - `acme/missing`: every call answers 404.
  * - `acme/slow`: answers after SLOW_GITHUB_MS, past the Worker's listing budget.
+ * - `acme/fleet`: a Dockerfile and a source file (docker work, for the load-aware routing tests).
  * - any other repository: two documentation files.
+ *
+ * Workflow runs: `POST /repos/{repo}/actions/runs/{id}/cancel` answers 202 and `…/rerun` 201
+ * (500 for `acme/broken`); every such call is recorded in memory, by run id, and listed by
+ * `GET {FAKE_GITHUB_URL}/__calls/{id}` (no token needed) as `[{method, path}]`, oldest first.
+ *
+ * Self-hosted runners: `GET /orgs/acme/actions/runners` lists {@link FAKE_ORG_RUNNERS} in pages
+ * (`per_page`, `page`); `/orgs/broken/…` answers 500; any other organization 404.
  *
  * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
  */
@@ -18,6 +26,22 @@ export const FAKE_RATE_LIMIT_REMAINING = 4999;
 
 /** How long `acme/slow` takes to answer: longer than the Worker's 4 s budget. */
 export const SLOW_GITHUB_MS = 6_000;
+
+/** The runners of organization `acme`: `acme-1` … `acme-120`; every third one (`acme-3`, …) is offline. */
+export const FAKE_ORG_RUNNERS = Array.from({ length: 120 }, (_, i) => ({
+  id: i + 1,
+  name: `acme-${i + 1}`,
+  os: "linux",
+  status: (i + 1) % 3 === 0 ? "offline" : "online",
+  busy: (i + 1) % 5 === 0,
+  labels: [
+    { id: 1, name: "self-hosted", type: "read-only" },
+    { id: 2, name: "vps", type: "custom" },
+  ],
+}));
+
+/** Write calls on workflow runs, by run id. */
+const runCalls = new Map<string, { method: string; path: string }[]>();
 
 export async function fakeGitHub(request: Request): Promise<Response> {
   if (new URL(request.url).pathname.startsWith("/repos/acme/slow/")) {
@@ -35,11 +59,29 @@ function answer(request: Request): Response {
   if (url.origin !== FAKE_GITHUB_URL) {
     return new Response(`unexpected outbound request to ${url.origin}`, { status: 599 });
   }
+  const calls = /^\/__calls\/(\d+)$/.exec(url.pathname);
+  if (calls !== null && request.method === "GET") return Response.json(runCalls.get(calls[1] ?? "") ?? []);
   if (!request.headers.get("authorization")?.startsWith("Bearer ")) {
     return Response.json({ message: "Requires authentication" }, { status: 401 });
   }
   const page = Number(url.searchParams.get("page") ?? "1");
   const perPage = Number(url.searchParams.get("per_page") ?? "30");
+
+  const runAction = /^\/repos\/([^/]+\/[^/]+)\/actions\/runs\/(\d+)\/(cancel|rerun)$/.exec(url.pathname);
+  if (runAction !== null) {
+    const [, repository, runId = "", action] = runAction;
+    if (request.method !== "POST") return Response.json({ message: "Not Found" }, { status: 404 });
+    runCalls.set(runId, [...(runCalls.get(runId) ?? []), { method: request.method, path: url.pathname }]);
+    if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
+    return action === "cancel" ? Response.json({}, { status: 202 }) : new Response(null, { status: 201 });
+  }
+  const runners = /^\/orgs\/([^/]+)\/actions\/runners$/.exec(url.pathname);
+  if (runners !== null) {
+    if (runners[1] === "broken") return Response.json({ message: "boom" }, { status: 500 });
+    if (runners[1] !== "acme") return Response.json({ message: "Not Found" }, { status: 404 });
+    const slice = FAKE_ORG_RUNNERS.slice((page - 1) * perPage, page * perPage);
+    return Response.json({ total_count: FAKE_ORG_RUNNERS.length, runners: slice });
+  }
   const m = /^\/repos\/([^/]+\/[^/]+)\/(pulls\/(\d+)\/files|commits\/([0-9a-f]+)|compare\/([^.]+)\.\.\.(.+))$/.exec(
     url.pathname,
   );
@@ -55,6 +97,8 @@ function answer(request: Request): Response {
     all = Array.from({ length: Math.min(total, 3000) }, (_, i) => `docs/page-${i}.md`);
   } else if (repository === "acme/gpu-pr") {
     all = ["README.md", "kernels/matmul.cu"];
+  } else if (repository === "acme/fleet") {
+    all = ["Dockerfile", "src/app.ts"];
   } else {
     all = ["README.md", "docs/guide.md"];
   }

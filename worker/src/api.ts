@@ -3,6 +3,7 @@ import { decodePayload, readBody } from "./body.ts";
 import { changesForCommit } from "./changes.ts";
 import {
   type BuildRecord,
+  chooseRunner,
   decide,
   isRepository,
   isSha,
@@ -40,15 +41,21 @@ export async function status(url: URL, env: Env): Promise<Response> {
   return Response.json(build);
 }
 
-/** `POST /route`: a decision for a described change. Records nothing. */
-export async function routePost(request: Request, settings: Settings): Promise<Response> {
+/** `POST /route`: a decision for a described change, with the fleet's load. Records nothing. */
+export async function routePost(request: Request, env: Env, settings: Settings): Promise<Response> {
   const body = decodePayload(request.headers.get("content-type"), await readBody(request, MAX_ROUTE_BODY));
   const parsed = parseRouteRequest(body);
   if (!parsed.ok) throw new HttpError("invalid_request", parsed.problems.join("; "));
   const { files, sha, repository } = parsed.value;
   const listed = files === undefined && sha ? await changesForCommit(repository, sha, settings) : undefined;
   const input = routeInput(parsed.value, listed);
-  return Response.json({ decision: decide(input, policyFor(settings.config, input.repository)) });
+  const policy = policyFor(settings.config, input.repository);
+  const snapshot = await ledgerOf(env).fleetLoad(input.repository);
+  const decision = chooseRunner(decide(input, policy), policy, snapshot, {
+    repository: input.repository,
+    sha: input.sha,
+  });
+  return Response.json({ decision });
 }
 
 /** `GET /route?repository=&sha=`: the decision recorded for a commit, computed when there is none. */
@@ -58,17 +65,29 @@ export async function routeGet(url: URL, env: Env, settings: Settings): Promise<
   if (!repository || !sha) throw new HttpError("missing_parameter", "query parameters repository and sha are required");
   if (!isRepository(repository)) throw new HttpError("invalid_request", 'repository must be "owner/name"');
   if (!isSha(sha)) throw new HttpError("invalid_request", "sha must be a hex commit id");
-  const recorded = await ledgerOf(env).buildForCommit(repository, sha);
+  const { build: recorded, snapshot } = await ledgerOf(env).routeContext(repository, sha);
   if (recorded?.decision) {
     return Response.json({ build_id: recorded.build_id, decision: recorded.decision, recorded: true });
   }
   const ref = url.searchParams.get("ref");
   const changes = await changesForCommit(repository, sha, settings);
-  const decision = decide(
-    { repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes },
-    policyFor(settings.config, repository),
+  const policy = policyFor(settings.config, repository);
+  const decision = chooseRunner(
+    decide({ repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes }, policy),
+    policy,
+    snapshot,
+    { repository, sha },
   );
   return Response.json({ build_id: null, decision, recorded: false });
+}
+
+/** `GET /fleet[?repository=]`: per runner class, capacity, busy, free, queued and its machines. */
+export async function fleet(url: URL, env: Env): Promise<Response> {
+  const repository = url.searchParams.get("repository");
+  if (repository !== null && !isRepository(repository)) {
+    throw new HttpError("invalid_request", 'repository must be "owner/name"');
+  }
+  return Response.json(await ledgerOf(env).fleetView(repository));
 }
 
 /** `GET /metrics`: Prometheus text exposition 0.0.4. */

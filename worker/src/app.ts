@@ -1,5 +1,5 @@
 import { Hono } from "hono/tiny";
-import { costs, health, metrics, routeGet, routePost, status } from "./api.ts";
+import { costs, fleet, health, metrics, routeGet, routePost, status } from "./api.ts";
 import { requireBearer } from "./auth.ts";
 import { type Env, loadSettings, type Settings, SettingsError } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
@@ -36,7 +36,8 @@ app.get("/health", (c) => health(c.get("settings")));
 app.post(WEBHOOK_PATH, (c) => handleWebhook(c.req.raw, c.env, c.get("settings")));
 app.get("/status", bearer, (c) => status(new URL(c.req.url), c.env));
 app.get("/route", bearer, (c) => routeGet(new URL(c.req.url), c.env, c.get("settings")));
-app.post("/route", bearer, (c) => routePost(c.req.raw, c.get("settings")));
+app.post("/route", bearer, (c) => routePost(c.req.raw, c.env, c.get("settings")));
+app.get("/fleet", bearer, (c) => fleet(new URL(c.req.url), c.env));
 app.get("/metrics", bearer, (c) => metrics(c.env));
 app.get("/costs", bearer, (c) => costs(new URL(c.req.url), c.env));
 
@@ -47,6 +48,7 @@ const ALLOWED: Record<string, string> = {
   "/route": "GET, POST",
   "/metrics": "GET",
   "/costs": "GET",
+  "/fleet": "GET",
 };
 for (const [path, allow] of Object.entries(ALLOWED)) {
   app.all(path, () => errorResponse("method_not_allowed", `${path} accepts ${allow}`, { allow }));

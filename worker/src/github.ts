@@ -16,6 +16,20 @@ const PER_PAGE = 100;
  */
 export const GITHUB_BUDGET_MS = 4_000;
 
+/** At most this many pages of runners (10,000 runners). */
+const MAX_RUNNER_PAGES = 100;
+
+/** One self-hosted runner as `GET /orgs/{org}/actions/runners` lists it. */
+export interface SelfHostedRunner {
+  name: string;
+  status: "online" | "offline";
+  busy: boolean;
+  labels: string[];
+}
+
+/** The outcome of a write call. */
+export type CallResult = { ok: true; status: number } | { ok: false; why: string };
+
 interface FileEntry {
   filename?: unknown;
   previous_filename?: unknown;
@@ -59,6 +73,84 @@ export class GitHubClient {
       "commit API",
       (page) => (page as { files?: FileEntry[] } | null)?.files ?? [],
     );
+  }
+
+  /** `POST /repos/{repo}/actions/runs/{id}/cancel` (GitHub answers 202). */
+  cancelRun(repository: string, runId: number): Promise<CallResult> {
+    return this.post(`/repos/${repository}/actions/runs/${runId}/cancel`);
+  }
+
+  /** `POST /repos/{repo}/actions/runs/{id}/rerun` (GitHub answers 201). */
+  rerunRun(repository: string, runId: number): Promise<CallResult> {
+    return this.post(`/repos/${repository}/actions/runs/${runId}/rerun`);
+  }
+
+  /**
+   * `GET /orgs/{org}/actions/runners`, every page: the organization's self-hosted runners.
+   * An error (never a partial list) when GitHub refused, a page was malformed, or the budget ran out.
+   */
+  async organizationRunners(org: string): Promise<{ runners: SelfHostedRunner[] } | { error: string }> {
+    const signal = AbortSignal.timeout(this.options.budgetMs);
+    const runners: SelfHostedRunner[] = [];
+    try {
+      for (let page = 1; page <= MAX_RUNNER_PAGES; page++) {
+        const url = `${this.options.apiUrl}/orgs/${org}/actions/runners?per_page=${PER_PAGE}&page=${page}`;
+        const response = await this.options.fetch(url, { headers: this.headers(), signal });
+        this.noteRateLimit(response);
+        if (!response.ok) {
+          await response.body?.cancel();
+          return { error: `runners API answered ${response.status}` };
+        }
+        const body = (await response.json()) as { runners?: unknown } | null;
+        if (!Array.isArray(body?.runners)) return { error: "runners API answered without a runners list" };
+        for (const entry of body.runners as Record<string, unknown>[]) {
+          if (typeof entry?.name !== "string") continue;
+          runners.push({
+            name: entry.name,
+            status: entry.status === "online" ? "online" : "offline",
+            busy: entry.busy === true,
+            labels: Array.isArray(entry.labels)
+              ? entry.labels.flatMap((l: { name?: unknown }) => (typeof l?.name === "string" ? [l.name] : []))
+              : [],
+          });
+        }
+        if (body.runners.length < PER_PAGE) break;
+      }
+    } catch (error) {
+      return {
+        error: `runners API ${error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed"}`,
+      };
+    }
+    return { runners };
+  }
+
+  private headers(): Record<string, string> {
+    return {
+      accept: "application/vnd.github+json",
+      authorization: `Bearer ${this.options.token}`,
+      "user-agent": "pmoves-ci-orchestrator",
+      "x-github-api-version": "2022-11-28",
+    };
+  }
+
+  private noteRateLimit(response: Response): void {
+    const remaining = Number(response.headers.get("x-ratelimit-remaining") ?? Number.NaN);
+    if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
+  }
+
+  private async post(path: string): Promise<CallResult> {
+    try {
+      const response = await this.options.fetch(`${this.options.apiUrl}${path}`, {
+        method: "POST",
+        headers: this.headers(),
+        signal: AbortSignal.timeout(this.options.budgetMs),
+      });
+      this.noteRateLimit(response);
+      await response.body?.cancel();
+      return response.ok ? { ok: true, status: response.status } : { ok: false, why: `answered ${response.status}` };
+    } catch (error) {
+      return { ok: false, why: error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed" };
+    }
   }
 
   private async list(

@@ -3,23 +3,45 @@ import { LEDGER_INSTANCE } from "./bindings.ts";
 import {
   type AlertEvent,
   alertsFor,
+  applyJobEvent,
   applyUpdate,
   type BuildRecord,
   type Change,
   type CostReport,
+  chooseRunner,
   costReport,
   discordMessage,
   effectsOf,
+  type FleetSnapshot,
+  type FleetState,
+  fleetFromPolicy,
+  fleetSnapshot,
+  markOffline,
+  markSeen,
   policyFor,
+  type RoutingConfig,
+  type RoutingPolicy,
   renderExposition,
   type WorkflowUpdate,
 } from "./core/index.ts";
 import { type Env, loadSettings } from "./env.ts";
+import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
+import {
+  CANCEL_CONFIRM_MS,
+  RESCUE_BATCH,
+  RESCUE_POLL_MS,
+  rescuedAttempt,
+  stuckDecision,
+  watchSeconds,
+  withReason,
+} from "./rescue.ts";
 import { CostStore } from "./store/costs.ts";
+import { FleetStore } from "./store/fleet.ts";
 import { MetricsStore } from "./store/metrics.ts";
 import { Outbox } from "./store/outbox.ts";
 import { QueueWatch } from "./store/queue-watch.ts";
+import { Rescues } from "./store/rescues.ts";
 
 /** The Ledger every request shares. */
 export function ledgerOf(env: Env) {
@@ -40,8 +62,22 @@ const DISCORD_TIMEOUT_MS = 10_000;
 /** What the Worker decided to do with a delivery; the Ledger applies it at most once. */
 export type Plan =
   | { kind: "respond"; status: number; body: string }
-  | { kind: "create"; build: BuildRecord; body: string }
+  /**
+   * A routed delivery: `build.decision` is the decision from what the change needs; the Ledger,
+   * holding the fleet, applies load (chooseRunner) before saving it and answers `{build_id, decision}`.
+   */
+  | { kind: "create"; build: BuildRecord }
   | { kind: "update"; repository: string; sha: string; update: WorkflowUpdate; fallback: BuildRecord; at: string };
+
+/** GET /fleet's answer: per runner class, its load and machines (each with its running job ids). */
+export interface FleetView {
+  classes: Record<
+    string,
+    Omit<FleetSnapshot[string], "machines"> & {
+      machines: (FleetSnapshot[string]["machines"][number] & { jobs: number[] })[];
+    }
+  >;
+}
 
 /** What the Worker saw while planning, for the gauges. */
 export interface Observations {
@@ -70,6 +106,7 @@ export class Ledger extends DurableObject<Env> {
   private readonly outbox: Outbox;
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
+  private readonly fleetStore: FleetStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -102,6 +139,7 @@ export class Ledger extends DurableObject<Env> {
     this.outbox = new Outbox(this.sql);
     this.costs = new CostStore(this.sql);
     this.watch = new QueueWatch(this.sql);
+    this.fleetStore = new FleetStore(this.sql);
   }
 
   /** Applies `plan` for `delivery` unless that delivery was seen; either way, answers as the first time. */
@@ -148,6 +186,47 @@ export class Ledger extends DurableObject<Env> {
     return this.buildRowForCommit(repository, sha);
   }
 
+  /** The fleet's live state: the stored one, with every configured machine (capacities as configured). */
+  async fleetState(): Promise<FleetState> {
+    return this.fleet();
+  }
+
+  /**
+   * Applies a reconciliation at `now` (ms): machines in `seen` were seen online, machines in
+   * `offline` were reported offline. One transaction; unknown names are ignored.
+   */
+  async reconcileFleet(seen: string[], offline: string[], now: number): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      const at = new Date(now).toISOString();
+      const state = markOffline(markSeen(this.fleet(), seen, at), offline, at);
+      this.fleetStore.save(state, Date.now());
+    });
+  }
+
+  /** Per class of the repository's policy (of every configured class when null): capacity, busy, free, queued, machines. */
+  async fleetLoad(repository: string | null): Promise<FleetSnapshot> {
+    return this.snapshotFor(repository);
+  }
+
+  /** For GET /fleet: {@link fleetLoad}, each machine with the ids of the jobs running on it. */
+  async fleetView(repository: string | null): Promise<FleetView> {
+    const state = this.fleet();
+    const snapshot = this.snapshotFor(repository, state);
+    const classes: FleetView["classes"] = {};
+    for (const [id, load] of Object.entries(snapshot)) {
+      classes[id] = {
+        ...load,
+        machines: load.machines.map((m) => ({ ...m, jobs: [...(state.machines[m.name]?.busy ?? [])] })),
+      };
+    }
+    return { classes };
+  }
+
+  /** For GET /route, in one request: the build recorded for a commit, and the fleet's load under the repository's policy. */
+  async routeContext(repository: string, sha: string): Promise<{ build: BuildRecord | null; snapshot: FleetSnapshot }> {
+    return { build: this.buildRowForCommit(repository, sha), snapshot: this.snapshotFor(repository) };
+  }
+
   /** Every metric in Prometheus text exposition format 0.0.4. */
   async exposition(now = Date.now()): Promise<string> {
     const month = this.costReport(monthStart(now), new Date(now).toISOString());
@@ -165,14 +244,16 @@ export class Ledger extends DurableObject<Env> {
   /** Sends due alerts, raises alerts for jobs queued too long, and prunes past retention. */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    const fleet = await this.fleetState();
     this.ctx.storage.transactionSync(() => {
       for (const stuck of this.watch.due(now)) {
         const build = this.buildById(stuck.build_id);
         const job = build?.jobs[String(stuck.job_id)];
         if (build && job && job.status !== "in_progress" && job.status !== "completed") {
-          this.queueAlerts({ kind: "queued_too_long", build, job, waitedSeconds: stuck.waitedSeconds }, now);
+          this.onStuck(build, job, stuck.waitedSeconds, fleet, now);
         }
       }
+      this.rescues().prune(now - DELIVERY_RETENTION_MS);
       this.sql.exec("DELETE FROM deliveries WHERE received_at < ?", now - DELIVERY_RETENTION_MS);
       this.sql.exec("DELETE FROM builds WHERE created_at < ?", now - BUILD_RETENTION_MS);
       this.sql.exec("DELETE FROM commits WHERE build_id NOT IN (SELECT build_id FROM builds)");
@@ -180,7 +261,9 @@ export class Ledger extends DurableObject<Env> {
       this.outbox.prune(now - DELIVERY_RETENTION_MS);
     });
     await this.sendDue(now);
+    await this.runRescues();
     await this.scheduleAlarm();
+    await this.pollRescues();
   }
 
   private async sendDue(now: number): Promise<void> {
@@ -231,15 +314,17 @@ export class Ledger extends DurableObject<Env> {
           change: { kind: "answered", event, ignored: plan.status === 202 },
         };
       case "create": {
-        const build = this.withEarlyEvents(plan.build);
+        const build = this.withEarlyEvents(this.withLoad(plan.build));
         this.save(build, now, true);
-        return { status: 202, body: plan.body, persist: build, change: { kind: "created", event, build } };
+        const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
+        return { status: 202, body, persist: build, change: { kind: "created", event, build } };
       }
       case "update": {
         const known = this.buildRowForCommit(plan.repository, plan.sha);
         const base = known ?? plan.fallback;
         const next = applyUpdate(base, plan.update, plan.at);
         this.save(next, now, known === null);
+        if (plan.update.kind === "job") this.applyToFleet(plan.repository, plan.update.job, plan.at, now);
         const completedNow = next.status === "completed" && base.status !== "completed";
         return {
           status: 202,
@@ -249,6 +334,37 @@ export class Ledger extends DurableObject<Env> {
         };
       }
     }
+  }
+
+  /** The stored fleet with every configured machine of every policy (the policy's capacities win). */
+  private fleet(): FleetState {
+    let state = this.fleetStore.load();
+    const config = this.settingsOrNull()?.config;
+    if (config) for (const policy of allPolicies(config)) state = fleetFromPolicy(policy, state);
+    return state;
+  }
+
+  private applyToFleet(repository: string, job: Parameters<typeof applyJobEvent>[1], at: string, now: number): void {
+    const config = this.settingsOrNull()?.config;
+    const policy = config ? policyFor(config, repository) : undefined;
+    this.fleetStore.save(applyJobEvent(this.fleet(), job, at, policy), now);
+  }
+
+  private snapshotFor(repository: string | null, state: FleetState = this.fleet()): FleetSnapshot {
+    const config = this.settingsOrNull()?.config;
+    if (!config) return {};
+    const policy = repository === null ? everyClass(config) : policyFor(config, repository);
+    return fleetSnapshot(state, policy);
+  }
+
+  /** The build with its decision adjusted to the fleet's load (least-loaded machine, failover, A/B arm). */
+  private withLoad(build: BuildRecord): BuildRecord {
+    const config = this.settingsOrNull()?.config;
+    if (!config || build.decision === null) return build;
+    const policy = policyFor(config, build.repository);
+    const snapshot = fleetSnapshot(this.fleet(), policy);
+    const decision = chooseRunner(build.decision, policy, snapshot, { repository: build.repository, sha: build.sha });
+    return { ...build, decision };
   }
 
   /** Applies a change's effects: counters, histograms, cost row, queue watch, alerts. */
@@ -261,8 +377,9 @@ export class Ledger extends DurableObject<Env> {
     if (effects.unwatch !== null) this.watch.remove(effects.unwatch);
     if (effects.watch && settings && change.kind !== "answered") {
       const repository = change.kind === "created" ? change.build.repository : change.after.repository;
-      const { queuedTooLongSeconds } = policyFor(settings.config, repository).alerts;
-      this.watch.add(effects.watch, queuedTooLongSeconds, now);
+      const build = change.kind === "created" ? change.build : change.after;
+      const policy = policyFor(settings.config, repository);
+      this.watch.add(effects.watch, watchSeconds(policy, build, effects.watch.jobId), now);
     }
     for (const event of effects.alerts) this.queueAlerts(event, now);
   }
@@ -345,6 +462,163 @@ export class Ledger extends DurableObject<Env> {
       this.sql.exec("UPDATE builds SET record = ? WHERE build_id = ?", JSON.stringify(build), build.build_id);
     }
   }
+
+  // --- Stuck-queue rescue (see worker/src/rescue.ts and docs/storage-schema.md, `rescues`) ---
+
+  private rescueStore: Rescues | undefined;
+
+  private rescues(): Rescues {
+    this.rescueStore ??= new Rescues(this.sql);
+    return this.rescueStore;
+  }
+
+  /**
+   * A job whose watch fell due is still queued (inside the alarm's transaction): rescue it
+   * (counted here, exactly once; GitHub is called after the transaction), alert, give up
+   * (alerting once per run), or wait, alerting at `alerts.queuedTooLongSeconds` as before.
+   */
+  private onStuck(
+    build: BuildRecord,
+    job: BuildRecord["jobs"][string],
+    waitedSeconds: number,
+    fleet: FleetState,
+    now: number,
+  ): void {
+    const settings = this.settingsOrNull();
+    const asBefore = () => this.queueAlerts({ kind: "queued_too_long", build, job, waitedSeconds }, now);
+    if (settings === null) {
+      asBefore();
+      return;
+    }
+    const policy = policyFor(settings.config, build.repository);
+    const run = { runId: job.run_id, repository: build.repository, buildId: build.build_id };
+    const known = this.rescues().get(job.run_id);
+    // Its run is being cancelled and re-run already: this job goes with it.
+    if (this.rescues().inFlight(known)) return;
+    const decided = stuckDecision({
+      policy,
+      fleet,
+      build,
+      job,
+      waitedSeconds,
+      now,
+      attempts: known?.attempts ?? 0,
+      tokenAvailable: settings.github !== null,
+    });
+    const runner = decided.runnerClass ?? "unknown";
+    const fields = { build_id: build.build_id, job_id: job.id, run_id: job.run_id, reason: decided.reason };
+    switch (decided.action) {
+      case "wait": {
+        const alertAfter = policy.alerts.queuedTooLongSeconds;
+        if (waitedSeconds >= alertAfter) {
+          asBefore();
+          return;
+        }
+        const queuedAt = job.created_at ?? new Date(now - waitedSeconds * 1000).toISOString();
+        this.watch.add({ jobId: job.id, buildId: build.build_id, queuedAt }, alertAfter, now);
+        return;
+      }
+      case "rescue":
+        this.rescues().start(run, rescuedAttempt(build.runs[String(job.run_id)]), now);
+        this.metrics.add("rescues", { runner, action: "rescue" });
+        log("info", "rescuing a stuck job: cancel and re-run", fields);
+        return;
+      case "alert":
+        this.rescues().note(run, "alert", now);
+        this.metrics.add("rescues", { runner, action: "alert" });
+        this.queueStuckAlert(build, job, waitedSeconds, decided.reason, now);
+        return;
+      case "give_up":
+        if (known?.last_action === "give_up") return;
+        this.rescues().note(run, "give_up", now);
+        this.metrics.add("rescues", { runner, action: "give_up" });
+        log("warn", "stuck job not rescued again", fields);
+        this.queueStuckAlert(build, job, waitedSeconds, decided.reason, now);
+        return;
+    }
+  }
+
+  /** A `queued_too_long` alert now (the job is past its class's target), saying why it was not rescued. */
+  private queueStuckAlert(
+    build: BuildRecord,
+    job: BuildRecord["jobs"][string],
+    waitedSeconds: number,
+    reason: string,
+    now: number,
+  ): void {
+    const settings = this.settingsOrNull();
+    if (settings === null || settings.discordWebhookUrl === null) return;
+    const policy = { ...policyFor(settings.config, build.repository).alerts, queuedTooLongSeconds: 0 };
+    for (const alert of alertsFor({ kind: "queued_too_long", build, job, waitedSeconds }, policy)) {
+      const payload = discordMessage(alert, build, { repositoryUrl: `https://github.com/${build.repository}` });
+      this.outbox.enqueue(alert.kind, alert.build_id, withReason(payload, reason), now);
+    }
+  }
+
+  /**
+   * Outside any transaction: asks GitHub to cancel the runs being rescued, and to re-run those
+   * seen `completed` / `cancelled` since, so their route step asks again and gets the fallback.
+   */
+  private async runRescues(): Promise<void> {
+    const rescues = this.rescues();
+    const github = this.settingsOrNull()?.github ?? null;
+    const client = github === null ? null : new GitHubClient(github);
+    for (const row of rescues.at("cancel_pending", RESCUE_BATCH)) {
+      const fields = { run_id: row.run_id, build_id: row.build_id };
+      if (client === null) {
+        rescues.advance(row.run_id, "cancel_pending", "cancel_failed", Date.now());
+        log("warn", "rescue not done: GITHUB_TOKEN is not set", fields);
+        continue;
+      }
+      const result = await client.cancelRun(row.repository, row.run_id);
+      rescues.advance(row.run_id, "cancel_pending", result.ok ? "cancelled_for_rescue" : "cancel_failed", Date.now());
+      if (!result.ok) log("warn", "rescue: GitHub did not cancel the run", { ...fields, why: result.why });
+    }
+    for (const row of rescues.at("cancelled_for_rescue", RESCUE_BATCH)) {
+      const fields = { run_id: row.run_id, build_id: row.build_id };
+      const run = this.buildById(row.build_id)?.runs[String(row.run_id)];
+      if (run?.status !== "completed" || run.attempt < row.run_attempt) {
+        if (Date.now() - row.last_at > CANCEL_CONFIRM_MS) {
+          rescues.advance(row.run_id, "cancelled_for_rescue", "cancel_failed", Date.now());
+          log("warn", "rescue: the cancelled run never completed", fields);
+        }
+        continue;
+      }
+      if (run.conclusion !== "cancelled" || client === null) {
+        rescues.advance(row.run_id, "cancelled_for_rescue", "rerun_failed", Date.now());
+        log("warn", "rescue: not re-run", { ...fields, conclusion: run.conclusion, token: client !== null });
+        continue;
+      }
+      // Claimed before the call: a run is re-run at most once per rescue.
+      if (!rescues.advance(row.run_id, "cancelled_for_rescue", "rerun", Date.now())) continue;
+      const result = await client.rerunRun(row.repository, row.run_id);
+      if (!result.ok) {
+        rescues.advance(row.run_id, "rerun", "rerun_failed", Date.now());
+        log("warn", "rescue: GitHub did not re-run the run", { ...fields, why: result.why });
+      }
+    }
+  }
+
+  /** While a rescue is under way, the alarm comes back within {@link RESCUE_POLL_MS}. */
+  private async pollRescues(): Promise<void> {
+    if (!this.rescues().anyInFlight()) return;
+    const wanted = Date.now() + RESCUE_POLL_MS;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || wanted < current) await this.ctx.storage.setAlarm(wanted);
+  }
+}
+
+function allPolicies(config: RoutingConfig): RoutingPolicy[] {
+  return [config.defaults, ...Object.values(config.repositories)];
+}
+
+/** The default policy with every class a repository adds (a class the defaults define keeps their definition). */
+function everyClass(config: RoutingConfig): RoutingPolicy {
+  const runners = { ...config.defaults.runners };
+  for (const policy of Object.values(config.repositories)) {
+    for (const [id, runner] of Object.entries(policy.runners)) runners[id] ??= runner;
+  }
+  return { ...config.defaults, runners };
 }
 
 /** The first instant of `now`'s calendar month, UTC. */

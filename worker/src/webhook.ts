@@ -68,7 +68,8 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
         decision,
         at,
       });
-      plan = { kind: "create", build, body: JSON.stringify({ build_id: build.build_id, decision }) };
+      // The Ledger applies the fleet's load to the decision and answers {build_id, decision}.
+      plan = { kind: "create", build };
       break;
     }
     case "update": {

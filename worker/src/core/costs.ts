@@ -54,6 +54,8 @@ export interface CostReport {
   by_repository: Record<string, CostLine>;
   /** Keyed by requirement; jobs without one are under `unknown`. */
   by_requirement: Record<string, CostLine>;
+  /** Keyed by A/B arm (`control`, `candidate`); jobs routed under no A/B rollout are not listed. */
+  by_arm: Record<string, CostLine>;
   /** The same billable minutes on GitHub-hosted runners. */
   baseline: {
     /** The GitHub-hosted runner whose rate prices the baseline; null when the pool has none. */
@@ -210,6 +212,7 @@ export function costReport(
   }
   const byRepository = new Map<string, Line>();
   const byRequirement = new Map<string, Line>();
+  const byArm = new Map<string, Line>();
   const hosted = baselineRunner(runners, options.baselineRunner);
   const baseline = { jobs: 0, minutes: 0, cost: 0, impossibleJobs: 0, impossibleMinutes: 0 };
   const unpriced = { jobs: 0, minutes: 0 };
@@ -223,7 +226,9 @@ export function costReport(
     if (line === undefined) byRunner.set(job.runner, (line = { ...emptyLine(), model: "unknown" }));
     const repository = lineAt(byRepository, job.repository);
     const requirement = lineAt(byRequirement, job.requirement ?? "unknown");
-    for (const l of [line, repository, requirement]) {
+    const arm = job.arm ? lineAt(byArm, job.arm) : null;
+    const lines = arm === null ? [line, repository, requirement] : [line, repository, requirement, arm];
+    for (const l of lines) {
       l.minutes += minutes;
       l.jobs += 1;
     }
@@ -235,6 +240,7 @@ export function costReport(
       line.cost += cost;
       repository.cost += cost;
       requirement.cost += cost;
+      if (arm !== null) arm.cost += cost;
       perMinuteUsd += cost;
     }
     if (isGpuJob(job, runner)) {
@@ -266,6 +272,7 @@ export function costReport(
       const share = (fixed * jobMinutes(job)) / line.minutes;
       lineAt(byRepository, job.repository).cost += share;
       lineAt(byRequirement, job.requirement ?? "unknown").cost += share;
+      if (job.arm) lineAt(byArm, job.arm).cost += share;
     }
   }
 
@@ -287,6 +294,7 @@ export function costReport(
     ),
     by_repository: Object.fromEntries([...byRepository].map(([key, line]) => [key, output(line)])),
     by_requirement: Object.fromEntries([...byRequirement].map(([key, line]) => [key, output(line)])),
+    by_arm: Object.fromEntries([...byArm].map(([key, line]) => [key, output(line)])),
     baseline: {
       runner: hosted?.id ?? null,
       per_minute_usd: hosted?.cost.perMinuteUsd ?? null,

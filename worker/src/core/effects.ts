@@ -71,6 +71,8 @@ function jobEffects(
   const previous = before?.jobs[String(jobId)];
   const runner = job.runner ?? UNKNOWN_RUNNER;
   const transition = jobTransition(previous, job);
+  /** The A/B arm the build was routed under; its jobs' outcomes are also counted per arm. */
+  const arm = after.decision?.arm ?? null;
 
   if (previous === undefined && job.status !== "completed" && job.status !== "in_progress") {
     effects.watch = { jobId, buildId: after.build_id, queuedAt: job.created_at };
@@ -83,6 +85,13 @@ function jobEffects(
         labels: { runner },
         seconds: transition.started.queueSeconds,
       });
+      if (arm !== null) {
+        effects.observations.push({
+          metric: "abQueueSeconds",
+          labels: { runner, arm },
+          seconds: transition.started.queueSeconds,
+        });
+      }
     }
     const suggested = after.decision?.runner ?? "none";
     count("accuracy", { suggested, used: runner });
@@ -91,8 +100,16 @@ function jobEffects(
   if (transition.completed) {
     effects.unwatch = jobId;
     count("jobs", { runner, conclusion: transition.completed.conclusion });
+    if (arm !== null) count("abJobs", { runner, arm, conclusion: transition.completed.conclusion });
     if (transition.completed.runSeconds !== null) {
       effects.observations.push({ metric: "runSeconds", labels: { runner }, seconds: transition.completed.runSeconds });
+      if (arm !== null) {
+        effects.observations.push({
+          metric: "abRunSeconds",
+          labels: { runner, arm },
+          seconds: transition.completed.runSeconds,
+        });
+      }
     }
     if (job.started_at !== null && job.completed_at !== null && job.runner !== null) {
       effects.costJob = {
@@ -104,7 +121,7 @@ function jobEffects(
         suggested: after.decision?.runner ?? null,
         started_at: job.started_at,
         completed_at: job.completed_at,
-        arm: null,
+        arm,
       };
       count("billableSeconds", { runner: job.runner }, 60 * jobMinutes(effects.costJob));
     }

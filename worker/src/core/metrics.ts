@@ -70,6 +70,24 @@ export const METRICS = {
     type: "histogram",
     labels: ["runner"],
   },
+  abJobs: {
+    name: "ci_router_ab_jobs_completed_total",
+    help: "Workflow jobs completed for builds routed under an A/B rollout, by runner class, arm (control, candidate) and conclusion.",
+    type: "counter",
+    labels: ["runner", "arm", "conclusion"],
+  },
+  abQueueSeconds: {
+    name: "ci_router_ab_job_queue_seconds",
+    help: "Time a job of an A/B-routed build waited for a runner, by runner class and arm.",
+    type: "histogram",
+    labels: ["runner", "arm"],
+  },
+  abRunSeconds: {
+    name: "ci_router_ab_job_run_seconds",
+    help: "Time a job of an A/B-routed build ran, by runner class and arm.",
+    type: "histogram",
+    labels: ["runner", "arm"],
+  },
   accuracy: {
     name: "ci_router_routing_accuracy_total",
     help: "Started jobs by the runner the router suggested and the runner class that took them.",
@@ -117,6 +135,12 @@ export const METRICS = {
     help: "GitHub API requests left in the current window, as last reported by GitHub.",
     type: "gauge",
     labels: [],
+  },
+  rescues: {
+    name: "ci_router_rescues_total",
+    help: "Jobs found stuck past their class's queue target, by runner class and what was done (rescue, alert, give_up).",
+    type: "counter",
+    labels: ["runner", "action"],
   },
 } as const satisfies Record<string, MetricFamily>;
 
