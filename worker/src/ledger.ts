@@ -25,23 +25,14 @@ import {
   type WorkflowUpdate,
 } from "./core/index.ts";
 import { type Env, loadSettings } from "./env.ts";
-import { GitHubClient } from "./github.ts";
-import { log } from "./log.ts";
-import {
-  CANCEL_CONFIRM_MS,
-  RESCUE_BATCH,
-  RESCUE_POLL_MS,
-  rescuedAttempt,
-  stuckDecision,
-  watchSeconds,
-  withReason,
-} from "./rescue.ts";
+import { sendDueAlerts } from "./notify.ts";
+import { watchSeconds } from "./rescue.ts";
+import { RescueDesk } from "./rescue-desk.ts";
 import { CostStore } from "./store/costs.ts";
 import { FleetStore } from "./store/fleet.ts";
 import { MetricsStore } from "./store/metrics.ts";
 import { Outbox } from "./store/outbox.ts";
 import { QueueWatch } from "./store/queue-watch.ts";
-import { Rescues } from "./store/rescues.ts";
 
 /** The Ledger every request shares. */
 export function ledgerOf(env: Env) {
@@ -55,9 +46,6 @@ export const BUILD_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Job costs are kept for reports long after their builds: 400 days. */
 export const COST_RETENTION_MS = 400 * 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
-/** Alerts sent per alarm run; the rest wait for the next run. */
-const SEND_BATCH = 20;
-const DISCORD_TIMEOUT_MS = 10_000;
 
 /** What the Worker decided to do with a delivery; the Ledger applies it at most once. */
 export type Plan =
@@ -107,6 +95,7 @@ export class Ledger extends DurableObject<Env> {
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
   private readonly fleetStore: FleetStore;
+  private readonly rescueDesk: RescueDesk;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -140,6 +129,16 @@ export class Ledger extends DurableObject<Env> {
     this.costs = new CostStore(this.sql);
     this.watch = new QueueWatch(this.sql);
     this.fleetStore = new FleetStore(this.sql);
+    this.rescueDesk = new RescueDesk({
+      sql: this.sql,
+      storage: ctx.storage,
+      metrics: this.metrics,
+      watch: this.watch,
+      outbox: this.outbox,
+      settings: () => this.settingsOrNull(),
+      buildById: (buildId) => this.buildById(buildId),
+      queueAlerts: (event, now) => this.queueAlerts(event, now),
+    });
   }
 
   /** Applies `plan` for `delivery` unless that delivery was seen; either way, answers as the first time. */
@@ -250,48 +249,20 @@ export class Ledger extends DurableObject<Env> {
         const build = this.buildById(stuck.build_id);
         const job = build?.jobs[String(stuck.job_id)];
         if (build && job && job.status !== "in_progress" && job.status !== "completed") {
-          this.onStuck(build, job, stuck.waitedSeconds, fleet, now);
+          this.rescueDesk.onStuck(build, job, stuck.waitedSeconds, fleet, now);
         }
       }
-      this.rescues().prune(now - DELIVERY_RETENTION_MS);
+      this.rescueDesk.prune(now - DELIVERY_RETENTION_MS);
       this.sql.exec("DELETE FROM deliveries WHERE received_at < ?", now - DELIVERY_RETENTION_MS);
       this.sql.exec("DELETE FROM builds WHERE created_at < ?", now - BUILD_RETENTION_MS);
       this.sql.exec("DELETE FROM commits WHERE build_id NOT IN (SELECT build_id FROM builds)");
       this.costs.prune(now - COST_RETENTION_MS);
       this.outbox.prune(now - DELIVERY_RETENTION_MS);
     });
-    await this.sendDue(now);
-    await this.runRescues();
+    await sendDueAlerts(this.outbox, this.metrics, this.settingsOrNull()?.discordWebhookUrl ?? null, now);
+    await this.rescueDesk.run();
     await this.scheduleAlarm();
-    await this.pollRescues();
-  }
-
-  private async sendDue(now: number): Promise<void> {
-    const url = this.settingsOrNull()?.discordWebhookUrl ?? null;
-    for (const row of this.outbox.due(now, SEND_BATCH)) {
-      if (url === null) {
-        this.outbox.fail(row, "DISCORD_WEBHOOK_URL is not set");
-        this.metrics.add("notifications", { kind: row.kind, outcome: "failed" });
-        continue;
-      }
-      let result: Parameters<Outbox["record"]>[1];
-      try {
-        const response = await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: row.payload,
-          signal: AbortSignal.timeout(DISCORD_TIMEOUT_MS),
-        });
-        result = { status: response.status, retryAfterSeconds: await retryAfter(response) };
-      } catch (error) {
-        result = { error: error instanceof Error && error.name === "TimeoutError" ? "timed out" : "network error" };
-      }
-      const step = this.outbox.record(row, result, Date.now());
-      if (step.kind === "retry") this.metrics.add("notificationRetries");
-      else this.metrics.add("notifications", { kind: row.kind, outcome: step.kind });
-      if (step.kind === "failed")
-        log("warn", "alert not delivered", { kind: row.kind, build_id: row.build_id, why: step.why });
-    }
+    await this.rescueDesk.poll();
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -462,150 +433,6 @@ export class Ledger extends DurableObject<Env> {
       this.sql.exec("UPDATE builds SET record = ? WHERE build_id = ?", JSON.stringify(build), build.build_id);
     }
   }
-
-  // --- Stuck-queue rescue (see worker/src/rescue.ts and docs/storage-schema.md, `rescues`) ---
-
-  private rescueStore: Rescues | undefined;
-
-  private rescues(): Rescues {
-    this.rescueStore ??= new Rescues(this.sql);
-    return this.rescueStore;
-  }
-
-  /**
-   * A job whose watch fell due is still queued (inside the alarm's transaction): rescue it
-   * (counted here, exactly once; GitHub is called after the transaction), alert, give up
-   * (alerting once per run), or wait, alerting at `alerts.queuedTooLongSeconds` as before.
-   */
-  private onStuck(
-    build: BuildRecord,
-    job: BuildRecord["jobs"][string],
-    waitedSeconds: number,
-    fleet: FleetState,
-    now: number,
-  ): void {
-    const settings = this.settingsOrNull();
-    const asBefore = () => this.queueAlerts({ kind: "queued_too_long", build, job, waitedSeconds }, now);
-    if (settings === null) {
-      asBefore();
-      return;
-    }
-    const policy = policyFor(settings.config, build.repository);
-    const run = { runId: job.run_id, repository: build.repository, buildId: build.build_id };
-    const known = this.rescues().get(job.run_id);
-    // Its run is being cancelled and re-run already: this job goes with it.
-    if (this.rescues().inFlight(known)) return;
-    const decided = stuckDecision({
-      policy,
-      fleet,
-      build,
-      job,
-      waitedSeconds,
-      now,
-      attempts: known?.attempts ?? 0,
-      tokenAvailable: settings.github !== null,
-    });
-    const runner = decided.runnerClass ?? "unknown";
-    const fields = { build_id: build.build_id, job_id: job.id, run_id: job.run_id, reason: decided.reason };
-    switch (decided.action) {
-      case "wait": {
-        const alertAfter = policy.alerts.queuedTooLongSeconds;
-        if (waitedSeconds >= alertAfter) {
-          asBefore();
-          return;
-        }
-        const queuedAt = job.created_at ?? new Date(now - waitedSeconds * 1000).toISOString();
-        this.watch.add({ jobId: job.id, buildId: build.build_id, queuedAt }, alertAfter, now);
-        return;
-      }
-      case "rescue":
-        this.rescues().start(run, rescuedAttempt(build.runs[String(job.run_id)]), now);
-        this.metrics.add("rescues", { runner, action: "rescue" });
-        log("info", "rescuing a stuck job: cancel and re-run", fields);
-        return;
-      case "alert":
-        this.rescues().note(run, "alert", now);
-        this.metrics.add("rescues", { runner, action: "alert" });
-        this.queueStuckAlert(build, job, waitedSeconds, decided.reason, now);
-        return;
-      case "give_up":
-        if (known?.last_action === "give_up") return;
-        this.rescues().note(run, "give_up", now);
-        this.metrics.add("rescues", { runner, action: "give_up" });
-        log("warn", "stuck job not rescued again", fields);
-        this.queueStuckAlert(build, job, waitedSeconds, decided.reason, now);
-        return;
-    }
-  }
-
-  /** A `queued_too_long` alert now (the job is past its class's target), saying why it was not rescued. */
-  private queueStuckAlert(
-    build: BuildRecord,
-    job: BuildRecord["jobs"][string],
-    waitedSeconds: number,
-    reason: string,
-    now: number,
-  ): void {
-    const settings = this.settingsOrNull();
-    if (settings === null || settings.discordWebhookUrl === null) return;
-    const policy = { ...policyFor(settings.config, build.repository).alerts, queuedTooLongSeconds: 0 };
-    for (const alert of alertsFor({ kind: "queued_too_long", build, job, waitedSeconds }, policy)) {
-      const payload = discordMessage(alert, build, { repositoryUrl: `https://github.com/${build.repository}` });
-      this.outbox.enqueue(alert.kind, alert.build_id, withReason(payload, reason), now);
-    }
-  }
-
-  /**
-   * Outside any transaction: asks GitHub to cancel the runs being rescued, and to re-run those
-   * seen `completed` / `cancelled` since, so their route step asks again and gets the fallback.
-   */
-  private async runRescues(): Promise<void> {
-    const rescues = this.rescues();
-    const github = this.settingsOrNull()?.github ?? null;
-    const client = github === null ? null : new GitHubClient(github);
-    for (const row of rescues.at("cancel_pending", RESCUE_BATCH)) {
-      const fields = { run_id: row.run_id, build_id: row.build_id };
-      if (client === null) {
-        rescues.advance(row.run_id, "cancel_pending", "cancel_failed", Date.now());
-        log("warn", "rescue not done: GITHUB_TOKEN is not set", fields);
-        continue;
-      }
-      const result = await client.cancelRun(row.repository, row.run_id);
-      rescues.advance(row.run_id, "cancel_pending", result.ok ? "cancelled_for_rescue" : "cancel_failed", Date.now());
-      if (!result.ok) log("warn", "rescue: GitHub did not cancel the run", { ...fields, why: result.why });
-    }
-    for (const row of rescues.at("cancelled_for_rescue", RESCUE_BATCH)) {
-      const fields = { run_id: row.run_id, build_id: row.build_id };
-      const run = this.buildById(row.build_id)?.runs[String(row.run_id)];
-      if (run?.status !== "completed" || run.attempt < row.run_attempt) {
-        if (Date.now() - row.last_at > CANCEL_CONFIRM_MS) {
-          rescues.advance(row.run_id, "cancelled_for_rescue", "cancel_failed", Date.now());
-          log("warn", "rescue: the cancelled run never completed", fields);
-        }
-        continue;
-      }
-      if (run.conclusion !== "cancelled" || client === null) {
-        rescues.advance(row.run_id, "cancelled_for_rescue", "rerun_failed", Date.now());
-        log("warn", "rescue: not re-run", { ...fields, conclusion: run.conclusion, token: client !== null });
-        continue;
-      }
-      // Claimed before the call: a run is re-run at most once per rescue.
-      if (!rescues.advance(row.run_id, "cancelled_for_rescue", "rerun", Date.now())) continue;
-      const result = await client.rerunRun(row.repository, row.run_id);
-      if (!result.ok) {
-        rescues.advance(row.run_id, "rerun", "rerun_failed", Date.now());
-        log("warn", "rescue: GitHub did not re-run the run", { ...fields, why: result.why });
-      }
-    }
-  }
-
-  /** While a rescue is under way, the alarm comes back within {@link RESCUE_POLL_MS}. */
-  private async pollRescues(): Promise<void> {
-    if (!this.rescues().anyInFlight()) return;
-    const wanted = Date.now() + RESCUE_POLL_MS;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || wanted < current) await this.ctx.storage.setAlarm(wanted);
-  }
 }
 
 function allPolicies(config: RoutingConfig): RoutingPolicy[] {
@@ -625,20 +452,4 @@ function everyClass(config: RoutingConfig): RoutingPolicy {
 function monthStart(now: number): string {
   const d = new Date(now);
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString();
-}
-
-/** Seconds a 429 asks to wait: Discord's JSON `retry_after`, else the Retry-After header. */
-async function retryAfter(response: Response): Promise<number | null> {
-  if (response.status !== 429) {
-    await response.body?.cancel();
-    return null;
-  }
-  const header = Number(response.headers.get("retry-after"));
-  try {
-    const body = (await response.json()) as { retry_after?: unknown };
-    if (typeof body.retry_after === "number" && body.retry_after >= 0) return body.retry_after;
-  } catch {
-    // Not JSON: fall back to the header.
-  }
-  return Number.isFinite(header) && header >= 0 ? header : null;
 }
