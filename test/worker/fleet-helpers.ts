@@ -5,31 +5,13 @@
 
 import { expect } from "vitest";
 import { abBucket } from "../../worker/src/core/index.ts";
+import type { FleetView } from "../../worker/src/ledger.ts";
 import { AB_SHARE, FLEET_REPOSITORY, POOL_LABELS } from "../support/fleet-config.ts";
 import { type Answer, call, deliver, randomSha, workflowJobPayload } from "./helpers.ts";
 import { ledgerSql } from "./observability.ts";
 
-export interface MachineView {
-  name: string;
-  capacity: number;
-  busy: number;
-  free: number;
-  online: boolean;
-  lastSeen: string | null;
-  labels: string[];
-  jobs: number[];
-}
-
-export interface ClassView {
-  capacity: number;
-  busy: number;
-  free: number;
-  queued: number;
-  hasMachines: boolean;
-  saturated: boolean;
-  offline: boolean;
-  machines: MachineView[];
-}
+/** GET /fleet's answer for one runner class, as the Ledger builds it. */
+export type ClassView = FleetView["classes"][string];
 
 /** Forgets the fleet's live state (the Ledger is shared by a file's tests). */
 export async function resetFleet(): Promise<void> {
