@@ -6,7 +6,7 @@ import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
 
 /**
  * `npm start`: the bundled Worker under Miniflare on 127.0.0.1:8787 (PORT overrides), with its
- * KV and Durable Object state kept in .state/ between runs.
+ * KV and Durable Object state kept in .state/ between runs (STATE_DIR overrides).
  */
 const host = "127.0.0.1";
 const port = Number(process.env.PORT ?? "8787");
@@ -33,7 +33,8 @@ for (const name of passthrough) {
   if (value !== undefined && value !== "") bindings[name] = value;
 }
 
-const worker = await startLocalWorker({ bindings, host, port, persistTo: join(ROOT, ".state") });
+const stateDir = process.env.STATE_DIR || join(ROOT, ".state");
+const worker = await startLocalWorker({ bindings, host, port, persistTo: stateDir });
 const base = worker.url;
 
 const secret = bindings[SECRET_NAMES.webhookSecret] ?? "";
@@ -55,7 +56,7 @@ const shown = (name: (typeof passthrough)[number]) => {
   return `  ${name.padEnd(24)} ${isSecret && process.env[name] ? "(set)" : value}  [${fromDefault(name)}]`;
 };
 
-console.log(`pmoves-ci-orchestrator ${worker.bundleBytes} bytes, serving ${base}  (state in .state/)`);
+console.log(`pmoves-ci-orchestrator ${worker.bundleBytes} bytes, serving ${base}  (state in ${stateDir})`);
 console.log("");
 console.log("Settings (override with environment variables of the same name):");
 for (const name of passthrough) {
