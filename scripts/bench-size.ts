@@ -3,30 +3,15 @@
  * with what each input contributes (from esbuild's metafile). Aim: at most 64 KiB minified.
  */
 import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
-import { bundleWorker, WORKER_ENTRY } from "./bundle.ts";
+import { bundleWorker } from "./bundle.ts";
 
 const TARGET_BYTES = 64 * 1024;
 
 export async function runSizeBench(): Promise<{ bytes: number; gzipped: number }> {
   const bundle = await bundleWorker();
   const gzipped = gzipSync(bundle.code).byteLength;
-  const meta = await build({
-    entryPoints: [WORKER_ENTRY],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*"],
-    minify: true,
-    write: false,
-    metafile: true,
-    logLevel: "silent",
-  });
-  const inputs = Object.values(meta.metafile.outputs)[0]?.inputs ?? {};
   const byOrigin = new Map<string, number>();
-  for (const [file, { bytesInOutput }] of Object.entries(inputs)) {
+  for (const [file, bytesInOutput] of Object.entries(bundle.inputs)) {
     const origin = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? "the router's own code";
     byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + bytesInOutput);
   }

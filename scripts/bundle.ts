@@ -13,6 +13,8 @@ export interface Bundle {
   code: string;
   sha256: string;
   bytes: number;
+  /** Bytes each input file contributes to the output, from esbuild's metafile. */
+  inputs: Record<string, number>;
 }
 
 /**
@@ -32,6 +34,7 @@ export async function bundleWorker(outfile = BUNDLE_PATH): Promise<Bundle> {
     minify: true,
     legalComments: "none",
     write: false,
+    metafile: true,
     logLevel: "silent",
   });
   const file = result.outputFiles[0];
@@ -43,6 +46,12 @@ export async function bundleWorker(outfile = BUNDLE_PATH): Promise<Bundle> {
     code: file.text,
     sha256: createHash("sha256").update(file.contents).digest("hex"),
     bytes: file.contents.byteLength,
+    inputs: Object.fromEntries(
+      Object.entries(Object.values(result.metafile.outputs)[0]?.inputs ?? {}).map(([input, { bytesInOutput }]) => [
+        input,
+        bytesInOutput,
+      ]),
+    ),
   };
 }
 
