@@ -35,6 +35,21 @@ beforeEach(async () => {
   await reset();
 });
 
+/** A correctly signed push delivery sent with `method` to `path` (no body for GET). */
+async function signedPush(method: string, path: string) {
+  const body = method === "GET" ? undefined : encodeBody(pushPayload());
+  return call(path, {
+    method,
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": await sign(TEST_SECRETS.webhook, body ?? "{}"),
+    },
+  });
+}
+
 describe("the state probe", () => {
   it("sees what an accepted delivery stores (so an empty result below means something)", async () => {
     await expectNoState();
@@ -60,18 +75,7 @@ describe("405: other methods, with an Allow header", () => {
   ];
   for (const [method, path, allow] of cases) {
     it(`${method} ${path} → 405, Allow: ${allow}`, async () => {
-      const payload = pushPayload();
-      const body = method === "GET" ? undefined : encodeBody(payload);
-      const res = await call(path, {
-        method,
-        body,
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": "push",
-          "x-github-delivery": crypto.randomUUID(),
-          "x-hub-signature-256": await sign(TEST_SECRETS.webhook, body ?? "{}"),
-        },
-      });
+      const res = await signedPush(method, path);
       expectError(res, 405, "method_not_allowed");
       expect(res.headers.get("allow")).toBe(allow);
       await expectNoState();
@@ -321,17 +325,7 @@ describe("404: unknown paths", () => {
   ];
   for (const [method, path] of cases) {
     it(`${method} ${path} → 404 not_found`, async () => {
-      const body = method === "GET" ? undefined : encodeBody(pushPayload());
-      const res = await call(path, {
-        method,
-        body,
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": "push",
-          "x-github-delivery": crypto.randomUUID(),
-          "x-hub-signature-256": await sign(TEST_SECRETS.webhook, body ?? "{}"),
-        },
-      });
+      const res = await signedPush(method, path);
       expectError(res, 404, "not_found");
       await expectNoState();
     });
