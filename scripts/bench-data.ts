@@ -14,7 +14,10 @@
 import picomatch from "picomatch";
 import { changesFromList } from "../worker/src/core/changes.ts";
 import { DEFAULT_RULES } from "../worker/src/core/defaults.ts";
-import { GLOB_OPTIONS } from "../worker/src/core/globset.ts";
+
+/** The options the router's globs follow picomatch with. */
+const GLOB_OPTIONS = { dot: true };
+
 import type { Decision, RoutingInput, Rule } from "../worker/src/core/types.ts";
 
 export const DEFAULT_SEED = 20_240_601;

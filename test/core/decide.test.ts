@@ -10,7 +10,7 @@ import {
   GlobSet,
   type Mode,
   parseRoutingConfig,
-  pathInfo,
+  pathView,
   policyFor,
   type Requirement,
   type RoutingInput,
@@ -129,7 +129,7 @@ describe("decision tree over the default policy", () => {
       environment: null,
     });
     expect(d.reasons).toEqual([`${file} matches "${pattern}" (rule lightweight), the only changed file → lightweight`]);
-    expect(LIGHTWEIGHT.firstMatch(pathInfo(file))?.pattern).toBe(pattern);
+    expect(LIGHTWEIGHT.firstMatch(pathView(file))?.pattern).toBe(pattern);
   });
 
   it("lightweight: an all-docs change of many files counts them", () => {

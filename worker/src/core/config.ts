@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { alertsSchema, resolveAlerts } from "./alerts.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
-import { globProblem } from "./globset.ts";
+import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import {
   type FailoverPolicy,

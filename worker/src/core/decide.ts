@@ -1,15 +1,19 @@
-import picomatch from "picomatch";
 import { hostedRunner } from "./config.ts";
-import { GLOB_OPTIONS, GlobSet, type PathInfo, pathInfo } from "./globset.ts";
+import { compileGlob, type Glob, matchGlob } from "./glob.ts";
+import { type GlobEntry, GlobSet, pathView } from "./globset.ts";
 import type { Decision, Requirement, RoutingInput, RoutingPolicy, Rule, Runner } from "./types.ts";
 
 type PatternRequirement = Rule["requirement"];
 
-/** A policy compiled for matching: one glob set per requirement, built once per policy. */
-interface CompiledPolicy {
-  byRequirement: Record<PatternRequirement, GlobSet<Rule>>;
-  deployPaths: GlobSet<null>;
-  deployRefs: { test: (ref: string) => boolean; environment: string; ref: string }[];
+/** The groups of a policy's glob set: what each pattern answers for. */
+const GROUP = { gpu: 0, docker: 1, deploy: 2, lightweight: 3 } as const;
+
+/** A policy compiled for matching: every path pattern in one glob set, built once per policy. */
+export interface CompiledPolicy {
+  /** Rule patterns under their requirement's group, the deploy paths under `deploy` (tag null). */
+  globs: GlobSet<Rule | null>;
+  deployPaths: number;
+  deployRefs: { glob: Glob; environment: string; ref: string }[];
 }
 
 const compiled = new WeakMap<RoutingPolicy, CompiledPolicy>();
@@ -17,20 +21,16 @@ const compiled = new WeakMap<RoutingPolicy, CompiledPolicy>();
 export function compilePolicy(policy: RoutingPolicy): CompiledPolicy {
   const cached = compiled.get(policy);
   if (cached) return cached;
-  const globsFor = (requirement: PatternRequirement) =>
-    new GlobSet(
-      policy.rules
-        .filter((rule) => rule.requirement === requirement)
-        .flatMap((rule) => rule.patterns.map((pattern) => ({ pattern, tag: rule }))),
-    );
+  const patterns = [
+    ...policy.rules.flatMap((rule) =>
+      rule.patterns.map((pattern) => ({ pattern, tag: rule, group: GROUP[rule.requirement as PatternRequirement] })),
+    ),
+    ...policy.deploy.paths.map((pattern) => ({ pattern, tag: null, group: GROUP.deploy })),
+  ];
   const result: CompiledPolicy = {
-    byRequirement: { gpu: globsFor("gpu"), docker: globsFor("docker"), lightweight: globsFor("lightweight") },
-    deployPaths: new GlobSet(policy.deploy.paths.map((pattern) => ({ pattern, tag: null }))),
-    deployRefs: policy.deploy.refs.map(({ ref, environment }) => ({
-      ref,
-      environment,
-      test: picomatch(ref, GLOB_OPTIONS),
-    })),
+    globs: new GlobSet<Rule | null>(patterns, 4),
+    deployPaths: policy.deploy.paths.length,
+    deployRefs: policy.deploy.refs.map(({ ref, environment }) => ({ ref, environment, glob: compileGlob(ref) })),
   };
   compiled.set(policy, result);
   return result;
@@ -53,8 +53,7 @@ export function decide(input: RoutingInput, policy: RoutingPolicy): Decision {
   if (changes.truncated) {
     reasons.push(`file list truncated by GitHub (${changes.notes.join("; ")}): never routed as lightweight`);
   }
-  const infos = changes.files.map(pathInfo);
-  const verdict = classify(input, infos, compilePolicy(policy), reasons);
+  const verdict = classify(input, compilePolicy(policy), reasons);
   const { runner, satisfiable } = applyMode(verdict.requirement, policy, reasons);
   return {
     runner: runner.id,
@@ -72,41 +71,64 @@ export function decide(input: RoutingInput, policy: RoutingPolicy): Decision {
   };
 }
 
-function classify(input: RoutingInput, infos: PathInfo[], policy: CompiledPolicy, reasons: string[]): Verdict {
-  for (const requirement of ["gpu", "docker"] as const) {
-    const hit = firstHit(infos, policy.byRequirement[requirement]);
-    if (hit) {
-      reasons.push(`${hit.path} matches "${hit.pattern}" (rule ${hit.rule.id}) → ${requirement}`);
-      return { requirement, rule: hit.rule.id, environment: null };
+type Hit = { path: string; pattern: string; rule: Rule };
+type LightGroup = { pattern: string; rule: Rule; count: number; example: string };
+
+/**
+ * The tree's branches over the changed files, in one pass: each file is split once and looked
+ * up once for every group of patterns (a gpu file ends the pass; the first docker file, deploy
+ * path and not-lightweight file are noted as they come).
+ */
+function classify(input: RoutingInput, policy: CompiledPolicy, reasons: string[]): Verdict {
+  const target = deployTarget(input, policy);
+  const complete = input.changes.known && !input.changes.truncated;
+  const lookForDeploy = target !== null && !target.tag && policy.deployPaths > 0;
+  let dockerHit: Hit | null = null;
+  let deployHit: { path: string; pattern: string } | null = null;
+  let notLight: string | null = null;
+  const groups = new Map<GlobEntry<Rule | null>, LightGroup>();
+  for (const path of input.changes.files) {
+    const hits = policy.globs.firstMatches(pathView(path));
+    const gpu = hits[GROUP.gpu];
+    if (gpu?.tag) {
+      reasons.push(`${path} matches "${gpu.pattern}" (rule ${gpu.tag.id}) → gpu`);
+      return { requirement: "gpu", rule: gpu.tag.id, environment: null };
     }
+    const docker = hits[GROUP.docker];
+    if (dockerHit === null && docker?.tag) dockerHit = { path, pattern: docker.pattern, rule: docker.tag };
+    const deploy = hits[GROUP.deploy];
+    if (lookForDeploy && deployHit === null && deploy) deployHit = { path, pattern: deploy.pattern };
+    if (!complete || notLight !== null) continue;
+    const light = hits[GROUP.lightweight];
+    if (!light?.tag) {
+      notLight = path;
+      continue;
+    }
+    const group = groups.get(light);
+    if (group) group.count++;
+    else groups.set(light, { pattern: light.pattern, rule: light.tag, count: 1, example: path });
+  }
+  if (dockerHit !== null) {
+    reasons.push(`${dockerHit.path} matches "${dockerHit.pattern}" (rule ${dockerHit.rule.id}) → docker`);
+    return { requirement: "docker", rule: dockerHit.rule.id, environment: null };
   }
 
-  const deploy = deployVerdict(input, infos, policy, reasons);
+  const deploy = deployVerdict(input, target, deployHit, reasons);
   if (deploy) return deploy;
 
-  const light = policy.byRequirement.lightweight;
-  if (!input.changes.known || input.changes.truncated) {
+  if (!complete) {
     reasons.push("no gpu or docker file among those listed → default");
     return { requirement: "default", rule: null, environment: null };
   }
-  if (infos.length === 0) {
+  if (input.changes.files.length === 0) {
     reasons.push("no changed files listed: nothing shows the build is lightweight → default");
     return { requirement: "default", rule: null, environment: null };
   }
-  // Which pattern each file matched, grouped: count and first file, in order of first use.
-  const groups = new Map<string, { pattern: string; rule: Rule; count: number; example: string }>();
-  for (const info of infos) {
-    const hit = light.firstMatch(info);
-    if (hit === null) {
-      reasons.push(`${info.path} matches no lightweight rule → default`);
-      return { requirement: "default", rule: null, environment: null };
-    }
-    const key = `${hit.tag.id}\n${hit.pattern}`;
-    const group = groups.get(key);
-    if (group) group.count++;
-    else groups.set(key, { pattern: hit.pattern, rule: hit.tag, count: 1, example: info.path });
+  if (notLight !== null) {
+    reasons.push(`${notLight} matches no lightweight rule → default`);
+    return { requirement: "default", rule: null, environment: null };
   }
-  reasons.push(lightweightReason(infos.length, [...groups.values()]));
+  reasons.push(lightweightReason(input.changes.files.length, [...groups.values()]));
   const first = groups.values().next().value;
   return { requirement: "lightweight", rule: first?.rule.id ?? null, environment: null };
 }
@@ -126,42 +148,45 @@ function lightweightReason(n: number, groups: { pattern: string; rule: Rule; cou
   return `all ${n} changed files match lightweight rules: ${named.join(", ")} → lightweight`;
 }
 
-function firstHit(infos: PathInfo[], globs: GlobSet<Rule>) {
-  if (globs.size === 0) return null;
-  for (const info of infos) {
-    const hit = globs.firstMatch(info);
-    if (hit) return { path: info.path, pattern: hit.pattern, rule: hit.tag };
-  }
-  return null;
+interface DeployTarget {
+  ref: string;
+  pattern: string;
+  environment: string;
+  /** A tag push deploys whatever it touches. */
+  tag: boolean;
+}
+
+/** The deploy ref an event targets, if any. */
+function deployTarget(input: RoutingInput, policy: CompiledPolicy): DeployTarget | null {
+  if (!DEPLOYING_EVENTS.has(input.event) || input.ref === null) return null;
+  const ref = input.ref;
+  const target = policy.deployRefs.find((d) => matchGlob(d.glob, ref));
+  if (target === undefined) return null;
+  return { ref, pattern: target.ref, environment: target.environment, tag: ref.startsWith("refs/tags/") };
 }
 
 function deployVerdict(
   input: RoutingInput,
-  infos: PathInfo[],
-  policy: CompiledPolicy,
+  target: DeployTarget | null,
+  hit: { path: string; pattern: string } | null,
   reasons: string[],
 ): Verdict | null {
   if (input.event === "workflow_dispatch" && input.environment) {
     reasons.push(`workflow_dispatch names environment "${input.environment}" → deploy`);
     return { requirement: "deploy", rule: null, environment: input.environment };
   }
-  if (!DEPLOYING_EVENTS.has(input.event) || input.ref === null) return null;
-  const target = policy.deployRefs.find((d) => d.test(input.ref ?? ""));
-  if (target === undefined) return null;
-  if (input.ref.startsWith("refs/tags/")) {
-    reasons.push(`tag ${input.ref} matches deploy ref "${target.ref}" → deploy to ${target.environment}`);
+  if (target === null) return null;
+  if (target.tag) {
+    reasons.push(`tag ${target.ref} matches deploy ref "${target.pattern}" → deploy to ${target.environment}`);
     return { requirement: "deploy", rule: null, environment: target.environment };
   }
-  for (const info of infos) {
-    const hit = policy.deployPaths.firstMatch(info);
-    if (hit) {
-      reasons.push(
-        `${input.ref} is a deploy ref ("${target.ref}", ${target.environment}) and ${info.path} matches "${hit.pattern}" → deploy`,
-      );
-      return { requirement: "deploy", rule: null, environment: target.environment };
-    }
+  if (hit) {
+    reasons.push(
+      `${target.ref} is a deploy ref ("${target.pattern}", ${target.environment}) and ${hit.path} matches "${hit.pattern}" → deploy`,
+    );
+    return { requirement: "deploy", rule: null, environment: target.environment };
   }
-  reasons.push(`${input.ref} is a deploy ref but no changed file matches the deploy paths`);
+  reasons.push(`${target.ref} is a deploy ref but no changed file matches the deploy paths`);
   return null;
 }
 

@@ -1,241 +1,311 @@
-import picomatch from "picomatch";
+import {
+  compileGlob,
+  type Glob,
+  type GlobAlternative,
+  matchAlternative,
+  matchVariant,
+  pathSegments,
+  type SegmentGlob,
+  type SegmentVariant,
+} from "./glob.ts";
 
-/**
- * Glob semantics used everywhere in the router: picomatch with `dot: true`, so `**` and `*`
- * also match dotfiles and dot-directories (`.github/README.md` is a Markdown file).
- */
-export const GLOB_OPTIONS: picomatch.PicomatchOptions = { dot: true };
-
-const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
-
-/** Why a pattern cannot be used, or null when it can. */
-export function globProblem(pattern: string): string | null {
-  if (pattern.length === 0) return "is empty";
-  if (pattern.startsWith("/")) return "must be relative to the repository root (no leading '/')";
-  if (pattern.startsWith("./")) return "must not start with './'";
-  if (pattern.startsWith("!")) return "negation ('!') is not supported; list what matches instead";
-  if (pattern.includes("\\")) return "must use '/' as separator (no '\\')";
-  try {
-    picomatch.makeRe(pattern, GLOB_OPTIONS);
-  } catch (error) {
-    return `is not a valid glob (${error instanceof Error ? error.message : String(error)})`;
-  }
-  return null;
-}
-
-/** A path split once, so that every pattern test, in every glob set, reuses the same pieces. */
-export interface PathInfo {
+/** A path as the glob sets read it: split once, on demand, and shared by every set. */
+export interface PathView {
   path: string;
-  base: string;
-  /** False for paths whose shape the fast tables do not cover (`.`/`..`, empty segments, trailing '/'). */
-  plain: boolean;
-  /** Ancestor directories, shortest first: `a`, `a/b` for `a/b/c.md`. Empty unless plain. */
-  dirs: string[];
-  /** Every segment, the base name last. Empty unless plain. */
-  segments: string[];
-  /** What follows each dot of the base name: `test.ts`, `ts` for `a.test.ts`. */
-  suffixes: string[];
+  /** Its segments ({@link pathSegments}); null when it can match no pattern. */
+  segments: string[] | null;
+  /** The segments joined again: the path without empty or `.` segments (most often the path itself). */
+  normal: string;
 }
 
-export function pathInfo(path: string): PathInfo {
-  const slash = path.lastIndexOf("/");
-  const base = path.slice(slash + 1);
-  let segments = path.split("/");
-  // Empty, `.` and `..` segments (a leading, doubled or trailing '/', relative steps) are not plain.
-  const plain = path.length > 0 && segments.every((s) => s !== "" && s !== "." && s !== "..");
-  if (!plain) segments = [];
-  const dirs: string[] = [];
-  const suffixes: string[] = [];
-  if (plain) {
-    for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) dirs.push(path.slice(0, i));
-    for (let dot = base.indexOf("."); dot !== -1; dot = base.indexOf(".", dot + 1)) suffixes.push(base.slice(dot + 1));
-  }
-  return { path, base, plain, dirs, segments, suffixes };
+export function pathView(path: string): PathView {
+  const segments = pathSegments(path);
+  if (segments === null) return { path, segments, normal: "" };
+  const plain =
+    segments.length === 1 ? segments[0] === path : path.length === sumLength(segments) + segments.length - 1;
+  return { path, segments, normal: plain ? path : segments.join("/") };
 }
 
-/** The smaller of `best` and the first index in `hits`. */
-function earliest(best: number, hits: number[] | undefined): number {
-  const first = hits?.[0];
-  return first !== undefined && first < best ? first : best;
+function sumLength(parts: readonly string[]): number {
+  let n = 0;
+  for (const part of parts) n += part.length;
+  return n;
 }
 
 /**
- * A set of tagged globs compiled for matching many paths at once.
+ * One segment glob per entry, indexed by its literal start (a trie walked forward) or, failing
+ * that, its literal end (a trie walked backward), so a segment is tested only against the
+ * globs whose literal parts it has. `first` costs one walk of the segment per trie plus a
+ * linear test per candidate.
+ */
+class SegmentIndex {
+  private readonly forward = new CharTrie();
+  private readonly backward = new CharTrie();
+  private readonly rest: Entry[] = [];
+
+  get empty(): boolean {
+    return this.forward.empty && this.backward.empty && this.rest.length === 0;
+  }
+
+  add(segment: SegmentGlob, index: number): void {
+    for (const glob of segment.variants) this.addVariant(glob, index);
+  }
+
+  private addVariant(glob: SegmentVariant, index: number): void {
+    const first = glob.pieces[0] ?? [];
+    const last = glob.pieces[glob.pieces.length - 1] ?? [];
+    const head = literalRun(first, false);
+    const tail = glob.pieces.length > 1 ? literalRun(last, true) : "";
+    if (head.length > 0 && head.length >= tail.length) this.forward.add(head, { glob, index });
+    else if (tail.length > 0) this.backward.add([...tail].reverse().join(""), { glob, index });
+    else this.rest.push({ glob, index });
+  }
+
+  /** Lowers `best` (per group) to the index of every glob that matches `segment`. */
+  match(segment: string, best: Best): void {
+    const test = (entry: Entry) => {
+      if (best.below(entry.index) && matchVariant(entry.glob, segment)) best.note(entry.index);
+    };
+    this.forward.walk(segment, false, test);
+    this.backward.walk(segment, true, test);
+    for (const entry of this.rest) test(entry);
+  }
+}
+
+/** The earliest matching pattern of each group so far, during one path's look-up. */
+class Best {
+  readonly index: number[];
+  private readonly groupOf: number[];
+
+  constructor(groups: number, groupOf: number[]) {
+    this.index = new Array<number>(groups).fill(Number.POSITIVE_INFINITY);
+    this.groupOf = groupOf;
+  }
+
+  reset(): void {
+    this.index.fill(Number.POSITIVE_INFINITY);
+  }
+
+  /** Whether pattern `index` would be the earliest of its group. */
+  below(index: number): boolean {
+    return index < (this.index[this.groupOf[index] as number] as number);
+  }
+
+  note(index: number | undefined): void {
+    if (index === undefined) return;
+    const group = this.groupOf[index] as number;
+    if (index < (this.index[group] as number)) this.index[group] = index;
+  }
+}
+
+/** One reading of a segment glob, and the index of its pattern. */
+interface Entry {
+  glob: SegmentVariant;
+  index: number;
+}
+
+/** The literal characters a piece starts (or, backwards, ends) with. */
+function literalRun(piece: SegmentVariant["pieces"][number], backwards: boolean): string {
+  let out = "";
+  for (let k = 0; k < piece.length; k++) {
+    const atom = piece[backwards ? piece.length - 1 - k : k];
+    if (atom?.kind !== "char") break;
+    out = backwards ? atom.char + out : out + atom.char;
+  }
+  return out;
+}
+
+interface TrieNode<V> {
+  next: Map<string, TrieNode<V>>;
+  values: V[];
+}
+
+class CharTrie {
+  private readonly root: TrieNode<Entry> = { next: new Map(), values: [] };
+  empty = true;
+
+  add(key: string, value: Entry): void {
+    let node = this.root;
+    for (const c of key) {
+      let child = node.next.get(c);
+      if (child === undefined) node.next.set(c, (child = { next: new Map(), values: [] }));
+      node = child;
+    }
+    node.values.push(value);
+    this.empty = false;
+  }
+
+  /** Calls `visit` for every value whose key starts (or, backwards, ends) `text`. */
+  walk(text: string, backwards: boolean, visit: (value: Entry) => void): void {
+    if (this.empty) return;
+    let node: TrieNode<Entry> | undefined = this.root;
+    for (let k = 0; k < text.length && node !== undefined; k++) {
+      node = node.next.get(text[backwards ? text.length - 1 - k : k] as string);
+      if (node !== undefined) for (const value of node.values) visit(value);
+    }
+  }
+}
+
+/** A node of the directory trie: what the literal directories leading to it start. */
+interface DirNode {
+  next: Map<string, DirNode>;
+  /** `D/**` for the directories D leading here: the patterns' indices. */
+  under: number[];
+  /** Patterns that start with these literal directories and go on with wildcards: the rest of each. */
+  scoped: { rest: GlobAlternative; index: number }[];
+}
+
+const newDir = (): DirNode => ({ next: new Map(), under: [], scoped: [] });
+
+/** A literal path's patterns, or a pattern's own text: the earliest index of each group. */
+function noteFirst(table: Map<string, number[]>, key: string, index: number, group: number, groupOf: number[]) {
+  const indices = table.get(key);
+  if (indices === undefined) table.set(key, [index]);
+  else if (!indices.some((i) => groupOf[i] === group)) indices.push(index);
+}
+
+/** A pattern of a set: its text, its tag and the group it answers for. */
+export interface GlobEntry<T> {
+  pattern: string;
+  tag: T;
+  group: number;
+}
+
+/**
+ * A set of tagged globs compiled for matching many paths at once, each path in time linear in
+ * its length, with no regular expression. Patterns belong to groups (a policy's gpu, docker,
+ * deploy and lightweight patterns, say), and one look-up finds the first pattern of every
+ * group, so a path is walked once whatever the number of groups.
  *
- * The common shapes of CI path rules are answered by table look-ups instead of one regular
- * expression per pattern: `**\/*.ext` by the base name's suffixes, `**\/name` by the base name,
- * `dir/**` by the path's ancestors, `**\/dir/**` by its segments, and plain paths exactly.
- * Globs with wildcards are narrowed first: `**\/G` is tested on the base name, `**\/G/**` on
- * the segments, `dir/…` only on paths under `dir`; and each family is gated by one combined
- * expression, so a path that matches none of them costs one test per family.
- * Paths the tables do not cover (`.`, `..`, empty segments) go through picomatch one by one.
- * `firstMatch` agrees with picomatch on every input (a property the tests check).
+ * Each expansion of each pattern goes to the table its shape allows:
+ * - a literal path: one map look-up of the path;
+ * - `**\/G` (G one segment): an index of base-name globs (literal starts and ends in tries);
+ * - `**\/G/**`: the same index over each segment;
+ * - literal directories first (`docs/**`, `ml/**\/*.py`, `deploy/web/*.yml`): a trie over the
+ *   path's segments, walked once, testing only what follows the directories;
+ * - anything else: tested whole, only while it could still be the first of its group.
+ * A path equal to a pattern's text matches it too. The first match of a group agrees with
+ * matching the group's patterns in turn ({@link matchGlob}), which the tests check against
+ * picomatch as well.
  */
 export class GlobSet<T> {
-  private readonly suffix = new Map<string, number[]>();
-  private readonly base = new Map<string, number[]>();
-  private readonly prefix = new Map<string, number[]>();
-  private readonly segment = new Map<string, number[]>();
+  private readonly entries: GlobEntry<T>[] = [];
+  private readonly groupOf: number[] = [];
+  private readonly groups: number;
+  /** Literal paths and patterns' own texts. */
   private readonly exact = new Map<string, number[]>();
-  /** Globs picomatch also matches verbatim: a path equal to the pattern text matches it. */
-  private readonly verbatim = new Map<string, number[]>();
-  /** Globs under a literal directory, by that directory. */
-  private readonly scoped = new Map<string, ScopedGlob[]>();
-  private readonly baseGlobs: Glob[] = [];
-  private readonly segmentGlobs: Glob[] = [];
-  private readonly pathGlobs: Glob[] = [];
-  private readonly entries: { pattern: string; tag: T; re: RegExp }[] = [];
-  private readonly baseGate: RegExp | null;
-  private readonly segmentGate: RegExp | null;
-  private readonly pathGate: RegExp | null;
+  private readonly bases = new SegmentIndex();
+  private readonly anySegment = new SegmentIndex();
+  /** `**\/G/**` with G ending in `*`: as in picomatch, G may not be the last segment. */
+  private readonly innerSegment = new SegmentIndex();
+  private readonly dirs: DirNode = newDir();
+  private readonly general: { alternative: GlobAlternative; index: number }[] = [];
+  private readonly best: Best;
 
-  constructor(patterns: Iterable<{ pattern: string; tag: T }>) {
-    for (const { pattern, tag } of patterns) {
+  /** Patterns in insertion order; `group` (default 0) is below `groups` (default 1). */
+  constructor(patterns: Iterable<{ pattern: string; tag: T; group?: number; glob?: Glob }>, groups = 1) {
+    this.groups = groups;
+    for (const { pattern, tag, group = 0, glob = compileGlob(pattern) } of patterns) {
+      if (!(group >= 0 && group < groups)) throw new RangeError(`glob group ${group} is not below ${groups}`);
       const index = this.entries.length;
-      const re = picomatch.makeRe(pattern, GLOB_OPTIONS);
-      this.entries.push({ pattern, tag, re });
-      this.classify(pattern, index, re);
+      this.entries.push({ pattern, tag, group });
+      this.groupOf.push(group);
+      noteFirst(this.exact, pattern, index, group, this.groupOf);
+      for (const alternative of glob.alternatives) this.classify(alternative, index, group);
     }
-    this.baseGate = gate(this.baseGlobs);
-    this.segmentGate = gate(this.segmentGlobs);
-    this.pathGate = gate(this.pathGlobs);
+    this.best = new Best(groups, this.groupOf);
   }
 
   get size(): number {
     return this.entries.length;
   }
 
-  /** The first pattern (in insertion order) matching `path`, with its tag. */
-  firstMatch(info: PathInfo): { pattern: string; tag: T } | null {
-    // picomatch never matches the empty string.
-    if (info.path === "") return null;
-    if (!info.plain) {
-      for (let i = 0; i < this.entries.length; i++) {
-        const entry = this.entries[i];
-        if (entry !== undefined && (entry.pattern === info.path || entry.re.test(info.path))) return this.entry(i);
-      }
-      return null;
-    }
-    const { path, base, dirs, segments, suffixes } = info;
-    let best = earliest(Number.POSITIVE_INFINITY, this.exact.get(path));
-    best = earliest(best, this.verbatim.get(path));
-    best = earliest(best, this.base.get(base));
-    for (const suffix of suffixes) best = earliest(best, this.suffix.get(suffix));
-    if (this.prefix.size > 0 || this.segment.size > 0) {
-      best = earliest(best, this.prefix.get(path));
-      for (const dir of dirs) best = earliest(best, this.prefix.get(dir));
-      for (const segment of segments) best = earliest(best, this.segment.get(segment));
-    }
-    if (this.scoped.size > 0) {
-      // A glob under D that can match D itself (`D/**/*(x)`): only its whole expression knows.
-      for (const glob of this.scoped.get(path) ?? []) {
-        if (glob.index < best && this.entries[glob.index]?.re.test(path)) best = glob.index;
-      }
-      const parent = dirs.length - 1;
-      for (let d = 0; d < dirs.length; d++) {
-        for (const glob of this.scoped.get(dirs[d] ?? "") ?? []) {
-          if (glob.index < best && matchScoped(glob, path, base, d === parent)) best = glob.index;
+  /** The first pattern (in insertion order) of group 0 matching the path. */
+  firstMatch(view: PathView): GlobEntry<T> | null {
+    return this.firstMatches(view)[0] ?? null;
+  }
+
+  /**
+   * The first pattern of each group matching the path (null where none does), by group. The
+   * entries are the set's own: the same pattern always gives the same object.
+   */
+  firstMatches(view: PathView): (GlobEntry<T> | null)[] {
+    const best = this.best;
+    best.reset();
+    this.lookUp(view.path, best);
+    const { segments } = view;
+    if (segments !== null) {
+      if (view.normal !== view.path) this.lookUp(view.normal, best);
+      this.walkDirs(segments, best);
+      if (!this.bases.empty) this.bases.match(segments[segments.length - 1] as string, best);
+      if (!this.anySegment.empty || !this.innerSegment.empty) {
+        for (let s = 0; s < segments.length; s++) {
+          const segment = segments[s] as string;
+          this.anySegment.match(segment, best);
+          if (s < segments.length - 1) this.innerSegment.match(segment, best);
         }
       }
-    }
-    if (this.baseGate?.test(base)) best = firstOf(this.baseGlobs, best, (re) => re.test(base));
-    const segmentGate = this.segmentGate;
-    if (segmentGate !== null && segments.some((s) => segmentGate.test(s))) {
-      best = firstOf(this.segmentGlobs, best, (re) => segments.some((s) => re.test(s)));
-    }
-    if (this.pathGate?.test(path)) best = firstOf(this.pathGlobs, best, (re) => re.test(path));
-    return best === Number.POSITIVE_INFINITY ? null : this.entry(best);
-  }
-
-  private entry(index: number): { pattern: string; tag: T } {
-    const entry = this.entries[index];
-    if (entry === undefined) throw new RangeError(`no glob at ${index}`);
-    return { pattern: entry.pattern, tag: entry.tag };
-  }
-
-  private classify(pattern: string, index: number, re: RegExp): void {
-    const add = <V>(table: Map<string, V[]>, key: string, value: V) => {
-      const hits = table.get(key);
-      if (hits === undefined) table.set(key, [value]);
-      else hits.push(value);
-    };
-    let m: RegExpMatchArray | null;
-    if ((m = /^\*\*\/\*\.([^/]+)$/.exec(pattern)) && single(m[1])) add(this.suffix, m[1], index);
-    else if ((m = /^\*\*\/([^/]+)\/\*\*$/.exec(pattern)) && single(m[1])) add(this.segment, m[1], index);
-    else if ((m = /^\*\*\/([^/]+)$/.exec(pattern)) && single(m[1])) add(this.base, m[1], index);
-    else if ((m = /^(.+)\/\*\*$/.exec(pattern)) && plainPath(m[1])) add(this.prefix, m[1] ?? "", index);
-    else if (plainPath(pattern)) add(this.exact, pattern, index);
-    else {
-      add(this.verbatim, pattern, index);
-      if ((m = /^\*\*\/([^/]+)\/\*\*$/.exec(pattern)) && segmentGlob(m[1]) && !/[*?]$/.test(m[1])) {
-        // picomatch matches a last segment against G here only when G ends in a literal
-        // (`**\/a*\/**` does not match `a`), so other such globs keep picomatch's expression.
-        this.segmentGlobs.push({ index, re: picomatch.makeRe(m[1], GLOB_OPTIONS) });
-      } else if ((m = /^\*\*\/([^/]+)$/.exec(pattern)) && segmentGlob(m[1])) {
-        this.baseGlobs.push({ index, re: picomatch.makeRe(m[1], GLOB_OPTIONS) });
-      } else {
-        const scope = picomatch.scan(pattern).base;
-        if (plainPath(scope) && pattern.startsWith(`${scope}/`))
-          add(this.scoped, scope, scopedGlob(pattern.slice(scope.length + 1), index, re));
-        else this.pathGlobs.push({ index, re });
+      for (const { alternative, index } of this.general) {
+        if (best.below(index) && matchAlternative(alternative, segments)) best.note(index);
       }
     }
+    const out: (GlobEntry<T> | null)[] = new Array(this.groups);
+    for (let g = 0; g < this.groups; g++) out[g] = this.entries[best.index[g] as number] ?? null;
+    return out;
   }
-}
 
-/** A glob and its place in insertion order. */
-interface Glob {
-  index: number;
-  re: RegExp;
-}
-
-/**
- * A glob under a literal directory D, tested only on paths below D:
- * `D/**\/G` by the base name, `D/G` by the base name of D's direct children, others whole.
- */
-interface ScopedGlob extends Glob {
-  test: "under" | "child" | "path";
-}
-
-const literal = (s: string): boolean => s.length > 0 && !GLOB_CHARS.test(s);
-const single = (s: string | undefined): s is string =>
-  s !== undefined && literal(s) && !s.includes("/") && s !== "." && s !== "..";
-const plainPath = (s: string | undefined): boolean => s !== undefined && literal(s) && pathInfo(s).plain;
-/** One segment's worth of glob: no separator, no globstar, no extglob, negation or escape. */
-const segmentGlob = (s: string | undefined): s is string =>
-  s !== undefined && /^[^/!()@+\\]+$/.test(s) && !s.includes("**");
-
-function scopedGlob(rest: string, index: number, re: RegExp): ScopedGlob {
-  let m: RegExpMatchArray | null;
-  if ((m = /^\*\*\/([^/]+)$/.exec(rest)) && segmentGlob(m[1])) {
-    return { index, test: "under", re: picomatch.makeRe(m[1], GLOB_OPTIONS) };
+  private lookUp(key: string, best: Best): void {
+    const indices = this.exact.get(key);
+    if (indices !== undefined) for (const index of indices) best.note(index);
   }
-  if (segmentGlob(rest)) return { index, test: "child", re: picomatch.makeRe(rest, GLOB_OPTIONS) };
-  return { index, test: "path", re };
-}
 
-function matchScoped(glob: ScopedGlob, path: string, base: string, isParent: boolean): boolean {
-  switch (glob.test) {
-    case "under":
-      return glob.re.test(base);
-    case "child":
-      return isParent && glob.re.test(base);
-    case "path":
-      return glob.re.test(path);
+  private walkDirs(segments: readonly string[], best: Best): void {
+    let node: DirNode | undefined = this.dirs;
+    for (let depth = 0; node !== undefined; depth++) {
+      for (const index of node.under) best.note(index);
+      for (const { rest, index } of node.scoped) {
+        if (best.below(index) && matchAlternative(rest, segments, depth)) best.note(index);
+      }
+      const segment = segments[depth];
+      node = segment === undefined ? undefined : node.next.get(segment);
+    }
   }
-}
 
-/** One expression that matches when any of `globs` does: a cheap first test for the common miss. */
-function gate(globs: readonly Glob[]): RegExp | null {
-  if (globs.length === 0) return null;
-  return new RegExp(globs.map(({ re }) => `(?:${re.source})`).join("|"), globs[0]?.re.flags);
-}
-
-/** The earliest glob before `best` that `test` accepts, else `best`. Globs are in insertion order. */
-function firstOf(globs: readonly Glob[], best: number, test: (re: RegExp) => boolean): number {
-  for (const { index, re } of globs) {
-    if (index >= best) break;
-    if (test(re)) return index;
+  private classify(alternative: GlobAlternative, index: number, group: number): void {
+    const { groups, tail } = alternative;
+    const first = groups[0] as SegmentGlob[];
+    if (groups.length === 1 && first.every((s) => s.literal !== null)) {
+      noteFirst(this.exact, first.map((s) => s.literal).join("/"), index, group, this.groupOf);
+      return;
+    }
+    // `**/G` and `**/G/**`.
+    const [g] = groups[1] ?? [];
+    if (first.length === 0 && groups.length === 2 && groups[1]?.length === 1 && g !== undefined) {
+      this.bases.add(g, index);
+      return;
+    }
+    if (first.length === 0 && groups.length === 3 && groups[1]?.length === 1 && groups[2]?.length === 0 && g) {
+      (tail === 1 ? this.innerSegment : this.anySegment).add(g, index);
+      return;
+    }
+    // Literal directories first: `D/**`, or a rest tested below D.
+    let depth = 0;
+    while (depth < first.length && first[depth]?.literal != null) depth++;
+    if (depth > 0) {
+      let node = this.dirs;
+      for (let d = 0; d < depth; d++) {
+        const name = first[d]?.literal as string;
+        let child = node.next.get(name);
+        if (child === undefined) node.next.set(name, (child = newDir()));
+        node = child;
+      }
+      if (depth === first.length && groups.length === 2 && groups[1]?.length === 0 && tail === 0) {
+        if (!node.under.some((i) => this.groupOf[i] === group)) node.under.push(index);
+      } else {
+        node.scoped.push({ rest: { groups: [first.slice(depth), ...groups.slice(1)], tail }, index });
+      }
+      return;
+    }
+    this.general.push({ alternative, index });
   }
-  return best;
 }

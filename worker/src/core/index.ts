@@ -10,6 +10,7 @@ export * from "./defaults.ts";
 export * from "./effects.ts";
 export * from "./events.ts";
 export * from "./fleet.ts";
+export * from "./glob.ts";
 export * from "./globset.ts";
 export * from "./metrics.ts";
 export * from "./retry.ts";
