@@ -1,4 +1,6 @@
 import {
+  isOwner,
+  isRepository,
   MODES,
   type Mode,
   type PolicyInput,
@@ -106,8 +108,6 @@ export class StackConfigError extends Error {
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
-const REPOSITORY = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/;
 /** Keys of the routing config that the stack config sets through its own keys. */
 const ROUTING_KEYS_SET_ELSEWHERE = { mode: "mode", repositories: "repositories" } as const;
 
@@ -159,11 +159,10 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
 
   const githubOwner = value("githubOwner");
   if (githubOwner === undefined) problems.push(`githubOwner: required (${CONFIG_KEYS.githubOwner})`);
-  else if (!GITHUB_OWNER.test(githubOwner))
-    problems.push(`githubOwner: not a GitHub account name (got "${githubOwner}")`);
+  else if (!isOwner(githubOwner)) problems.push(`githubOwner: not a GitHub account name (got "${githubOwner}")`);
 
   const runnersOwner = value("runnersOwner") ?? null;
-  if (runnersOwner !== null && !GITHUB_OWNER.test(runnersOwner))
+  if (runnersOwner !== null && !isOwner(runnersOwner))
     problems.push(`runnersOwner: not a GitHub organization name (got "${runnersOwner}")`);
 
   const modeText = value("mode");
@@ -305,12 +304,11 @@ function parseRepositories(text: string | undefined, githubOwner: string | undef
   const seen = new Map<string, string>();
   for (const [fullName, override] of Object.entries(object)) {
     const where = `repositories[${JSON.stringify(fullName)}]`;
-    const match = REPOSITORY.exec(fullName);
-    if (match === null) {
+    if (!isRepository(fullName)) {
       problems.push(`${where}: must be "owner/name"`);
       continue;
     }
-    const [, owner = "", name = ""] = match;
+    const [owner = "", name = ""] = fullName.split("/");
     if (githubOwner !== undefined && owner.toLowerCase() !== githubOwner.toLowerCase()) {
       problems.push(`${where}: belongs to "${owner}", but this stack's githubOwner is "${githubOwner}"`);
     }

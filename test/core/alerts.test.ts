@@ -56,6 +56,7 @@ function jobState(over: Partial<JobState> = {}): JobState {
   return {
     id: 1,
     run_id: 100,
+    run_attempt: 1,
     name: "build",
     status: "in_progress",
     conclusion: null,
@@ -64,6 +65,7 @@ function jobState(over: Partial<JobState> = {}): JobState {
     runner_group_name: "Default",
     runner: "vps",
     created_at: "2024-06-01T10:00:05Z",
+    queued_at: "2024-06-01T10:00:05Z",
     started_at: "2024-06-01T10:00:35Z",
     completed_at: null,
     ...over,

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   applyUpdate,
@@ -14,6 +15,7 @@ import {
   unknownChanges,
   type WorkflowUpdate,
 } from "../../worker/src/core/index.ts";
+import { DELIVERY as DELIVERY_RULE } from "../../worker/src/core/names.ts";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
@@ -54,6 +56,7 @@ function job(over: Partial<JobState> = {}): WorkflowUpdate {
     job: {
       id: 1,
       run_id: 100,
+      run_attempt: 1,
       name: "test",
       status: "queued",
       conclusion: null,
@@ -62,6 +65,7 @@ function job(over: Partial<JobState> = {}): WorkflowUpdate {
       runner_group_name: "Default",
       runner: "vps",
       created_at: "2024-06-01T10:00:05Z",
+      queued_at: "2024-06-01T10:00:05Z",
       started_at: null,
       completed_at: null,
       ...over,
@@ -322,28 +326,37 @@ describe("runnerForLabels", () => {
 
 describe("buildId", () => {
   it.each<[string | null, string, string]>([
-    [SHA, DELIVERY, "6113728f27ae-72d3162ecc78"],
-    [null, DELIVERY, "nosha-72d3162ecc78"],
-    [SHA, "", "6113728f27ae-nodelivery"],
-    [SHA, "---", "6113728f27ae-nodelivery"],
-    ["../../etc/passwd", "a/b?c=d&e", "etcpasswd-abcde"],
+    [SHA, DELIVERY, "6113728f27ae-72d3162e-cc78-11e3-81ab-4c9367dc0958"],
+    [null, DELIVERY, "nosha-72d3162e-cc78-11e3-81ab-4c9367dc0958"],
+    ["6113728F27AE82C7", "local-1", "6113728f27ae-local-1"],
     ["", "x", "nosha-x"],
   ])("(%j, %j) → %j", (sha, delivery, id) => {
     expect(buildId(sha, delivery)).toBe(id);
   });
 
-  it("is deterministic and always URL- and key-safe", () => {
-    const inputs: [string | null, string][] = [
-      [SHA, DELIVERY],
-      ["abc def/ghi?", "<script>"],
-      [null, "é漢字"],
-      ["%2F%2E%2E", "\n\t"],
-    ];
-    for (const [sha, delivery] of inputs) {
-      const id = buildId(sha, delivery);
-      expect(buildId(sha, delivery)).toBe(id);
-      expect(id).toMatch(/^[A-Za-z0-9]{1,12}-[A-Za-z0-9]{1,12}$/);
-    }
-    expect(buildId(SHA, DELIVERY)).not.toBe(buildId(SHA, "a2d3162e-cc78-11e3-81ab-4c9367dc0958"));
+  it("is one-to-one: deliveries whose ids share a prefix never share a build id", () => {
+    // The 12-character prefix these share named both builds the same before.
+    const a = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+    const b = "72d3162e-cc78-11e3-81ab-4c9367dc0959";
+    expect(buildId(SHA, a)).not.toBe(buildId(SHA, b));
+    fc.assert(
+      fc.property(fc.stringMatching(DELIVERY_RULE), fc.stringMatching(DELIVERY_RULE), (x, y) => {
+        fc.pre(x !== y);
+        expect(buildId(SHA, x)).not.toBe(buildId(SHA, y));
+        expect(buildId(SHA, x)).toBe(buildId(SHA, x));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("is URL- and KV-key-safe for every delivery id the Worker takes", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(DELIVERY_RULE), (delivery) => {
+        const id = buildId(SHA, delivery);
+        expect(id).toMatch(/^[0-9a-f]{12}-[A-Za-z0-9._:-]{1,128}$/);
+        expect(encodeURIComponent(id).replace(/%3A/g, ":")).toBe(id);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

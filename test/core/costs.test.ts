@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   AVERAGE_MONTH_DAYS,
   type CostJob,
+  costLineOf,
   costReport,
   DEFAULT_RUNNERS,
   jobMinutes,
@@ -15,6 +16,22 @@ const START = "2024-01-01T00:00:00.000Z";
 /** One average month (30.4375 days) after START: a monthly price is charged exactly once. */
 const MONTH_END = new Date(Date.parse(START) + AVERAGE_MONTH_DAYS * DAY_MS).toISOString();
 const MONTH = { start: START, end: MONTH_END };
+
+/**
+ * The report for finished jobs, each a billed line of one job. Which jobs fall in a period, and
+ * billing each attempt once, is the cost ledger's part (test/core/book.test.ts).
+ */
+function reportOf(
+  list: readonly CostJob[],
+  runners: Record<string, Runner>,
+  ...rest: [Parameters<typeof costReport>[2], Parameters<typeof costReport>[3]?]
+) {
+  return costReport(
+    list.map((j) => costLineOf(j, runners)),
+    runners,
+    ...rest,
+  );
+}
 
 let nextId = 1;
 
@@ -87,7 +104,7 @@ describe("costReport: the seed's 500-build month", () => {
     ...jobs(25, "github-hosted", 120, "lightweight", 450), // 2 min each
     ...jobs(25, "github-hosted", 150, "lightweight", 475), // 2 min 30 s bills 3 each
   ];
-  const report = costReport([...selfHosted, ...hosted], DEFAULT_RUNNERS, MONTH);
+  const report = reportOf([...selfHosted, ...hosted], DEFAULT_RUNNERS, MONTH);
 
   it("costs $30 fixed + $5 hosted = $35, against $300 on GitHub-hosted alone: $265 saved, 88.3%", () => {
     expect(report.period).toEqual({ start: START, end: "2024-01-31T10:30:00.000Z", days: 30.4375 });
@@ -131,7 +148,7 @@ describe("costReport: the seed's 500-build month", () => {
 
 describe("costReport", () => {
   it("keeps GPU builds out of the baseline's dollars: GitHub-hosted cannot run them", () => {
-    const report = costReport(
+    const report = reportOf(
       [
         job("ai-lab", 10 * 60, { requirement: "gpu" }),
         // Ran on a runner labelled gpu, whatever its requirement says.
@@ -156,14 +173,14 @@ describe("costReport", () => {
   });
 
   it("a gpu requirement is not possible on GitHub-hosted even when the job ran elsewhere", () => {
-    const report = costReport([job("vps", 60, { requirement: "gpu" })], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("vps", 60, { requirement: "gpu" })], DEFAULT_RUNNERS, MONTH);
     expect(report.baseline.not_possible).toEqual({ jobs: 1, minutes: 1 });
     expect(report.baseline.cost_usd).toBe(0);
     expect(report.savings).toEqual({ usd: -30, percent: null });
   });
 
   it("bills minutes rounded up: a 61 s job costs 2 minutes", () => {
-    const report = costReport([job("github-hosted", 61, { requirement: "lightweight" })], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("github-hosted", 61, { requirement: "lightweight" })], DEFAULT_RUNNERS, MONTH);
     expect(report.by_runner["github-hosted"]).toEqual({ minutes: 2, jobs: 1, cost_usd: 0.08, model: "per_minute" });
     expect(report.baseline.minutes).toBe(2);
   });
@@ -173,7 +190,7 @@ describe("costReport", () => {
       vps: { ...(DEFAULT_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
       "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner,
     };
-    const report = costReport(
+    const report = reportOf(
       [
         job("vps", 30 * 60, { repository: "pmoves/a", requirement: "docker" }),
         job("vps", 10 * 60, { repository: "pmoves/b", requirement: "default" }),
@@ -200,7 +217,7 @@ describe("costReport", () => {
       vps: { ...(DEFAULT_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
       "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner,
     };
-    const report = costReport(
+    const report = reportOf(
       [
         job("vps", 30 * 60, { arm: "control" }),
         job("vps", 10 * 60, { arm: "control" }),
@@ -216,11 +233,11 @@ describe("costReport", () => {
       control: { minutes: 40, jobs: 2, cost_usd: 8 },
       candidate: { minutes: 10, jobs: 1, cost_usd: 0.4 },
     });
-    expect(costReport([job("vps", 60)], runners, MONTH).by_arm).toEqual({});
+    expect(reportOf([job("vps", 60)], runners, MONTH).by_arm).toEqual({});
   });
 
   it("reports the fixed cost of a runner with no jobs as unallocated", () => {
-    const report = costReport([job("vps", 60)], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("vps", 60)], DEFAULT_RUNNERS, MONTH);
     expect(report.by_runner.kvm2).toEqual({ minutes: 0, jobs: 0, cost_usd: 10, model: "monthly" });
     expect(report.by_runner.kvm4).toEqual({ minutes: 0, jobs: 0, cost_usd: 10, model: "monthly" });
     expect(report.totals).toMatchObject({ cost_usd: 30, fixed_usd: 30, unallocated_usd: 20 });
@@ -228,34 +245,16 @@ describe("costReport", () => {
   });
 
   it("a runner whose jobs billed no minutes leaves its fixed cost unallocated", () => {
-    const report = costReport([job("vps", 0)], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("vps", 0)], DEFAULT_RUNNERS, MONTH);
     expect(report.by_runner.vps).toEqual({ minutes: 0, jobs: 1, cost_usd: 10, model: "monthly" });
     expect(report.totals.unallocated_usd).toBe(30);
     expect(report.by_repository).toEqual({ "pmoves/app": { minutes: 0, jobs: 1, cost_usd: 0 } });
   });
 
-  it("counts only jobs completed in [start, end)", () => {
-    const report = costReport(
-      [
-        job("github-hosted", 60, { completedAt: "2023-12-31T23:59:59.999Z" }), // before
-        job("github-hosted", 2 * 60, { completedAt: START }), // at start: in
-        job("github-hosted", 3 * 3600, { completedAt: "2024-01-01T01:00:00Z" }), // started before: in
-        job("github-hosted", 4 * 60, { completedAt: "2024-01-31T10:29:59.999Z" }), // last instant: in
-        job("github-hosted", 5 * 60, { completedAt: MONTH_END }), // at end: out
-        job("github-hosted", 6 * 60, { completedAt: "2024-03-01T00:00:00Z" }), // after
-        { ...job("github-hosted", 7 * 60), completed_at: "yesterday" }, // unreadable
-      ],
-      { "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner },
-      MONTH,
-    );
-    expect(report.totals).toMatchObject({ jobs: 3, minutes: 186 });
-    expect(report.totals.cost_usd).toBe(7.44);
-  });
-
   it("prorates monthly costs by the period's length (February 2024: 29 days)", () => {
     const february = parsePeriod("2024-02", new Date("2024-03-15T00:00:00Z"));
     if (!february.ok) throw new Error(february.message);
-    const report = costReport([], DEFAULT_RUNNERS, february);
+    const report = reportOf([], DEFAULT_RUNNERS, february);
     expect(report.period.days).toBe(29);
     // 10 × 29 / 30.4375 = 9.5277…
     expect(report.by_runner.vps?.cost_usd).toBe(9.53);
@@ -276,9 +275,9 @@ describe("costReport", () => {
         cost: { perMinuteUsd: 1.005 },
       },
     };
-    const report = costReport([job("odd", 60)], runners, MONTH);
+    const report = reportOf([job("odd", 60)], runners, MONTH);
     expect(report.totals.cost_usd).toBe(1.01);
-    const thirds = costReport(
+    const thirds = reportOf(
       [
         job("vps", 60, { repository: "r/1" }),
         job("vps", 60, { repository: "r/2" }),
@@ -291,16 +290,8 @@ describe("costReport", () => {
     expect(thirds.totals.cost_usd).toBe(10);
   });
 
-  it("counts a job listed twice once", () => {
-    const once = job("github-hosted", 60);
-    const report = costReport([once, { ...once }], DEFAULT_RUNNERS, MONTH);
-    expect(report.totals).toMatchObject({ jobs: 1, minutes: 1 });
-    const rerun = costReport([once, { ...once, run_attempt: 2 }], DEFAULT_RUNNERS, MONTH);
-    expect(rerun.totals).toMatchObject({ jobs: 2, minutes: 2 });
-  });
-
   it("counts jobs on runners the pool does not define, without pricing them", () => {
-    const report = costReport([job("gone", 90, { requirement: null })], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("gone", 90, { requirement: null })], DEFAULT_RUNNERS, MONTH);
     expect(report.by_runner.gone).toEqual({ minutes: 2, jobs: 1, cost_usd: 0, model: "unknown" });
     expect(report.by_requirement).toEqual({ unknown: { minutes: 2, jobs: 1, cost_usd: 0 } });
     expect(report.totals.unpriced).toEqual({ jobs: 1, minutes: 2 });
@@ -318,20 +309,20 @@ describe("costReport", () => {
     };
     const runners: Record<string, Runner> = { large, ...DEFAULT_RUNNERS };
     const jobsIn = [job("vps", 60 * 60)];
-    expect(costReport(jobsIn, runners, MONTH).baseline).toMatchObject({ runner: "github-hosted", cost_usd: 2.4 });
-    expect(costReport(jobsIn, runners, MONTH, { baselineRunner: "large" }).baseline).toMatchObject({
+    expect(reportOf(jobsIn, runners, MONTH).baseline).toMatchObject({ runner: "github-hosted", cost_usd: 2.4 });
+    expect(reportOf(jobsIn, runners, MONTH, { baselineRunner: "large" }).baseline).toMatchObject({
       runner: "large",
       cost_usd: 3.84,
     });
     // Not GitHub-hosted: ignored.
-    expect(costReport(jobsIn, runners, MONTH, { baselineRunner: "vps" }).baseline.runner).toBe("github-hosted");
+    expect(reportOf(jobsIn, runners, MONTH, { baselineRunner: "vps" }).baseline.runner).toBe("github-hosted");
     const { "github-hosted": _, ...withoutDefault } = runners;
-    expect(costReport(jobsIn, withoutDefault, MONTH).baseline.runner).toBe("large");
+    expect(reportOf(jobsIn, withoutDefault, MONTH).baseline.runner).toBe("large");
   });
 
   it("has no baseline, and no savings, without a GitHub-hosted runner", () => {
     const { "github-hosted": _, ...selfHostedOnly } = DEFAULT_RUNNERS;
-    const report = costReport([job("vps", 60)], selfHostedOnly, MONTH);
+    const report = reportOf([job("vps", 60)], selfHostedOnly, MONTH);
     expect(report.baseline).toEqual({
       runner: null,
       per_minute_usd: null,
@@ -344,11 +335,11 @@ describe("costReport", () => {
   });
 
   it("rejects a period it cannot read or that ends before it starts", () => {
-    expect(() => costReport([], DEFAULT_RUNNERS, { start: "2024-01", end: MONTH_END })).toThrow(RangeError);
-    expect(() => costReport([], DEFAULT_RUNNERS, { start: MONTH_END, end: START })).toThrow(
+    expect(() => reportOf([], DEFAULT_RUNNERS, { start: "2024-01", end: MONTH_END })).toThrow(RangeError);
+    expect(() => reportOf([], DEFAULT_RUNNERS, { start: MONTH_END, end: START })).toThrow(
       "cost period ends (2024-01-01T00:00:00.000Z) before it starts (2024-01-31T10:30:00.000Z)",
     );
-    expect(costReport([], DEFAULT_RUNNERS, { start: START, end: START }).totals.cost_usd).toBe(0);
+    expect(reportOf([], DEFAULT_RUNNERS, { start: START, end: START }).totals.cost_usd).toBe(0);
   });
 });
 
@@ -365,10 +356,11 @@ describe("parsePeriod", () => {
     ["2024-03", "2024-03-01T00:00:00.000Z", "2024-04-01T00:00:00.000Z", "2024-03"],
     ["1970-01", "1970-01-01T00:00:00.000Z", "1970-02-01T00:00:00.000Z", "1970-01"],
     [" 2024-02 ", "2024-02-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z", "2024-02"],
-    ["7d", "2024-03-08T12:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 7 days"],
-    ["1d", "2024-03-14T12:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 1 day"],
-    ["30D", "2024-02-14T12:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 30 days"],
-    ["400d", "2023-02-09T12:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 400 days"],
+    // Whole UTC days: today to now, and the N - 1 days before it.
+    ["7d", "2024-03-09T00:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 7 days"],
+    ["1d", "2024-03-15T00:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 1 day"],
+    ["30D", "2024-02-15T00:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 30 days"],
+    ["400d", "2023-02-10T00:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 400 days"],
   ])("%j → [%s, %s) %s", (text, start, end, label) => {
     expect(parsePeriod(text, NOW)).toEqual({ ok: true, start, end, label });
   });

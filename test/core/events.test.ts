@@ -3,6 +3,7 @@ import type { WebhookEventMap, WebhookEventName } from "@octokit/webhooks-types"
 import { describe, expect, it } from "vitest";
 import {
   changesFromList,
+  contentKey,
   DEFAULT_POLICY,
   decide,
   HANDLED_EVENTS,
@@ -88,6 +89,7 @@ describe("interpretEvent: push", () => {
   it.each(numbered(pushes).filter(([, p]) => !p.deleted))("example %i → route with the push's fields", (_, payload) => {
     expect(interpretEvent("push", payload, config)).toEqual({
       kind: "route",
+      key: contentKey("push", "Codertocat/Hello-World", payload.ref, ZERO, "6113728f27ae82c7b1a177c8d03f9e96e0adf246"),
       repository: "Codertocat/Hello-World",
       event: "push",
       ref: payload.ref,
@@ -151,6 +153,13 @@ describe("interpretEvent: pull_request", () => {
     if (PULL_REQUEST_ACTIONS.includes(action)) {
       expect(intent).toEqual({
         kind: "route",
+        key: contentKey(
+          "pull_request",
+          "Codertocat/Hello-World",
+          2,
+          action,
+          "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        ),
         repository: "Codertocat/Hello-World",
         event: "pull_request",
         ref: "refs/heads/changes",
@@ -190,6 +199,7 @@ describe("interpretEvent: workflow_dispatch", () => {
   ])("example %i → route on %s, no environment", (i, ref) => {
     expect(interpretEvent("workflow_dispatch", nth(dispatches, i), config)).toEqual({
       kind: "route",
+      key: null,
       repository: "octo-org/octo-repo",
       event: "workflow_dispatch",
       ref,
@@ -237,6 +247,7 @@ describe("interpretEvent: workflow_run", () => {
     const r = payload.workflow_run;
     expect(interpretEvent("workflow_run", payload, config)).toEqual({
       kind: "update",
+      key: contentKey("workflow_run", payload.repository.full_name, r.id, payload.action, r.run_attempt),
       repository: payload.repository.full_name,
       sha: r.head_sha,
       event: "workflow_run",
@@ -259,6 +270,7 @@ describe("interpretEvent: workflow_run", () => {
   it("pins one example's fields exactly", () => {
     expect(interpretEvent("workflow_run", nth(runs, 1), config)).toEqual({
       kind: "update",
+      key: "workflow_run\nocto-org/octo-repo\n289782451\ncompleted\n1",
       repository: "octo-org/octo-repo",
       sha: "3484a3fb816e0859fd6e1cea078d76385ff50625",
       event: "workflow_run",
@@ -308,6 +320,7 @@ describe("interpretEvent: workflow_job", () => {
     const j = payload.workflow_job;
     expect(interpretEvent("workflow_job", payload, config)).toEqual({
       kind: "update",
+      key: contentKey("workflow_job", payload.repository.full_name, j.id, payload.action, j.run_attempt ?? 1),
       repository: payload.repository.full_name,
       sha: j.head_sha,
       event: "workflow_job",
@@ -316,6 +329,7 @@ describe("interpretEvent: workflow_job", () => {
         job: {
           id: j.id,
           run_id: j.run_id,
+          run_attempt: j.run_attempt ?? 1,
           name: j.name,
           status,
           conclusion: j.conclusion,
@@ -325,6 +339,8 @@ describe("interpretEvent: workflow_job", () => {
           runner,
           // Example 0 predates created_at: absent fields are recorded as null.
           created_at: j.created_at ?? null,
+          // A job waiting for an approval has not queued for a runner yet.
+          queued_at: status === "waiting" ? null : (j.created_at ?? null),
           started_at: j.started_at,
           completed_at: j.completed_at,
         },
@@ -335,6 +351,7 @@ describe("interpretEvent: workflow_job", () => {
   it("pins one example's fields exactly", () => {
     expect(interpretEvent("workflow_job", nth(jobs, 1), config)).toEqual({
       kind: "update",
+      key: "workflow_job\ncodertocat/hello-world\n289782451\ncompleted\n1",
       repository: "Codertocat/Hello-World",
       sha: "3484a3fb816e0859fd6e1cea078d76385ff50625",
       event: "workflow_job",
@@ -343,6 +360,7 @@ describe("interpretEvent: workflow_job", () => {
         job: {
           id: 289782451,
           run_id: 2202229078,
+          run_attempt: 1,
           name: "linters",
           status: "completed",
           conclusion: "failure",
@@ -351,6 +369,7 @@ describe("interpretEvent: workflow_job", () => {
           runner_group_name: "GitHub Actions",
           runner: "github-hosted",
           created_at: "2021-08-05T10:33:58Z",
+          queued_at: "2021-08-05T10:33:58Z",
           started_at: "2021-08-05T10:34:58Z",
           completed_at: "2021-08-05T10:38:16Z",
         },

@@ -1,43 +1,45 @@
 import { describe, expect, it } from "vitest";
 import {
   abBucket,
-  applyJobEvent,
   chooseRunner,
   type Decision,
-  emptyFleet,
-  type FleetState,
-  fleetFromPolicy,
   fleetSnapshot,
   fnv1a32,
+  isOnline,
   type JobState,
-  markOffline,
-  markSeen,
+  MAX_AGE_MS,
+  NO_COUNTS,
   parseRoutingConfig,
   type Requirement,
   type RoutingPolicy,
   rescueAction,
+  stepJob,
 } from "../../worker/src/core/index.ts";
+import { FleetRig, type Step } from "../support/fleet-rig.ts";
 
 /** A controllable clock: minute `m` after a fixed start. */
 const at = (minutes: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, 0) + minutes * 60_000).toISOString();
+const ms = (minutes: number) => Date.parse(at(minutes));
 
 const VPS = ["self-hosted", "vps"];
 const KVM2 = ["self-hosted", "kvm2"];
 
 /** vps has two machines of one slot each; kvm2 one; ai-lab one. */
-const policy: RoutingPolicy = parseRoutingConfig({
+const CONFIG = {
   runners: {
     vps: { machines: { "vps-1": {}, "vps-2": { labels: ["arm64"] } } },
     kvm2: { machines: { "kvm2-1": {} } },
     "ai-lab": { machines: { "gpu-1": {} } },
     kvm4: { machines: { "kvm4-1": {} } },
   },
-}).defaults;
+};
+const policy: RoutingPolicy = parseRoutingConfig(CONFIG).defaults;
 
 function job(id: number, status: string, runner_name: string | null = null, labels = VPS): JobState {
   return {
     id,
     run_id: 1000 + id,
+    run_attempt: 1,
     name: `job ${id}`,
     status,
     conclusion: status === "completed" ? "success" : null,
@@ -46,18 +48,18 @@ function job(id: number, status: string, runner_name: string | null = null, labe
     runner_group_name: null,
     runner: null,
     created_at: at(0),
+    queued_at: at(0),
     started_at: null,
     completed_at: null,
   };
 }
 
-type Step = [JobState, string];
-const apply = (steps: Step[], state: FleetState = fleetFromPolicy(policy)) =>
-  steps.reduce((s, [j, now]) => applyJobEvent(s, j, now, policy), state);
+/** The fleet under CONFIG (or `base`'s configuration) after `steps`. */
+const apply = (steps: Step[], base: FleetRig = new FleetRig(CONFIG)) => base.with(steps);
 
 /** Class → [capacity, busy, free, queued]. */
-function loads(state: FleetState) {
-  const snap = fleetSnapshot(state, policy);
+function loads(state: FleetRig, p = policy) {
+  const snap = fleetSnapshot(state.counts(), p);
   return Object.fromEntries(Object.entries(snap).map(([id, l]) => [id, [l.capacity, l.busy, l.free, l.queued]]));
 }
 
@@ -79,10 +81,78 @@ function decision(runner: string, requirement: Requirement, runs_on: string[] = 
 }
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
-const choose = (d: Decision, state: FleetState, p = policy, labels?: string[]) =>
-  chooseRunner(d, p, fleetSnapshot(state, p), { repository: "acme/app", sha: SHA, labels });
+const choose = (d: Decision, state: FleetRig, p = policy, labels?: string[]) =>
+  chooseRunner(d, p, fleetSnapshot(state.counts(), p), { repository: "acme/app", sha: SHA, labels });
 
-describe("applyJobEvent: filling up and draining", () => {
+describe("stepJob: what one event does to a job's row", () => {
+  const row = (status: string, runner: string | null = null, now = 0) =>
+    stepJob(null, { job: job(1, status, runner), repository: "acme/app", runAttempt: 1, runnerClass: "vps" }, ms(now));
+
+  it("waiting, queued, busy and done; only forward", () => {
+    const waiting = row("waiting");
+    expect(waiting).toMatchObject({ state: "waiting", since: ms(0), machine: null });
+    const queued = stepJob(
+      waiting,
+      { job: job(1, "queued"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" },
+      ms(30),
+    );
+    // It waited for an approval: its time in the queue starts when it queues, not when it was created.
+    expect(queued).toMatchObject({ state: "queued", since: ms(30) });
+    const busy = stepJob(
+      queued,
+      { job: job(1, "in_progress", "vps-1"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" },
+      ms(31),
+    );
+    expect(busy).toMatchObject({ state: "busy", machine: "vps-1", since: ms(31) });
+    // Older news changes nothing.
+    expect(
+      stepJob(busy, { job: job(1, "queued"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" }, ms(32)),
+    ).toBeNull();
+    expect(
+      stepJob(busy, { job: job(1, "waiting"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" }, ms(32)),
+    ).toBeNull();
+    const done = stepJob(
+      busy,
+      { job: job(1, "completed", "vps-1"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" },
+      ms(40),
+    );
+    expect(done).toMatchObject({ state: "done", machine: null, since: ms(40) });
+    expect(
+      stepJob(
+        done,
+        { job: job(1, "in_progress", "vps-1"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" },
+        ms(41),
+      ),
+    ).toBeNull();
+  });
+
+  it("a queued job that never waited is in the queue since it was created; a busy one moves machines", () => {
+    expect(row("queued", null, 5)).toMatchObject({ state: "queued", since: ms(0) });
+    const busy = row("in_progress", "vps-1", 5);
+    expect(
+      stepJob(
+        busy,
+        { job: job(1, "in_progress", "vps-2"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" },
+        ms(6),
+      ),
+    ).toMatchObject({
+      machine: "vps-2",
+    });
+    expect(
+      stepJob(
+        busy,
+        { job: job(1, "in_progress", "vps-1"), repository: "acme/app", runAttempt: 1, runnerClass: "vps" },
+        ms(6),
+      ),
+    ).toBeNull();
+  });
+
+  it("statuses the fleet does not follow change nothing", () => {
+    expect(row("something_new")).toBeNull();
+  });
+});
+
+describe("the fleet's rows: filling up and draining", () => {
   it("queued, in_progress and completed move exact counts", () => {
     const steps: [Step, Record<string, number[]>][] = [
       [[job(1, "queued"), at(0)], { vps: [2, 0, 2, 1] }],
@@ -95,55 +165,76 @@ describe("applyJobEvent: filling up and draining", () => {
       [[job(2, "completed", "vps-2"), at(7)], { vps: [2, 1, 1, 0] }],
       [[job(3, "completed", "vps-1"), at(9)], { vps: [2, 0, 2, 0] }],
     ];
-    let state = fleetFromPolicy(policy);
-    for (const [[j, now], expected] of steps) {
-      state = applyJobEvent(state, j, now, policy);
+    let state = new FleetRig(CONFIG);
+    for (const [step, expected] of steps) {
+      state = state.with([step]);
       expect(loads(state)).toMatchObject(expected);
     }
-    expect(state.machines["vps-1"]).toEqual({
-      name: "vps-1",
-      runnerClass: "vps",
-      capacity: 1,
-      busy: [],
-      lastSeen: at(9),
-      offlineSince: null,
-      online: true,
-    });
-    expect(state.queued).toEqual({});
-    expect(Object.keys(state.settled).sort()).toEqual(["1", "2", "3"]);
+    expect(state.machine("vps-1")).toEqual({ name: "vps-1", runnerClass: "vps", lastSeen: ms(9), offlineSince: null });
+    expect(state.rows().jobs.map((j) => [j.job_id, j.state])).toEqual([
+      [1, "done"],
+      [2, "done"],
+      [3, "done"],
+    ]);
   });
 
   it("a queued job records its run, labels, time and class", () => {
     const state = apply([[{ ...job(7, "queued", null, KVM2), created_at: at(-3) }, at(0)]]);
-    expect(state.queued).toEqual({
-      "7": { jobId: 7, runId: 1007, labels: KVM2, queuedAt: at(-3), runnerClass: "kvm2" },
+    expect(state.job(7)).toMatchObject({
+      state: "queued",
+      runId: 1007,
+      labels: KVM2,
+      since: ms(-3),
+      runnerClass: "kvm2",
     });
   });
 
-  it("an unknown machine is added with capacity 1 under the class its labels map to", () => {
+  it("a machine the configuration does not list is known while it runs a job, under the class its labels map to", () => {
     const state = apply([[job(1, "in_progress", "kvm2-spare", KVM2), at(1)]]);
-    expect(state.machines["kvm2-spare"]).toEqual({
+    expect(state.machine("kvm2-spare")).toEqual({
       name: "kvm2-spare",
       runnerClass: "kvm2",
-      capacity: 1,
-      busy: [1],
-      lastSeen: at(1),
+      lastSeen: ms(1),
       offlineSince: null,
-      online: true,
     });
     expect(loads(state).kvm2).toEqual([2, 1, 1, 0]);
+    // An ephemeral runner runs one job: when it ends, the runner is forgotten.
+    const done = state.with([[job(1, "completed", "kvm2-spare", KVM2), at(3)]]);
+    expect(done.machine("kvm2-spare")).toBeNull();
+    expect(loads(done).kvm2).toEqual([1, 0, 1, 0]);
+  });
+
+  it("1,000 ephemeral runners leave no machine behind, and a delivery reads only the fleet's live rows", () => {
+    const steps: Step[] = [];
+    for (let i = 0; i < 1000; i++) {
+      steps.push(
+        [job(i + 1, "in_progress", `ephemeral-${i}`), at(i)],
+        [job(i + 1, "completed", `ephemeral-${i}`), at(i + 1)],
+      );
+    }
+    const state = apply(steps);
+    expect(state.rows().machines.map((m) => m.name)).toEqual([]);
+    expect(state.counts().machines).toEqual([]);
+  });
+
+  it("a runner name reused by another class takes the class of the job it runs now", () => {
+    const state = apply([
+      [job(1, "in_progress", "shared-1", VPS), at(1)],
+      [job(2, "in_progress", "shared-1", KVM2), at(2)],
+    ]);
+    expect(state.machine("shared-1")?.runnerClass).toBe("kvm2");
   });
 
   it("a class without machines counts its busy jobs against its capacity", () => {
     const bare = parseRoutingConfig({}).defaults;
-    let state = emptyFleet();
-    for (const [id, name] of [
-      [1, "vps-a"],
-      [2, "vps-b"],
-    ] as const) {
-      state = applyJobEvent(state, job(id, "in_progress", name), at(1), bare);
-    }
-    const vps = fleetSnapshot(state, bare).vps;
+    const state = apply(
+      [
+        [job(1, "in_progress", "vps-a"), at(1)],
+        [job(2, "in_progress", "vps-b"), at(1)],
+      ],
+      new FleetRig({}),
+    );
+    const vps = fleetSnapshot(state.counts(), bare).vps;
     expect(vps).toMatchObject({ capacity: 2, busy: 2, free: 0, saturated: true, hasMachines: false, offline: false });
     expect(vps?.machines.map((m) => [m.name, m.busy])).toEqual([
       ["vps-a", 1],
@@ -152,16 +243,30 @@ describe("applyJobEvent: filling up and draining", () => {
   });
 
   it("github-hosted never saturates", () => {
-    const bare = parseRoutingConfig({ runners: { "github-hosted": { capacity: 1 } } }).defaults;
-    let state = emptyFleet();
-    for (const id of [1, 2, 3]) {
-      state = applyJobEvent(state, job(id, "in_progress", `GitHub Actions ${id}`, ["ubuntu-latest"]), at(1), bare);
-    }
-    expect(fleetSnapshot(state, bare)["github-hosted"]).toMatchObject({ busy: 3, free: 0, saturated: false });
+    const config = { runners: { "github-hosted": { capacity: 1 } } };
+    const bare = parseRoutingConfig(config).defaults;
+    const state = apply(
+      [1, 2, 3].map((id): Step => [job(id, "in_progress", `GitHub Actions ${id}`, ["ubuntu-latest"]), at(1)]),
+      new FleetRig(config),
+    );
+    expect(fleetSnapshot(state.counts(), bare)["github-hosted"]).toMatchObject({ busy: 3, free: 0, saturated: false });
+  });
+
+  it("waiting jobs (an approval, a wait timer) are no demand: counted apart, never queued", () => {
+    const state = apply([
+      [job(1, "waiting", null, ["self-hosted", "cloudstartup", "kvm4"]), at(0)],
+      [job(2, "waiting"), at(0)],
+    ]);
+    const snap = fleetSnapshot(state.counts(), policy);
+    expect(snap.kvm4).toMatchObject({ queued: 0, waiting: 1 });
+    expect(snap.vps).toMatchObject({ queued: 0, waiting: 1 });
+    const released = state.with([[job(2, "queued"), at(90)]]);
+    expect(fleetSnapshot(released.counts(), policy).vps).toMatchObject({ queued: 1, waiting: 0 });
+    expect(released.job(2)?.since).toBe(ms(90));
   });
 });
 
-describe("applyJobEvent: idempotent and order-tolerant", () => {
+describe("the fleet's rows: idempotent and order-tolerant", () => {
   const events: Step[] = [
     [job(1, "queued"), at(0)],
     [job(2, "queued"), at(0)],
@@ -188,23 +293,26 @@ describe("applyJobEvent: idempotent and order-tolerant", () => {
 
   it("the reference state has exact counts", () => {
     expect(loads(reference)).toMatchObject({ vps: [2, 1, 1, 1], kvm2: [1, 1, 0, 0] });
-    expect(reference.machines["vps-2"]?.busy).toEqual([2]);
-    expect(Object.keys(reference.queued)).toEqual(["4"]);
+    expect(reference.job(2)).toMatchObject({ state: "busy", machine: "vps-2" });
+    expect(
+      reference
+        .rows()
+        .jobs.filter((j) => j.state === "queued")
+        .map((j) => j.job_id),
+    ).toEqual([4]);
   });
 
   it("the same event twice changes nothing", () => {
-    for (const [j, now] of events) {
-      const once = applyJobEvent(reference, j, now, policy);
-      expect(applyJobEvent(once, j, now, policy)).toEqual(once);
-    }
-    expect(apply(events.flatMap((e) => [e, e]))).toEqual(reference);
+    expect(apply(events.flatMap((e) => [e, e])).rows()).toEqual(reference.rows());
   });
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])(
-    "shuffle seed %i, every event delivered twice → the same state",
+    "shuffle seed %i, every event delivered twice → the same loads and states",
     (seed) => {
       const state = apply(shuffled([...events, ...events], seed));
-      expect(state).toEqual(reference);
+      expect(loads(state)).toEqual(loads(reference));
+      const states = (s: FleetRig) => s.rows().jobs.map((j) => [j.job_id, j.state, j.machine]);
+      expect(states(state)).toEqual(states(reference));
     },
   );
 
@@ -214,53 +322,81 @@ describe("applyJobEvent: idempotent and order-tolerant", () => {
       [job(9, "in_progress", "vps-1"), at(2)],
       [job(9, "queued"), at(0)],
     ]);
-    expect(state.machines["vps-1"]?.busy).toEqual([]);
-    expect(state.machines["vps-1"]?.lastSeen).toBe(at(3));
-    expect(state.queued).toEqual({});
+    expect(state.counts().busyByMachine.get("vps-1")).toBeUndefined();
+    expect(state.machine("vps-1")?.lastSeen).toBe(ms(3));
     expect(loads(state).vps).toEqual([2, 0, 2, 0]);
-  });
-
-  it("settled jobs are forgotten a day after they were noted", () => {
-    const state = apply([
-      [job(1, "completed", "vps-1"), at(0)],
-      [job(2, "queued"), at(24 * 60 + 1)],
-    ]);
-    expect(Object.keys(state.settled)).toEqual([]);
   });
 });
 
-describe("markOffline / markSeen", () => {
+describe("the fleet's rows: every state has a maximum age", () => {
+  it.each([
+    ["queued", job(1, "queued"), 24 * 60],
+    ["busy", job(1, "in_progress", "vps-1"), 5 * 24 * 60],
+    ["waiting", job(1, "waiting"), 30 * 24 * 60],
+  ] as const)(
+    "a job %s past its maximum age is let go (done), counted, and its slot freed",
+    (state, event, limitMinutes) => {
+      const rig = apply([[event, at(0)]]);
+      expect(MAX_AGE_MS[state]).toBe((limitMinutes + 60) * 60_000);
+      rig.maintain(at(limitMinutes + 59));
+      expect(rig.job(1)?.state).toBe(state);
+      rig.maintain(at(limitMinutes + 61));
+      expect(rig.job(1)?.state).toBe("done");
+      expect(rig.book.metrics.gauge("jobsExpired", { state })).toBe(1);
+      expect(loads(rig).vps).toEqual([2, 0, 2, 0]);
+      // A finished job is remembered a day (a late event cannot bring it back), then forgotten.
+      rig.maintain(at(limitMinutes + 61 + 24 * 60 + 1));
+      expect(rig.job(1)).toBeNull();
+    },
+  );
+});
+
+describe("the fleet's rows: GitHub's list of runners", () => {
   it("a runner going offline then back", () => {
-    let state = apply([[job(1, "in_progress", "vps-1"), at(1)]]);
-    state = markOffline(state, ["vps-2"], at(2));
-    expect(fleetSnapshot(state, policy).vps).toMatchObject({ capacity: 1, busy: 1, free: 0, saturated: true });
+    const state = apply([[job(1, "in_progress", "vps-1"), at(1)]]);
+    state.reconcile([{ name: "vps-2", status: "offline", busy: false }], at(2));
+    expect(fleetSnapshot(state.counts(), policy).vps).toMatchObject({ capacity: 1, busy: 1, free: 0, saturated: true });
     expect(choose(decision("vps", "default"), state)).toMatchObject({
       runner: "kvm2",
       runs_on: [...KVM2, "kvm2-1"],
       reasons: ["tree", "vps saturated (1/1 busy) → kvm2", "kvm2-1 is the least-loaded kvm2 machine (0/1 busy)"],
     });
-    state = markOffline(state, ["vps-1"], at(3));
-    expect(fleetSnapshot(state, policy).vps).toMatchObject({ capacity: 0, busy: 0, offline: true });
+    state.reconcile([{ name: "vps-1", status: "offline", busy: true }], at(3));
+    expect(fleetSnapshot(state.counts(), policy).vps).toMatchObject({ capacity: 0, busy: 0, offline: true });
     expect(choose(decision("vps", "default"), state).reasons.at(1)).toBe(
       "vps offline (all 2 machines are offline) → kvm2",
     );
-    // A sighting older than the offline report changes nothing; a later one brings it back.
-    state = markSeen(state, ["vps-2"], at(2));
-    expect(state.machines["vps-2"]?.online).toBe(false);
-    state = markSeen(state, ["vps-2"], at(4));
-    expect(state.machines["vps-2"]).toMatchObject({ online: true, lastSeen: at(4), offlineSince: at(2) });
+    // A sighting no later than the offline report changes nothing; a later one brings it back.
+    state.reconcile([{ name: "vps-2", status: "online", busy: false }], at(2));
+    expect(isOnline(state.machine("vps-2") ?? { lastSeen: null, offlineSince: null })).toBe(false);
+    state.reconcile([{ name: "vps-2", status: "online", busy: false }], at(4));
+    expect(state.machine("vps-2")).toMatchObject({ lastSeen: ms(4), offlineSince: ms(2) });
     expect(choose(decision("vps", "default"), state)).toMatchObject({ runner: "vps", runs_on: [...VPS, "vps-2"] });
     // An offline report older than the last sighting changes nothing either.
-    expect(markOffline(state, ["vps-2"], at(3)).machines["vps-2"]?.online).toBe(true);
-    // A job starting on an offline machine is a sighting.
-    state = apply([[job(5, "in_progress", "vps-1"), at(6)]], state);
-    expect(state.machines["vps-1"]?.online).toBe(true);
+    state.reconcile([{ name: "vps-2", status: "offline", busy: false }], at(3));
+    expect(isOnline(state.machine("vps-2") ?? { lastSeen: null, offlineSince: null })).toBe(true);
   });
 
-  it("unknown names are ignored", () => {
-    const state = fleetFromPolicy(policy);
-    expect(markOffline(state, ["ghost"], at(1))).toEqual(state);
-    expect(markSeen(state, ["ghost"], at(1))).toEqual(state);
+  it("runners the fleet does not know are left out", () => {
+    const state = new FleetRig(CONFIG);
+    state.reconcile([{ name: "ghost", status: "online", busy: false }], at(1));
+    expect(state.machine("ghost")).toBeNull();
+  });
+
+  it("a job held on a runner GitHub lists idle is checked at once; a fresh one only after a grace", () => {
+    const state = apply([
+      [{ ...job(1, "in_progress", "vps-1"), started_at: at(0) }, at(0)],
+      [{ ...job(2, "in_progress", "vps-2"), started_at: at(9) }, at(9)],
+    ]);
+    state.reconcile(
+      [
+        { name: "vps-1", status: "online", busy: false },
+        { name: "vps-2", status: "online", busy: false },
+      ],
+      at(10),
+    );
+    expect(state.job(1)?.checkAt).toBe(ms(10));
+    expect(state.job(2)?.checkAt).not.toBe(ms(10));
   });
 });
 
@@ -324,12 +460,13 @@ describe("chooseRunner", () => {
   });
 
   it("a requirement not in failover.requirements waits, even docker", () => {
-    const strict = parseRoutingConfig({
+    const strictConfig = {
       runners: { vps: { machines: { "vps-1": {} } } },
       failover: { requirements: ["lightweight"] },
-    }).defaults;
-    const state = applyJobEvent(emptyFleet(), job(1, "in_progress", "vps-1"), at(1), strict);
-    const d = chooseRunner(decision("vps", "docker"), strict, fleetSnapshot(state, strict), {
+    };
+    const strict = parseRoutingConfig(strictConfig).defaults;
+    const state = apply([[job(1, "in_progress", "vps-1"), at(1)]], new FleetRig(strictConfig));
+    const d = chooseRunner(decision("vps", "docker"), strict, fleetSnapshot(state.counts(), strict), {
       repository: "a/b",
       sha: SHA,
     });
@@ -347,11 +484,10 @@ describe("chooseRunner", () => {
         "kvm2 saturated (1/1 busy); self-hosted-only: no fallback to github-hosted, default waits on vps",
       ],
     ]);
-    const noFallback = parseRoutingConfig({
-      runners: { vps: { fallback: null, machines: { "vps-1": {} } } },
-    }).defaults;
-    const state = applyJobEvent(emptyFleet(), job(1, "in_progress", "vps-1"), at(1), noFallback);
-    const waits = chooseRunner(decision("vps", "default"), noFallback, fleetSnapshot(state, noFallback), {
+    const noFallbackConfig = { runners: { vps: { fallback: null, machines: { "vps-1": {} } } } };
+    const noFallback = parseRoutingConfig(noFallbackConfig).defaults;
+    const state = apply([[job(1, "in_progress", "vps-1"), at(1)]], new FleetRig(noFallbackConfig));
+    const waits = chooseRunner(decision("vps", "default"), noFallback, fleetSnapshot(state.counts(), noFallback), {
       repository: "a/b",
       sha: SHA,
     });
@@ -359,22 +495,26 @@ describe("chooseRunner", () => {
   });
 
   it("least-loaded by busy/capacity, ties by name, only machines with every needed label", () => {
-    const big = parseRoutingConfig({
+    const bigConfig = {
       runners: { vps: { machines: { b: { capacity: 4 }, a: { capacity: 2 }, c: { capacity: 2, labels: ["arm64"] } } } },
-    }).defaults;
-    let state = fleetFromPolicy(big);
+    };
+    const big = parseRoutingConfig(bigConfig).defaults;
+    let state = new FleetRig(bigConfig);
     const d = () =>
-      chooseRunner(decision("vps", "default"), big, fleetSnapshot(state, big), { repository: "a/b", sha: SHA });
+      chooseRunner(decision("vps", "default"), big, fleetSnapshot(state.counts(), big), {
+        repository: "a/b",
+        sha: SHA,
+      });
     expect(d().runs_on).toEqual([...VPS, "a"]);
-    state = applyJobEvent(state, job(1, "in_progress", "a"), at(1), big); // a 1/2, b 0/4, c 0/2
+    state = state.with([[job(1, "in_progress", "a"), at(1)]]); // a 1/2, b 0/4, c 0/2
     expect(d().runs_on).toEqual([...VPS, "b"]);
-    state = applyJobEvent(state, job(2, "in_progress", "b"), at(1), big); // a 1/2, b 1/4, c 0/2
+    state = state.with([[job(2, "in_progress", "b"), at(1)]]); // a 1/2, b 1/4, c 0/2
     expect(d().runs_on).toEqual([...VPS, "c"]);
-    state = applyJobEvent(state, job(3, "in_progress", "c"), at(1), big); // a 1/2, b 1/4, c 1/2
+    state = state.with([[job(3, "in_progress", "c"), at(1)]]); // a 1/2, b 1/4, c 1/2
     expect(d().runs_on).toEqual([...VPS, "b"]);
-    state = applyJobEvent(state, job(4, "in_progress", "b"), at(1), big); // a 1/2, b 2/4, c 1/2 → tie, by name
+    state = state.with([[job(4, "in_progress", "b"), at(1)]]); // a 1/2, b 2/4, c 1/2 → tie, by name
     expect(d().runs_on).toEqual([...VPS, "a"]);
-    const arm = chooseRunner(decision("vps", "default"), big, fleetSnapshot(state, big), {
+    const arm = chooseRunner(decision("vps", "default"), big, fleetSnapshot(state.counts(), big), {
       repository: "a/b",
       sha: SHA,
       labels: ["arm64"],
@@ -394,7 +534,7 @@ describe("chooseRunner", () => {
 
   it("a class without machines with room keeps its labels and says so", () => {
     const bare = parseRoutingConfig({}).defaults;
-    const d = chooseRunner(decision("vps", "default"), bare, fleetSnapshot(emptyFleet(), bare), {
+    const d = chooseRunner(decision("vps", "default"), bare, fleetSnapshot(NO_COUNTS, bare), {
       repository: "a/b",
       sha: SHA,
     });
@@ -425,7 +565,7 @@ describe("A/B", () => {
 
   it.each([0.1, 0.25, 0.5, 0.9])("share %f: within ±3%% over 10,000 commits, stable per commit", (share) => {
     const policy = { ...ab, ab: { vps: { candidate: "vps-next", share } } };
-    const snap = fleetSnapshot(emptyFleet(), policy);
+    const snap = fleetSnapshot(NO_COUNTS, policy);
     let candidates = 0;
     for (let i = 0; i < 10_000; i++) {
       const options = { repository: "acme/app", sha: sha(i) };
@@ -442,7 +582,7 @@ describe("A/B", () => {
   });
 
   it("the reason names the bucket and the arm; other classes get no arm", () => {
-    const snap = fleetSnapshot(emptyFleet(), ab);
+    const snap = fleetSnapshot(NO_COUNTS, ab);
     const bucket = abBucket("acme/app", SHA);
     const d = chooseRunner(decision("vps", "default"), ab, snap, { repository: "acme/app", sha: SHA });
     const arm = bucket < 0.25 ? "candidate vps-next" : "control vps";
@@ -468,7 +608,7 @@ describe("A/B", () => {
       [1, "candidate"],
     ] as const) {
       const policy = { ...ab, ab: { vps: { candidate: "vps-next", share } } };
-      const snap = fleetSnapshot(emptyFleet(), policy);
+      const snap = fleetSnapshot(NO_COUNTS, policy);
       for (let i = 0; i < 200; i++) {
         expect(chooseRunner(decision("vps", "default"), policy, snap, { repository: "a/b", sha: sha(i) }).arm).toBe(
           arm,
@@ -497,7 +637,7 @@ describe("rescueAction", () => {
     tokenAvailable: true,
   };
   const act = (over: Partial<typeof base>, p = policy, state = saturated) =>
-    rescueAction({ ...base, ...over }, p, fleetSnapshot(state, p));
+    rescueAction({ ...base, ...over }, p, fleetSnapshot(state.counts(), p));
 
   it.each<[string, Partial<typeof base>, string, string]>([
     ["within the target", { now: at(10) }, "wait", "queued 600 s of vps's 600 s target"],
@@ -525,7 +665,7 @@ describe("rescueAction", () => {
   });
 
   it("a class with room waits: re-routing would choose it again", () => {
-    expect(act({}, policy, fleetFromPolicy(policy)).action).toBe("wait");
+    expect(act({}, policy, new FleetRig(CONFIG)).action).toBe("wait");
   });
 
   it("per-class target, rescue disabled, gpu allowed when configured", () => {
@@ -561,7 +701,7 @@ describe("rescueAction", () => {
     const actions: string[] = [];
     const gpuActions = new Set<string>();
     for (let minute = 0; minute <= 30; minute++) {
-      const snap = fleetSnapshot(saturated, once);
+      const snap = fleetSnapshot(saturated.counts(), once);
       const r = rescueAction({ ...base, now: at(minute), attempts }, once, snap);
       actions.push(r.action);
       if (r.action === "rescue") attempts++;

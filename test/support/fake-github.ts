@@ -17,6 +17,11 @@
  * Self-hosted runners: `GET /orgs/acme/actions/runners` lists {@link FAKE_ORG_RUNNERS} in pages
  * (`per_page`, `page`); `/orgs/broken/…` answers 500; any other organization 404.
  *
+ * Jobs: `GET /repos/{repo}/actions/jobs/{id}` answers what a test put there with
+ * `PUT {FAKE_GITHUB_URL}/__jobs/{id}` (a JSON job, as GitHub's API gives it; no token needed),
+ * else 404; `acme/broken` answers 500. `GET {FAKE_GITHUB_URL}/__jobs/{id}/calls` counts the
+ * look-ups of a job.
+ *
  * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
  */
 export const FAKE_GITHUB_URL = "https://github.test";
@@ -42,25 +47,37 @@ export const FAKE_ORG_RUNNERS = Array.from({ length: 120 }, (_, i) => ({
 
 /** Write calls on workflow runs, by run id. */
 const runCalls = new Map<string, { method: string; path: string }[]>();
+/** What `GET …/actions/jobs/{id}` answers, by job id, and how often it was asked. */
+const jobs = new Map<string, unknown>();
+const jobLookups = new Map<string, number>();
 
 export async function fakeGitHub(request: Request): Promise<Response> {
   if (new URL(request.url).pathname.startsWith("/repos/acme/slow/")) {
     await new Promise((resolve) => setTimeout(resolve, SLOW_GITHUB_MS));
   }
-  const response = answer(request);
+  const response = await answer(request);
   const limited = new URL(request.url).pathname.startsWith("/repos/acme/limited/");
   const headers = new Headers(response.headers);
   headers.set("x-ratelimit-remaining", String(limited ? 0 : FAKE_RATE_LIMIT_REMAINING));
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
-function answer(request: Request): Response {
+async function answer(request: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.origin !== FAKE_GITHUB_URL) {
     return new Response(`unexpected outbound request to ${url.origin}`, { status: 599 });
   }
   const calls = /^\/__calls\/(\d+)$/.exec(url.pathname);
   if (calls !== null && request.method === "GET") return Response.json(runCalls.get(calls[1] ?? "") ?? []);
+  const control = /^\/__jobs\/(\d+)(\/calls)?$/.exec(url.pathname);
+  if (control !== null) {
+    const [, id = "", counted] = control;
+    if (counted) return Response.json({ lookups: jobLookups.get(id) ?? 0 });
+    if (request.method === "PUT") {
+      jobs.set(id, await request.json());
+      return new Response(null, { status: 204 });
+    }
+  }
   if (!request.headers.get("authorization")?.startsWith("Bearer ")) {
     return Response.json({ message: "Requires authentication" }, { status: 401 });
   }
@@ -74,6 +91,14 @@ function answer(request: Request): Response {
     runCalls.set(runId, [...(runCalls.get(runId) ?? []), { method: request.method, path: url.pathname }]);
     if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
     return action === "cancel" ? Response.json({}, { status: 202 }) : new Response(null, { status: 201 });
+  }
+  const job = /^\/repos\/([^/]+\/[^/]+)\/actions\/jobs\/(\d+)$/.exec(url.pathname);
+  if (job !== null && request.method === "GET") {
+    const [, repository, id = ""] = job;
+    jobLookups.set(id, (jobLookups.get(id) ?? 0) + 1);
+    if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
+    const known = jobs.get(id);
+    return known === undefined ? Response.json({ message: "Not Found" }, { status: 404 }) : Response.json(known);
   }
   const runners = /^\/orgs\/([^/]+)\/actions\/runners$/.exec(url.pathname);
   if (runners !== null) {

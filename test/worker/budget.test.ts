@@ -8,6 +8,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../worker/src/app.ts";
+import { KV_WRITE_INTERVAL_MS } from "../../worker/src/store/builds.ts";
 import { FAKE_GITHUB_URL } from "../support/fake-github.ts";
 import {
   deliver,
@@ -20,7 +21,7 @@ import {
   workflowJobPayload,
   workflowRunPayload,
 } from "./helpers.ts";
-import { runInProgressPayload } from "./observability.ts";
+import { runInProgressPayload, sleep } from "./observability.ts";
 
 interface Counts {
   /** KV calls by method. */
@@ -99,7 +100,9 @@ async function runBuild(repository: string, sha: string, buildId: string): Promi
     ]),
     ["workflow_run", workflowRunPayload({ repository, sha, action: "completed", id: runId, conclusion: "success" })],
   ];
-  for (const [event, payload] of steps) {
+  for (const [i, [event, payload]] of steps.entries()) {
+    // A build takes minutes, not milliseconds: its record is not copied to KV twice within a second.
+    if (i === steps.length - 1) await sleep(KV_WRITE_INTERVAL_MS);
     const answer = await deliver(event, payload, { via });
     expect(answer.status, answer.text).toBe(202);
     expect(answer.body).toEqual({ build_id: buildId });
@@ -120,7 +123,7 @@ describe("one whole build on the free plan", () => {
     // The Ledger: one call per delivery, which records it, counts it and answers it.
     expect(counts.ledger).toEqual({ accept: 10 });
     // The push listed its files: GitHub is never asked.
-    expect(counts.fetch).toEqual({});
+    expect(counts.fetch[FAKE_GITHUB_URL]).toBeUndefined();
   });
 
   it("a pull request's build (10 deliveries) writes KV 2 times, calls the Ledger 10 times and GitHub 1 time", async () => {
@@ -134,7 +137,7 @@ describe("one whole build on the free plan", () => {
     expect(counts.kv).toEqual({ put: 2 });
     expect(counts.ledger).toEqual({ accept: 10 });
     // One page of the pull request's files (two files).
-    expect(counts.fetch).toEqual({ [FAKE_GITHUB_URL]: 1 });
+    expect(counts.fetch[FAKE_GITHUB_URL]).toBe(1);
   });
 
   it("a refused delivery writes no KV and makes 1 Ledger call, to count it", async () => {

@@ -263,9 +263,8 @@ describe("ROUTING_CONFIG", () => {
   });
 });
 
-describe("misconfiguration: 503 misconfigured on every route, nothing stored", () => {
-  const ROUTES: [string, string, RequestInit & { token?: string | null }][] = [
-    ["GET /health", "/health", { token: null }],
+describe("misconfiguration: 503 misconfigured on every route, nothing stored, details only for the API token", () => {
+  const ROUTES: [string, string, RequestInit][] = [
     ["GET /status", `/status?build_id=x`, {}],
     ["GET /route", `/route?repository=acme/x&sha=${"a".repeat(40)}`, {}],
     [
@@ -273,26 +272,56 @@ describe("misconfiguration: 503 misconfigured on every route, nothing stored", (
       "/route",
       { method: "POST", headers: { "content-type": "application/json" }, body: '{"repository":"acme/x"}' },
     ],
+    ["GET /metrics", "/metrics", {}],
     ["GET /nowhere", "/nowhere", {}],
   ];
+  const GENERIC = "the Worker is misconfigured; GET /health names the settings to fix";
 
-  async function expectMisconfigured(via: Fetch, mentions: string[]): Promise<void> {
-    for (const [name, path, init] of ROUTES) {
-      const message = expectError(await call(path, { ...init, via }), 503, "misconfigured");
-      for (const m of mentions) expect(message, name).toContain(m);
+  /**
+   * Every route answers 503 misconfigured. A caller without the API token (none, or a wrong one)
+   * learns that, and from /health which settings are wrong, never what is wrong with them; a
+   * caller with it (when API_TOKEN can be read) learns every problem. Nothing is stored.
+   */
+  async function expectMisconfigured(via: Fetch, settings: string[], details: string[]): Promise<void> {
+    const tokenReadable = !settings.includes("API_TOKEN");
+    for (const token of [null, "wrong-token", TEST_SECRETS.api]) {
+      const trusted = token === TEST_SECRETS.api && tokenReadable;
+      const health = await call<Record<string, unknown>>("/health", { via, token });
+      expect(health.status).toBe(503);
+      expect(health.body).toEqual({
+        status: "misconfigured",
+        version: expect.any(String),
+        settings,
+        ...(trusted ? { problems: expect.any(Array) } : {}),
+      });
+      for (const [name, path, init] of ROUTES) {
+        const message = expectError(await call(path, { ...init, via, token }), 503, "misconfigured");
+        if (trusted) for (const d of details) expect(message, name).toContain(d);
+        else expect(message, `${name} without the API token`).toBe(GENERIC);
+      }
+      if (trusted) {
+        const problems = (health.body.problems as string[]).join("\n");
+        for (const d of details) expect(problems).toContain(d);
+      } else {
+        for (const d of details.filter((d) => !settings.includes(d))) expect(health.text).not.toContain(d);
+      }
     }
     const delivery = crypto.randomUUID();
     const message = expectError(await deliver("push", pushPayload(), { via, delivery }), 503, "misconfigured");
-    for (const m of mentions) expect(message).toContain(m);
+    expect(message).toBe(GENERIC);
     expect(await ledgerCount("deliveries", "id = ?", delivery)).toBe(0);
   }
 
   it("no WEBHOOK_SECRET", async () => {
-    await expectMisconfigured(withBindings({ WEBHOOK_SECRET: undefined }), ["WEBHOOK_SECRET"]);
+    await expectMisconfigured(
+      withBindings({ WEBHOOK_SECRET: undefined }),
+      ["WEBHOOK_SECRET"],
+      ["WEBHOOK_SECRET is not set"],
+    );
   });
 
   it("an empty WEBHOOK_SECRET counts as none", async () => {
-    await expectMisconfigured(withBindings({ WEBHOOK_SECRET: "" }), ["WEBHOOK_SECRET"]);
+    await expectMisconfigured(withBindings({ WEBHOOK_SECRET: "" }), ["WEBHOOK_SECRET"], ["WEBHOOK_SECRET is not set"]);
   });
 
   it("no WEBHOOK_SECRET even when WEBHOOK_SECRET_PREVIOUS is set: deliveries signed with it are not accepted", async () => {
@@ -302,25 +331,23 @@ describe("misconfiguration: 503 misconfigured on every route, nothing stored", (
   });
 
   it("no API_TOKEN", async () => {
-    await expectMisconfigured(withBindings({ API_TOKEN: undefined }), ["API_TOKEN"]);
+    await expectMisconfigured(withBindings({ API_TOKEN: undefined }), ["API_TOKEN"], ["API_TOKEN is not set"]);
   });
 
   it("a RUNNER_DISPATCH_MODE that is not a mode", async () => {
-    await expectMisconfigured(withBindings({ RUNNER_DISPATCH_MODE: "turbo" }), [
-      "RUNNER_DISPATCH_MODE",
-      "turbo",
-      "hybrid",
-      "self-hosted-only",
-      "cloudflare-only",
-    ]);
+    await expectMisconfigured(
+      withBindings({ RUNNER_DISPATCH_MODE: "turbo" }),
+      ["RUNNER_DISPATCH_MODE"],
+      ["must be one of hybrid, self-hosted-only, cloudflare-only"],
+    );
   });
 
   it("ROUTING_CONFIG that is not JSON", async () => {
-    await expectMisconfigured(withBindings({ ROUTING_CONFIG: "{rules: [" }), ["ROUTING_CONFIG", "JSON"]);
+    await expectMisconfigured(withBindings({ ROUTING_CONFIG: "{rules: [" }), ["ROUTING_CONFIG"], ["is not valid JSON"]);
   });
 
   it("ROUTING_CONFIG that is JSON but not an object", async () => {
-    await expectMisconfigured(withBindings({ ROUTING_CONFIG: "[1,2]" }), ["ROUTING_CONFIG"]);
+    await expectMisconfigured(withBindings({ ROUTING_CONFIG: "[1,2]" }), ["ROUTING_CONFIG"], ["must be a JSON object"]);
   });
 
   it("ROUTING_CONFIG with several shape errors lists every one", async () => {
@@ -330,38 +357,41 @@ describe("misconfiguration: 503 misconfigured on every route, nothing stored", (
       surprise: true,
     };
     const via = withBindings({ ROUTING_CONFIG: JSON.stringify(config) });
-    await expectMisconfigured(via, [
-      "ROUTING_CONFIG",
-      "rules[0].requirement",
-      "rules[0].patterns",
-      "runners.vps.capacity",
-      "surprise",
-    ]);
-    const message = expectError(await call("/health", { via, token: null }), 503, "misconfigured");
-    expect(message.match(/ROUTING_CONFIG /g)?.length).toBeGreaterThanOrEqual(4);
+    await expectMisconfigured(
+      via,
+      ["ROUTING_CONFIG"],
+      ["rules[0].requirement", "rules[0].patterns", "runners.vps.capacity", "surprise"],
+    );
+    const health = await call<{ problems: string[] }>("/health", { via });
+    expect(health.body.problems.filter((p) => p.startsWith("ROUTING_CONFIG ")).length).toBeGreaterThanOrEqual(4);
   });
 
   it("ROUTING_CONFIG naming unknown runners lists every one", async () => {
     const config = { assign: { gpu: "nowhere" }, runners: { vps: { fallback: "missing" } } };
-    await expectMisconfigured(withBindings({ ROUTING_CONFIG: JSON.stringify(config) }), [
-      "assign.gpu",
-      "nowhere",
-      "runners.vps.fallback",
-      "missing",
-    ]);
+    await expectMisconfigured(
+      withBindings({ ROUTING_CONFIG: JSON.stringify(config) }),
+      ["ROUTING_CONFIG"],
+      ["assign.gpu", "nowhere", "runners.vps.fallback", "missing"],
+    );
   });
 
   it("several problems at once are all reported", async () => {
     await expectMisconfigured(
       withBindings({ WEBHOOK_SECRET: undefined, API_TOKEN: undefined, RUNNER_DISPATCH_MODE: "fast" }),
       ["WEBHOOK_SECRET", "API_TOKEN", "RUNNER_DISPATCH_MODE"],
+      ["WEBHOOK_SECRET is not set", "API_TOKEN is not set", "must be one of"],
     );
   });
 
-  it("the message never carries a secret's value", async () => {
-    const via = withBindings({ RUNNER_DISPATCH_MODE: "turbo" });
-    const res = await call("/health", { via, token: null });
-    for (const secret of Object.values(TEST_SECRETS)) expect(res.text).not.toContain(secret);
+  it("never quotes a mis-set variable's value, which could hold a token, even to the API token's holder", async () => {
+    const via = withBindings({ RUNNER_DISPATCH_MODE: TEST_SECRETS.github });
+    for (const token of [null, TEST_SECRETS.api]) {
+      const res = await call("/health", { via, token });
+      expect(res.status).toBe(503);
+      for (const secret of Object.values(TEST_SECRETS)) expect(res.text).not.toContain(secret);
+      const metrics = await call("/metrics", { via, token });
+      for (const secret of Object.values(TEST_SECRETS)) expect(metrics.text).not.toContain(secret);
+    }
   });
 
   it("the bindings as given to the tests are valid (control)", async () => {

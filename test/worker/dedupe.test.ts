@@ -8,11 +8,14 @@ import {
   expectRouted,
   kvKeys,
   ledgerCount,
+  pullRequestPayload,
   pushPayload,
   randomRepository,
   randomSha,
   workflowJobPayload,
+  workflowRunPayload,
 } from "./helpers.ts";
+import { changes, isClockGauge, outbox, scrape, seriesKey } from "./observability.ts";
 
 /** Splits answers into the one first answer and the duplicates. */
 function split(answers: Answer[]) {
@@ -20,6 +23,67 @@ function split(answers: Answer[]) {
   const duplicates = answers.filter((a) => "duplicate" in a.body);
   return { first, duplicates };
 }
+
+describe("the same event under another X-GitHub-Delivery (a repository subscribed twice, a replayed capture)", () => {
+  /** Delivers `payload` twice under two delivery ids; the second is answered as the first, marked duplicate. */
+  async function twice(event: string, payload: unknown): Promise<{ first: Answer; second: Answer }> {
+    const first = await deliver(event, payload);
+    expect(first.status, first.text).toBe(202);
+    const before = await scrape();
+    const second = await deliver(event, structuredClone(payload));
+    expect(second.status, second.text).toBe(200);
+    expect(second.body).toEqual({ ...first.body, duplicate: true });
+    // Nothing counted but the duplicate itself.
+    const after = await scrape();
+    // (The alarm may send an earlier test's alert meanwhile: that is not this delivery's doing.)
+    const notThis = (key: string) => isClockGauge(key) || key.startsWith("ci_router_notification");
+    expect(changes(before, after, notThis)).toEqual({
+      [seriesKey("deliveries", { event, outcome: "duplicate" })]: 1,
+    });
+    return { first, second };
+  }
+
+  it("push: same repository, ref, before and after", async () => {
+    const repository = randomRepository();
+    const payload = pushPayload({ repository, files: ["kernels/k.cu"] });
+    const { first } = await twice("push", payload);
+    expect(await ledgerCount("builds", "repository = ?", repository.toLowerCase())).toBe(1);
+    // A GPU build alerts once, not once per hook.
+    const alerts = await outbox(String(first.body.build_id));
+    expect(alerts.filter((a) => a.kind === "gpu_build")).toHaveLength(1);
+  });
+
+  it("pull_request: same number, action and head commit", async () => {
+    const repository = randomRepository();
+    await twice("pull_request", pullRequestPayload({ repository, number: 31 }));
+    expect(await ledgerCount("builds", "repository = ?", repository.toLowerCase())).toBe(1);
+  });
+
+  it("workflow_job: same job, action and run attempt", async () => {
+    const repository = randomRepository();
+    const sha = randomSha();
+    const id = 700_000_000 + Math.floor(Math.random() * 1_000_000);
+    await twice("workflow_job", workflowJobPayload({ repository, sha, action: "queued", id }));
+    await twice("workflow_job", workflowJobPayload({ repository, sha, action: "in_progress", id }));
+  });
+
+  it("workflow_run: same run, action and attempt; a re-run's attempt is a new event", async () => {
+    const repository = randomRepository();
+    const sha = randomSha();
+    const id = 800_000_000 + Math.floor(Math.random() * 1_000_000);
+    await twice("workflow_run", workflowRunPayload({ repository, sha, action: "requested", id }));
+    const rerun = workflowRunPayload({ repository, sha, action: "requested", id });
+    rerun.workflow_run.run_attempt = 2;
+    expect((await deliver("workflow_run", rerun)).status).toBe(202);
+  });
+
+  it("a pull request's new head commit is a new event", async () => {
+    const repository = randomRepository();
+    expectRouted(await deliver("pull_request", pullRequestPayload({ repository, number: 32, action: "synchronize" })));
+    expectRouted(await deliver("pull_request", pullRequestPayload({ repository, number: 32, action: "synchronize" })));
+    expect(await ledgerCount("builds", "repository = ?", repository.toLowerCase())).toBe(2);
+  });
+});
 
 describe("the same X-GitHub-Delivery", () => {
   it("20 concurrent copies: one first answer, 19 duplicates, one build, one KV key", async () => {
@@ -127,11 +191,11 @@ describe("the same X-GitHub-Delivery", () => {
     expect(await kvKeys(`build:${[...ids][0]}`)).toHaveLength(1);
   });
 
-  it("different deliveries of the same push are different builds", async () => {
+  it("pushes of the same commit to two refs are two events, and two builds", async () => {
     const repository = randomRepository();
-    const payload = pushPayload({ repository });
-    const a = expectRouted(await deliver("push", payload));
-    const b = expectRouted(await deliver("push", payload));
+    const sha = randomSha();
+    const a = expectRouted(await deliver("push", pushPayload({ repository, sha, ref: "refs/heads/a" })));
+    const b = expectRouted(await deliver("push", pushPayload({ repository, sha, ref: "refs/heads/b" })));
     expect(a.build_id).not.toBe(b.build_id);
     expect(await ledgerCount("builds", "repository = ?", repository.toLowerCase())).toBe(2);
   });

@@ -15,7 +15,8 @@ export type ClassView = FleetView["classes"][string];
 
 /** Forgets the fleet's live state (the Ledger is shared by a file's tests). */
 export async function resetFleet(): Promise<void> {
-  await ledgerSql("DELETE FROM fleet");
+  await ledgerSql("DELETE FROM fleet_jobs");
+  await ledgerSql("DELETE FROM machines");
 }
 
 /** GET /fleet (for acme/fleet's policy unless `repository` is null), asserted 200. */

@@ -36,6 +36,7 @@ describe("GET /fleet: per class capacity, busy, free, queued and machines", () =
       busy: 0,
       free: 2,
       queued: 0,
+      waiting: 0,
       hasMachines: true,
       saturated: false,
       offline: false,

@@ -14,6 +14,7 @@ import { reset } from "cloudflare:test";
 import examples from "@octokit/webhooks-examples";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
+import { DELIVERY } from "../../worker/src/core/names.ts";
 import { ERRORS } from "../../worker/src/errors.ts";
 import { FUZZ_RUNS, FUZZ_SEED, runsFor } from "../support/fuzz-runs.ts";
 import { TEST_SECRETS } from "../support/secrets.ts";
@@ -96,8 +97,18 @@ function expectCode(res: Answer, status: number, code: string, context: string):
   expect((res.body as { error?: { code?: string } }).error?.code, context).toBe(code);
 }
 
-/** The documented answer to an accepted delivery of `event`. */
+/**
+ * The documented answer to an accepted delivery of `event`. The examples repeat, so a delivery
+ * may carry an event an earlier one did: it is then answered as that one was, with 200 and
+ * `duplicate: true`.
+ */
 function expectAcceptedShape(event: string, res: Answer, context: string): void {
+  if (res.status === 200 && event !== "ping") {
+    expect(res.body.duplicate, context).toBe(true);
+    const { duplicate: _, ...first } = res.body;
+    expectAcceptedShape(event, { ...res, status: 202, body: first }, context);
+    return;
+  }
   const body = res.body;
   const ignored = () => expect(body, context).toEqual({ ignored: true, reason: expect.any(String) });
   switch (event) {
@@ -531,7 +542,8 @@ async function checkWebhook(c: WebhookCase, pool: typeof EXAMPLES): Promise<numb
   if (signature === null) expectCode(res, 401, "missing_signature", context);
   else if (!event || !delivery || event.includes(",") || delivery.includes(",")) {
     expectCode(res, 400, "missing_header", context);
-  } else if (!valid) expectCode(res, 401, "invalid_signature", context);
+  } else if (!DELIVERY.test(delivery)) expectCode(res, 400, "invalid_header", context);
+  else if (!valid) expectCode(res, 401, "invalid_signature", context);
   else if (mediaType(type) === null) expectCode(res, 415, "unsupported_media_type", context);
   else {
     expect([200, 202, 400, 422], `${context}: ${res.text.slice(0, 300)}`).toContain(res.status);

@@ -148,13 +148,18 @@ function firstExample(event: string, predicate: (p: Payload) => boolean = () => 
   return found;
 }
 
+/** A copy of `payload` in another repository. */
+export function inRepository(payload: Payload, repository: string): Payload {
+  return withRepository(structuredClone(payload), repository);
+}
+
 function withRepository(payload: Payload, repository: string): Payload {
   const [owner = "acme", name = "repo"] = repository.split("/");
   payload.repository = {
     ...payload.repository,
     full_name: repository,
     name,
-    owner: { ...payload.repository.owner, login: owner },
+    owner: { ...payload.repository?.owner, login: owner },
   };
   return payload;
 }
@@ -210,8 +215,11 @@ export function workflowJobPayload(fields: {
   job.runner_name = fields.runnerName !== undefined ? fields.runnerName : assigned ? "vps-runner-1" : null;
   job.runner_group_name = job.runner_name === null ? null : "Default";
   job.conclusion = fields.action === "completed" ? (fields.conclusion ?? "success") : null;
-  job.completed_at = fields.action === "completed" ? "2026-11-20T10:05:00Z" : null;
-  job.started_at = fields.action === "queued" ? job.started_at : "2026-11-20T10:01:00Z";
+  // Recent times: the fleet lets go of jobs held past their state's maximum age.
+  const at = (minutesAgo: number) => new Date(Math.floor(Date.now() / 60_000 - minutesAgo) * 60_000).toISOString();
+  job.created_at = at(6);
+  job.completed_at = fields.action === "completed" ? at(1) : null;
+  job.started_at = fields.action === "queued" || fields.action === "waiting" ? null : at(5);
   return withRepository(payload, fields.repository);
 }
 

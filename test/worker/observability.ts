@@ -183,10 +183,17 @@ export async function outbox(buildId: string): Promise<OutboxRow[]> {
 }
 
 /** Runs SQL in the Ledger (to age a row, or to simulate a prune). */
-export async function ledgerSql(query: string, ...params: SqlStorageValue[]): Promise<void> {
-  await runInDurableObject(ledger(), (_instance, state) => {
-    state.storage.sql.exec(query, ...params);
-  });
+/** Runs one statement in the Ledger's SQLite; the rows it returns, as plain objects. */
+export async function ledgerSql<T = Record<string, SqlStorageValue>>(
+  query: string,
+  ...params: SqlStorageValue[]
+): Promise<T[]> {
+  return runInDurableObject(ledger(), (_instance, state) =>
+    state.storage.sql
+      .exec(query, ...params)
+      .toArray()
+      .map((row) => ({ ...row }) as T),
+  );
 }
 
 // --- The Ledger's alarm, by hand ------------------------------------------------------------

@@ -6,6 +6,7 @@ import {
   expectDecision,
   expectIgnored,
   expectRouted,
+  inRepository,
   kvKeys,
   ledgerCount,
   randomRepository,
@@ -69,7 +70,8 @@ for (const event of HANDLED) {
         const what = expected(event, payload);
         const label = `${contentType} #${i}${payload.action ? ` (${payload.action})` : ""} → ${what}`;
         it(label, async () => {
-          const res = await deliver(event, payload, { contentType });
+          // Each delivery its own repository: the same example twice would be the same event.
+          const res = await deliver(event, inRepository(payload, randomRepository()), { contentType });
           expect(res.headers.get("content-type")).toMatch(/^application\/json/);
           switch (what) {
             case "ping":
@@ -199,8 +201,8 @@ describe("events the router does not handle are ignored and store nothing", () =
 describe("decisions in example deliveries are complete", () => {
   it("carry every field the contract names, in both content types identically", async () => {
     const payload = examplesOf("push").find((p) => p.commits.length > 0) ?? {};
-    const a = expectRouted(await deliver("push", payload, { contentType: "json" }));
-    const b = expectRouted(await deliver("push", payload, { contentType: "form" }));
+    const a = expectRouted(await deliver("push", inRepository(payload, randomRepository()), { contentType: "json" }));
+    const b = expectRouted(await deliver("push", inRepository(payload, randomRepository()), { contentType: "form" }));
     expect(a.decision).toEqual(b.decision);
     expect(a.build_id).not.toBe(b.build_id);
     expectDecision(a.decision);

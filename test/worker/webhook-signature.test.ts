@@ -3,7 +3,15 @@ import { sign } from "@octokit/webhooks-methods";
 import { beforeEach, describe, expect, it } from "vitest";
 import { TEST_SECRETS } from "../support/secrets.ts";
 import { encodeBody } from "../support/webhooks.ts";
-import { deliver, expectError, expectNoState, expectRouted, pushPayload } from "./helpers.ts";
+import {
+  deliver,
+  expectError,
+  expectNoState,
+  expectRouted,
+  inRepository,
+  pushPayload,
+  randomRepository,
+} from "./helpers.ts";
 
 /** GitHub's documented test vector (FACTS.md). */
 const VECTOR = {
@@ -44,7 +52,9 @@ describe("X-Hub-Signature-256", () => {
     const payload = pushPayload({ files: ["docs/café/naïve.md", "kernels/ünï-🚀.cu"] });
     payload.commits[0].message = "Zoë fixed the “quotes” — ✓ 日本語";
     for (const contentType of ["json", "form"] as const) {
-      const { decision } = expectRouted(await deliver("push", payload, { contentType }));
+      const { decision } = expectRouted(
+        await deliver("push", inRepository(payload, randomRepository()), { contentType }),
+      );
       // The file names arrived intact: the gpu rule names the one it matched.
       expect(decision.requirement).toBe("gpu");
       expect(decision.reasons.join("\n")).toContain("kernels/ünï-🚀.cu");

@@ -12,9 +12,10 @@ import {
   policyFor,
   routeInput,
 } from "./core/index.ts";
-import type { Env, Settings } from "./env.ts";
+import type { Env } from "./env.ts";
 import { HttpError } from "./errors.ts";
 import { ledgerOf } from "./ledger.ts";
+import type { Settings } from "./settings.ts";
 
 export const VERSION = "0.1.0";
 

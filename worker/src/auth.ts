@@ -17,11 +17,16 @@ export async function safeEqual(a: string, b: string): Promise<boolean> {
  * so the time taken does not say which one matched.
  */
 export async function requireBearer(request: Request, tokens: readonly string[]): Promise<void> {
+  if (!(await bearerMatches(request, tokens))) {
+    throw new HttpError("unauthorized", "a valid bearer token is required (Authorization: Bearer <API_TOKEN>)");
+  }
+}
+
+/** Whether the request carries `Authorization: Bearer <token>` for one of `tokens` (none: never). */
+export async function bearerMatches(request: Request, tokens: readonly string[]): Promise<boolean> {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const given = match?.[1] ?? "";
   const matches = await Promise.all(tokens.map((token) => safeEqual(given, token)));
-  if (match === null || !matches.includes(true)) {
-    throw new HttpError("unauthorized", "a valid bearer token is required (Authorization: Bearer <API_TOKEN>)");
-  }
+  return match !== null && matches.includes(true);
 }

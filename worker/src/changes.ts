@@ -1,8 +1,6 @@
-import { type ChangeSet, changesFromPush, type RouteIntent, unknownChanges } from "./core/index.ts";
-import type { Settings } from "./env.ts";
+import { type ChangeSet, changesFromPush, type RouteIntent, unknownChanges, ZERO_SHA } from "./core/index.ts";
 import { GitHubClient } from "./github.ts";
-
-const ZERO_SHA = /^0{40}$/;
+import type { Settings } from "./settings.ts";
 
 /** The files a routed event touched: from the payload when it lists them, else from GitHub's API. */
 export async function changesFor(

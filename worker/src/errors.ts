@@ -6,6 +6,7 @@ export const ERRORS = {
   missing_signature: 401,
   invalid_signature: 401,
   missing_header: 400,
+  invalid_header: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid_body: 400,

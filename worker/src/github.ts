@@ -75,6 +75,34 @@ export class GitHubClient {
     );
   }
 
+  /** `GET /repos/{repo}/actions/jobs/{id}`: a job's current state, as a `workflow_job` payload carries it. */
+  async job(
+    repository: string,
+    jobId: number,
+  ): Promise<{ kind: "job"; job: unknown } | { kind: "not_found" } | { kind: "failed"; why: string }> {
+    try {
+      const response = await this.options.fetch(`${this.options.apiUrl}/repos/${repository}/actions/jobs/${jobId}`, {
+        headers: this.headers(),
+        signal: AbortSignal.timeout(this.options.budgetMs),
+      });
+      this.noteRateLimit(response);
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return { kind: "not_found" };
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        return { kind: "failed", why: `jobs API answered ${response.status}` };
+      }
+      return { kind: "job", job: await response.json() };
+    } catch (error) {
+      return {
+        kind: "failed",
+        why: `jobs API ${error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed"}`,
+      };
+    }
+  }
+
   /** `POST /repos/{repo}/actions/runs/{id}/cancel` (GitHub answers 202). */
   cancelRun(repository: string, runId: number): Promise<CallResult> {
     return this.post(`/repos/${repository}/actions/runs/${runId}/cancel`);
@@ -166,17 +194,8 @@ export class GitHubClient {
     try {
       for (let page = 1; page <= maxPages; page++) {
         const url = `${this.options.apiUrl}${path}?per_page=${PER_PAGE}&page=${page}`;
-        const response = await this.options.fetch(url, {
-          headers: {
-            accept: "application/vnd.github+json",
-            authorization: `Bearer ${this.options.token}`,
-            "user-agent": "pmoves-ci-orchestrator",
-            "x-github-api-version": "2022-11-28",
-          },
-          signal,
-        });
-        const remaining = Number(response.headers.get("x-ratelimit-remaining") ?? Number.NaN);
-        if (Number.isFinite(remaining)) this.rateLimitRemaining = remaining;
+        const response = await this.options.fetch(url, { headers: this.headers(), signal });
+        this.noteRateLimit(response);
         if (!response.ok) {
           await response.body?.cancel();
           return unknownChanges(source, `${source} answered ${response.status}`);

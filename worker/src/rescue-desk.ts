@@ -3,29 +3,34 @@ import {
   alertsFor,
   type BuildRecord,
   discordMessage,
-  type FleetState,
+  type FleetSnapshot,
   policyFor,
-} from "./core/index.ts";
-import type { Settings } from "./env.ts";
-import { GitHubClient } from "./github.ts";
-import { log } from "./log.ts";
-import {
-  CANCEL_CONFIRM_MS,
-  RESCUE_BATCH,
-  RESCUE_POLL_MS,
+  type RoutingPolicy,
   rescuedAttempt,
   stuckDecision,
   withReason,
-} from "./rescue.ts";
+} from "./core/index.ts";
+import { GitHubClient } from "./github.ts";
+import { log } from "./log.ts";
+import type { Settings } from "./settings.ts";
 import type { MetricsStore } from "./store/metrics.ts";
 import type { Outbox } from "./store/outbox.ts";
 import type { QueueWatch } from "./store/queue-watch.ts";
 import { Rescues } from "./store/rescues.ts";
+import type { Sql } from "./store/sql.ts";
+
+/** While a rescue is under way (cancel sent, run not yet seen cancelled), the alarm comes back this soon. */
+export const RESCUE_POLL_MS = 30_000;
+/** A cancel GitHub accepted but never confirmed by a `completed` / `cancelled` run within this is given up. */
+export const CANCEL_CONFIRM_MS = 60 * 60 * 1000;
+/** GitHub calls per alarm run, per step; the rest wait for the next run. */
+export const RESCUE_BATCH = 10;
 
 /** What the rescue desk uses of the Ledger: its stores, its settings, its alarm, its alerts. */
 export interface RescueDeps {
-  sql: SqlStorage;
-  storage: DurableObjectStorage;
+  sql: Sql;
+  /** Asks for the Ledger's alarm at `at` or sooner. */
+  wake: (at: number) => void;
   metrics: MetricsStore;
   watch: QueueWatch;
   outbox: Outbox;
@@ -63,7 +68,7 @@ export class RescueDesk {
     build: BuildRecord,
     job: BuildRecord["jobs"][string],
     waitedSeconds: number,
-    fleet: FleetState,
+    fleet: (policy: RoutingPolicy) => FleetSnapshot,
     now: number,
   ): void {
     const settings = this.deps.settings();
@@ -79,7 +84,7 @@ export class RescueDesk {
     if (this.rescues.inFlight(known)) return;
     const decided = stuckDecision({
       policy,
-      fleet,
+      fleet: fleet(policy),
       build,
       job,
       waitedSeconds,
@@ -96,8 +101,8 @@ export class RescueDesk {
           asBefore();
           return;
         }
-        const queuedAt = job.created_at ?? new Date(now - waitedSeconds * 1000).toISOString();
-        this.deps.watch.add({ jobId: job.id, buildId: build.build_id, queuedAt }, alertAfter, now);
+        const queuedAt = job.queued_at ?? job.created_at ?? new Date(now - waitedSeconds * 1000).toISOString();
+        this.deps.wake(this.deps.watch.add({ jobId: job.id, buildId: build.build_id, queuedAt }, alertAfter, now));
         return;
       }
       case "rescue":
@@ -134,6 +139,7 @@ export class RescueDesk {
     for (const alert of alertsFor({ kind: "queued_too_long", build, job, waitedSeconds }, policy)) {
       const payload = discordMessage(alert, build, { repositoryUrl: `https://github.com/${build.repository}` });
       this.deps.outbox.enqueue(alert.kind, alert.build_id, withReason(payload, reason), now);
+      this.deps.wake(now);
     }
   }
 
@@ -181,11 +187,8 @@ export class RescueDesk {
     }
   }
 
-  /** While a rescue is under way, the alarm comes back within {@link RESCUE_POLL_MS}. */
-  async poll(): Promise<void> {
-    if (!this.rescues.anyInFlight()) return;
-    const wanted = Date.now() + RESCUE_POLL_MS;
-    const current = await this.deps.storage.getAlarm();
-    if (current === null || wanted < current) await this.deps.storage.setAlarm(wanted);
+  /** While a rescue is under way, the alarm should come back within {@link RESCUE_POLL_MS}: when, else null. */
+  nextPoll(now: number): number | null {
+    return this.rescues.anyInFlight() ? now + RESCUE_POLL_MS : null;
   }
 }

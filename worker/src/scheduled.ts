@@ -1,11 +1,10 @@
 import { VAR_NAMES } from "./bindings.ts";
-import { type Env, loadSettings } from "./env.ts";
+import { isOwner } from "./core/index.ts";
+import type { Env } from "./env.ts";
 import { GitHubClient } from "./github.ts";
 import { ledgerOf } from "./ledger.ts";
 import { log } from "./log.ts";
-
-/** A GitHub organization login. */
-const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+import { loadSettings, type Settings, SettingsError } from "./settings.ts";
 
 /** Listing every page of runners may take longer than a webhook's file listing: a Cron run has time. */
 export const RECONCILE_BUDGET_MS = 15_000;
@@ -19,28 +18,36 @@ export type ReconcileOutcome =
   | { kind: "reconciled"; online: number; offline: number };
 
 /**
- * The Cron Trigger: reconciles the fleet with GitHub's view of the organization's self-hosted
- * runners (`GET /orgs/{org}/actions/runners`), when `GITHUB_TOKEN` and `GITHUB_RUNNERS_OWNER`
- * are set. Online runners count as seen now; offline ones are marked offline until seen again.
- * Without the settings it does nothing, and says so once.
+ * The Cron Trigger, every minute: reconciles the fleet with GitHub's view of the organization's
+ * self-hosted runners (`GET /orgs/{org}/actions/runners`) when `GITHUB_TOKEN` and
+ * `GITHUB_RUNNERS_OWNER` are set (online runners count as seen now, offline ones are marked
+ * offline until seen again, and jobs held on a runner GitHub lists idle are checked), then asks
+ * the Ledger to check the jobs held longer than usual. Without the settings it does nothing of
+ * the first part, and says so once.
  */
 export async function scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   await reconcile(env, controller.scheduledTime);
+  await ledgerOf(env).checkJobs(controller.scheduledTime);
 }
 
 export async function reconcile(env: Env, now: number, fetcher?: typeof fetch): Promise<ReconcileOutcome> {
-  let github: { token: string; apiUrl: string } | null = null;
+  let settings: Settings;
   try {
-    github = loadSettings(env).github;
+    settings = loadSettings(env);
   } catch (error) {
-    return disabled(error instanceof Error ? error.message : "the Worker is misconfigured");
+    return disabled(
+      error instanceof SettingsError
+        ? `the Worker is misconfigured (${error.settings.join(", ")})`
+        : "the Worker is misconfigured",
+    );
   }
-  const owner = env[VAR_NAMES.runnersOwner]?.trim() ?? "";
+  const { github } = settings;
+  const owner = settings.runnersOwner ?? "";
   if (github === null || owner === "") {
     const missing = [github === null ? "GITHUB_TOKEN" : null, owner === "" ? VAR_NAMES.runnersOwner : null];
     return disabled(`${missing.filter((m) => m !== null).join(" and ")} not set`);
   }
-  if (!OWNER.test(owner)) return disabled(`${VAR_NAMES.runnersOwner} is not an organization name`);
+  if (!isOwner(owner)) return disabled(`${VAR_NAMES.runnersOwner} is not an organization name`);
 
   const client = new GitHubClient({
     ...github,
@@ -52,10 +59,10 @@ export async function reconcile(env: Env, now: number, fetcher?: typeof fetch): 
     log("warn", "fleet reconciliation failed", { owner, why: listed.error });
     return { kind: "failed", why: listed.error };
   }
-  const online = listed.runners.filter((r) => r.status === "online").map((r) => r.name);
-  const offline = listed.runners.filter((r) => r.status !== "online").map((r) => r.name);
-  await ledgerOf(env).reconcileFleet(online, offline, now);
-  return { kind: "reconciled", online: online.length, offline: offline.length };
+  const runners = listed.runners.map(({ name, status, busy }) => ({ name, status, busy }));
+  await ledgerOf(env).reconcileFleet(runners, now);
+  const online = runners.filter((r) => r.status === "online").length;
+  return { kind: "reconciled", online, offline: runners.length - online };
 }
 
 function disabled(why: string): ReconcileOutcome {

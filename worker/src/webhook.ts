@@ -1,12 +1,23 @@
 import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS } from "./bindings.ts";
 import { decodePayload, readBody } from "./body.ts";
 import { changesFor } from "./changes.ts";
-import { type BuildRecord, buildId, decide, interpretEvent, newBuild, policyFor } from "./core/index.ts";
-import type { Env, Settings } from "./env.ts";
+import {
+  type BuildRecord,
+  buildId,
+  DELIVERY,
+  decide,
+  interpretEvent,
+  newBuild,
+  type Plan,
+  policyFor,
+  updatePlan,
+} from "./core/index.ts";
+import type { Env } from "./env.ts";
 import { HttpError } from "./errors.ts";
 import { GitHubClient } from "./github.ts";
-import { ledgerOf, type Outcome, type Plan } from "./ledger.ts";
+import { ledgerOf, type Outcome } from "./ledger.ts";
 import { log } from "./log.ts";
+import type { Settings } from "./settings.ts";
 import { verifySignature } from "./signature.ts";
 
 /** Copies a build record to KV for 24 hours. A failure is logged: the Ledger keeps the record. */
@@ -34,6 +45,12 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
     throw new HttpError(
       "missing_header",
       "X-GitHub-Event and X-GitHub-Delivery must each be sent once, with one value",
+    );
+  }
+  if (!DELIVERY.test(delivery)) {
+    throw new HttpError(
+      "invalid_header",
+      "X-GitHub-Delivery must be 1 to 128 letters, digits, '.', '_', ':' or '-' (GitHub sends a GUID)",
     );
   }
   const body = await readBody(request);
@@ -72,26 +89,17 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
       plan = { kind: "create", build };
       break;
     }
-    case "update": {
-      const fallback = newBuild({
-        build_id: buildId(intent.sha, delivery),
-        repository: intent.repository,
-        event: intent.event,
-        ref: null,
-        sha: intent.sha,
-        delivery,
-        decision: null,
-        at,
-      });
-      plan = { kind: "update", repository: intent.repository, sha: intent.sha, update: intent.update, fallback, at };
+    case "update":
+      plan = updatePlan(intent, delivery, at);
       break;
-    }
   }
 
   let outcome: Outcome;
   try {
+    const contentKey = intent.kind === "route" || intent.kind === "update" ? intent.key : null;
     outcome = await ledgerOf(env).accept(delivery, event, plan, {
-      rateLimitRemaining: github?.rateLimitRemaining ?? null,
+      contentKey,
+      seen: { rateLimitRemaining: github?.rateLimitRemaining ?? null },
     });
   } catch (error) {
     // Nothing was recorded: answer 5xx so GitHub marks the delivery failed and it can be redelivered.

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import type { BuildRecord, JobState } from "./builds.ts";
+import { REPOSITORY, SHA } from "./names.ts";
 
 /**
  * Which builds are important enough to tell a person about, and the Discord message that tells
@@ -263,9 +264,6 @@ function fitLines(lines: readonly string[], max: number): string {
   return `${out}\n${note}`;
 }
 
-const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-const SHA = /^[0-9a-f]{7,64}$/i;
-
 function httpsBase(url: string | undefined): string | null {
   if (url === undefined || !/^https:\/\/[^\s/?#()]+(?:\/[^\s?#()]*)?$/i.test(url)) return null;
   return url.replace(/\/+$/, "");
@@ -381,4 +379,19 @@ function fitTotal(embed: DiscordEmbed): void {
     excess -= before - embed.footer.text.length;
   }
   if (excess > 0) embed.title = discordTruncate(embed.title, embed.title.length - excess);
+}
+
+/** The alert with a "Rescue" field saying why, when the embed has room for it. */
+export function withReason(payload: DiscordPayload, reason: string): DiscordPayload {
+  const [embed, ...rest] = payload.embeds;
+  if (embed === undefined || embed.fields.length >= DISCORD_LIMITS.fields) return payload;
+  const value = reason.length > 300 ? `${reason.slice(0, 299)}…` : reason;
+  const used =
+    embed.title.length +
+    embed.description.length +
+    embed.fields.reduce((n, f) => n + f.name.length + f.value.length, 0) +
+    (embed.footer?.text.length ?? 0) +
+    (embed.author?.name.length ?? 0);
+  if (used + "Rescue".length + value.length > DISCORD_LIMITS.total) return payload;
+  return { ...payload, embeds: [{ ...embed, fields: [...embed.fields, { name: "Rescue", value }] }, ...rest] };
 }

@@ -35,6 +35,8 @@ export interface RunState {
 export interface JobState {
   id: number;
   run_id: number;
+  /** The attempt of its run this job belongs to (a re-run's jobs have new ids and a higher attempt). */
+  run_attempt: number;
   name: string | null;
   status: string;
   conclusion: string | null;
@@ -44,6 +46,11 @@ export interface JobState {
   /** The runner class of the pool that ran the job, from its labels. */
   runner: string | null;
   created_at: string | null;
+  /**
+   * When it started waiting for a runner: its creation, or, for a job that first waited for an
+   * environment's protection rules, when it was seen queued after that.
+   */
+  queued_at: string | null;
   started_at: string | null;
   completed_at: string | null;
 }
@@ -72,14 +79,25 @@ export interface BuildRecord {
   jobs: Record<string, JobState>;
 }
 
-/** Jobs kept per build; past this, new jobs only move the summary fields. */
+/**
+ * Jobs and runs kept per build; past these, new ones only move the summary fields. With the
+ * payload limits, a record stays well under a megabyte (the Ledger's SQLite takes 2 MB a value).
+ */
 export const MAX_JOBS_PER_BUILD = 256;
+export const MAX_RUNS_PER_BUILD = 64;
 
-/** A deterministic build id: the commit it builds and the delivery that announced it. */
+/**
+ * A build's id: the first 12 characters of the commit it builds, then the whole id of the
+ * delivery that announced it (`X-GitHub-Delivery`, as `DELIVERY` in names.ts allows). Deterministic, so a
+ * redelivery names the same build, and one-to-one: two deliveries never share a build id.
+ */
 export function buildId(sha: string | null, delivery: string): string {
-  const head = (sha ?? "").replace(/[^A-Za-z0-9]/g, "").slice(0, 12) || "nosha";
-  const tail = delivery.replace(/[^A-Za-z0-9]/g, "").slice(0, 12) || "nodelivery";
-  return `${head}-${tail}`;
+  const head =
+    (sha ?? "")
+      .replace(/[^A-Za-z0-9]/g, "")
+      .slice(0, 12)
+      .toLowerCase() || "nosha";
+  return `${head}-${delivery}`;
 }
 
 export function newBuild(fields: {
@@ -122,12 +140,18 @@ export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: stri
   const next: BuildRecord = { ...build, runs: { ...build.runs }, jobs: { ...build.jobs }, updated_at: at };
   if (update.kind === "run") {
     const key = String(update.run.id);
-    next.runs[key] = merge(next.runs[key], update.run);
+    const known = next.runs[key];
+    if (known !== undefined || Object.keys(next.runs).length < MAX_RUNS_PER_BUILD) {
+      next.runs[key] = merge(known, update.run);
+    }
   } else {
     const key = String(update.job.id);
     const known = next.jobs[key];
     if (known !== undefined || Object.keys(next.jobs).length < MAX_JOBS_PER_BUILD) {
-      next.jobs[key] = merge(known, update.job);
+      const merged = merge(known, update.job);
+      // Waited for an approval, then queued for a runner: its queue time starts now.
+      next.jobs[key] =
+        known?.status === "waiting" && merged.status === "queued" ? { ...merged, queued_at: at } : merged;
     }
     const runner = update.job.runner;
     if (runner !== null && !next.runners_used.includes(runner)) next.runners_used = [...next.runners_used, runner];
@@ -222,7 +246,7 @@ export function jobTransition(before: JobState | undefined, after: JobState): Jo
   return {
     started:
       !wasRunning && RUNNING.has(after.status)
-        ? { queueSeconds: secondsBetween(after.created_at, after.started_at) }
+        ? { queueSeconds: secondsBetween(after.queued_at ?? after.created_at, after.started_at) }
         : null,
     completed:
       !wasDone && after.status === "completed"

@@ -3,6 +3,7 @@ import { alertsSchema, resolveAlerts } from "./alerts.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
+import { dict, REPOSITORY } from "./names.ts";
 import {
   type FailoverPolicy,
   type Machine,
@@ -110,8 +111,6 @@ export class RoutingConfigError extends Error {
   }
 }
 
-const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const key of path) {
@@ -133,13 +132,14 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
   const problems: string[] = parsed.success
     ? []
     : parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  problems.push(...reservedKeys(raw, []));
   // Schema problems do not stop the checks below: they run on the parts that are valid, so that
   // one run reports every problem.
   const { repositories = {}, ...top } = parsed.success ? parsed.data : salvageConfig(raw);
   const defaults = resolvePolicy(DEFAULT_POLICY, top, "", problems);
   const topLevel = new Set(problems);
-  const byRepo: Record<string, RoutingPolicy> = {};
-  const spelled: Record<string, string> = {};
+  const byRepo = dict<RoutingPolicy>();
+  const spelled = dict<string>();
   for (const [name, override] of Object.entries(repositories)) {
     const where = `repositories[${JSON.stringify(name)}].`;
     if (!REPOSITORY.test(name)) {
@@ -166,6 +166,21 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * `__proto__` as a key: JSON gives it as an own key, but a schema's output object would take it
+ * as its prototype, so it is refused by name wherever it appears.
+ */
+function reservedKeys(raw: unknown, path: PropertyKey[]): string[] {
+  if (path.length > 8) return [];
+  if (Array.isArray(raw)) return raw.flatMap((item, i) => reservedKeys(item, [...path, i]));
+  if (!isRecord(raw)) return [];
+  return Object.keys(raw).flatMap((key) =>
+    key === "__proto__"
+      ? [`${formatPath([...path, key])}: "__proto__" is not a usable name`]
+      : reservedKeys(raw[key], [...path, key]),
+  );
+}
 
 /** The fields of `raw` that pass their own schema; the others are left out. */
 function validFields<S extends Record<string, z.ZodMiniType>>(
@@ -234,7 +249,7 @@ export function policyFor(config: RoutingConfig, repository: string): RoutingPol
 }
 
 function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, problems: string[]): RoutingPolicy {
-  const runners: Record<string, Runner> = { ...base.runners };
+  const runners = dict(Object.entries(base.runners));
   for (const [id, override] of Object.entries(input.runners ?? {})) {
     const known = runners[id];
     if (known === undefined && (override.kind === undefined || override.runsOn === undefined)) {
@@ -267,16 +282,14 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
       queuedTooLongSeconds: input.alerts?.queuedTooLongSeconds ?? base.alerts.queuedTooLongSeconds,
     },
     failover: resolveFailover(base.failover, input.failover),
-    ab: { ...base.ab, ...input.ab },
+    ab: dict([...Object.entries(base.ab), ...Object.entries(input.ab ?? {})]),
   };
   checkPolicy(policy, base, where, problems);
   return policy;
 }
 
 function resolveMachines(input: Record<string, { capacity?: number; labels?: string[] }>): Record<string, Machine> {
-  return Object.fromEntries(
-    Object.entries(input).map(([name, m]) => [name, { capacity: m.capacity ?? 1, labels: m.labels ?? [] }]),
-  );
+  return dict(Object.entries(input).map(([name, m]) => [name, { capacity: m.capacity ?? 1, labels: m.labels ?? [] }]));
 }
 
 function resolveFailover(base: FailoverPolicy, input: PolicyInput["failover"]): FailoverPolicy {

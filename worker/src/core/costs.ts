@@ -22,6 +22,34 @@ export interface CostJob {
   arm?: string | null;
 }
 
+/**
+ * Billed jobs summed by what a report groups them by: the unit the cost ledger keeps (per day
+ * and per month) and reports read. A single job is a line of one job.
+ */
+export interface BilledLine {
+  repository: string;
+  requirement: Requirement | null;
+  runner: string;
+  arm: string | null;
+  /** GPU work: GitHub-hosted runners could not have run it, so it has no baseline price. */
+  gpu: boolean;
+  jobs: number;
+  minutes: number;
+}
+
+/** A finished job as a billed line, priced by `runners` (which tell whether it was GPU work). */
+export function costLineOf(job: CostJob, runners: Record<string, Runner>): BilledLine {
+  return {
+    repository: job.repository,
+    requirement: job.requirement,
+    runner: job.runner,
+    arm: job.arm ?? null,
+    gpu: isGpuJob(job, runners[job.runner]),
+    jobs: 1,
+    minutes: jobMinutes(job),
+  };
+}
+
 /** How a runner's cost line was priced; `unknown` is a runner the pool does not define. */
 export type CostModelKind = "per_minute" | "monthly" | "unknown";
 
@@ -84,7 +112,7 @@ const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?
  * Milliseconds since the epoch, or null for anything but an ISO 8601 date-time with an offset
  * that names a real instant (`Date.parse` alone reads 2024-02-30 as March 1st).
  */
-function instant(text: string): number | null {
+export function parseInstant(text: string): number | null {
   const m = INSTANT.exec(text);
   if (m === null) return null;
   const [year, month, day, hour, minute, second = "0", offsetHours = "0", offsetMinutes = "0"] = m.slice(1);
@@ -103,8 +131,8 @@ function instant(text: string): number | null {
  * times cannot be read, or that completed before it started, bills 0.
  */
 export function jobMinutes(job: Pick<CostJob, "started_at" | "completed_at">): number {
-  const start = instant(job.started_at);
-  const end = instant(job.completed_at);
+  const start = parseInstant(job.started_at);
+  const end = parseInstant(job.completed_at);
   if (start === null || end === null || end < start) return 0;
   return Math.ceil((end - start) / MINUTE_MS);
 }
@@ -120,7 +148,7 @@ function round(value: number, digits: number): number {
 
 const cents = (usd: number) => round(usd, 2);
 
-function isGpuJob(job: CostJob, runner: Runner | undefined): boolean {
+function isGpuJob(job: Pick<CostJob, "requirement">, runner: Runner | undefined): boolean {
   if (job.requirement === "gpu") return true;
   return runner?.runsOn.some((label) => label.toLowerCase() === "gpu") ?? false;
 }
@@ -166,45 +194,35 @@ export interface CostReportOptions {
 }
 
 /**
- * What the jobs completed in `[period.start, period.end)` cost, by runner, repository and
- * requirement, against the counterfactual of running them all on GitHub-hosted runners.
+ * What the billed jobs of a period cost, by runner, repository and requirement, against the
+ * counterfactual of running them all on GitHub-hosted runners. `lines` are the period's: the
+ * cost ledger picks them (each job once, by when it completed).
  *
  * - Per-minute runners cost their billable minutes × rate.
  * - Fixed-monthly runners cost their monthly price × period days / {@link AVERAGE_MONTH_DAYS},
  *   used or not: a fixed cost is paid anyway. It is allocated to repositories and requirements
  *   in proportion to their minutes on that runner; a runner with no minutes leaves its cost in
  *   `totals.unallocated_usd`.
- * - The baseline prices the same billable minutes at the GitHub-hosted rate, except GPU jobs
- *   (requirement `gpu`, or run on a runner labelled `gpu`): GitHub-hosted runners cannot run
- *   them, so they are counted in `baseline.not_possible` and left out of its dollars.
- * - A job listed twice (same repository, job id and attempt) counts once, the last listing.
+ * - The baseline prices the same billable minutes at the GitHub-hosted rate, except GPU work:
+ *   GitHub-hosted runners cannot run it, so it is counted in `baseline.not_possible` and left
+ *   out of its dollars.
  *
  * Money is computed in full precision and rounded to cents only in the report.
  * Throws a RangeError when the period's bounds are not ISO 8601 date-times or end before start.
  */
 export function costReport(
-  jobs: readonly CostJob[],
+  lines: readonly BilledLine[],
   runners: Record<string, Runner>,
   period: { start: string; end: string },
   options: CostReportOptions = {},
 ): CostReport {
-  const start = instant(period.start);
-  const end = instant(period.end);
+  const start = parseInstant(period.start);
+  const end = parseInstant(period.end);
   if (start === null || end === null) {
     throw new RangeError(`cost period needs ISO 8601 date-times, got ${JSON.stringify(period)}`);
   }
   if (end < start) throw new RangeError(`cost period ends (${period.end}) before it starts (${period.start})`);
   const days = (end - start) / DAY_MS;
-
-  const unique = new Map<string, CostJob>();
-  for (const job of jobs) {
-    const completed = instant(job.completed_at);
-    if (completed === null || completed < start || completed >= end) continue;
-    const key = JSON.stringify([job.repository, job.job_id, job.run_attempt]);
-    unique.delete(key);
-    unique.set(key, job);
-  }
-  const inPeriod = [...unique.values()];
 
   const byRunner = new Map<string, Line & { model: CostModelKind }>();
   for (const runner of Object.values(runners)) {
@@ -217,23 +235,27 @@ export function costReport(
   const baseline = { jobs: 0, minutes: 0, cost: 0, impossibleJobs: 0, impossibleMinutes: 0 };
   const unpriced = { jobs: 0, minutes: 0 };
   let perMinuteUsd = 0;
+  let totalJobs = 0;
+  let totalMinutes = 0;
 
   // First pass: minutes everywhere, per-minute charges where they fall, the baseline.
-  for (const job of inPeriod) {
-    const minutes = jobMinutes(job);
-    const runner = runners[job.runner];
-    let line = byRunner.get(job.runner);
-    if (line === undefined) byRunner.set(job.runner, (line = { ...emptyLine(), model: "unknown" }));
-    const repository = lineAt(byRepository, job.repository);
-    const requirement = lineAt(byRequirement, job.requirement ?? "unknown");
-    const arm = job.arm ? lineAt(byArm, job.arm) : null;
-    const lines = arm === null ? [line, repository, requirement] : [line, repository, requirement, arm];
-    for (const l of lines) {
+  for (const billed of lines) {
+    const { minutes, jobs } = billed;
+    totalJobs += jobs;
+    totalMinutes += minutes;
+    const runner = runners[billed.runner];
+    let line = byRunner.get(billed.runner);
+    if (line === undefined) byRunner.set(billed.runner, (line = { ...emptyLine(), model: "unknown" }));
+    const repository = lineAt(byRepository, billed.repository);
+    const requirement = lineAt(byRequirement, billed.requirement ?? "unknown");
+    const arm = billed.arm ? lineAt(byArm, billed.arm) : null;
+    const grouped = arm === null ? [line, repository, requirement] : [line, repository, requirement, arm];
+    for (const l of grouped) {
       l.minutes += minutes;
-      l.jobs += 1;
+      l.jobs += jobs;
     }
     if (runner === undefined) {
-      unpriced.jobs += 1;
+      unpriced.jobs += jobs;
       unpriced.minutes += minutes;
     } else if ("perMinuteUsd" in runner.cost) {
       const cost = minutes * runner.cost.perMinuteUsd;
@@ -243,11 +265,11 @@ export function costReport(
       if (arm !== null) arm.cost += cost;
       perMinuteUsd += cost;
     }
-    if (isGpuJob(job, runner)) {
-      baseline.impossibleJobs += 1;
+    if (billed.gpu) {
+      baseline.impossibleJobs += jobs;
       baseline.impossibleMinutes += minutes;
     } else {
-      baseline.jobs += 1;
+      baseline.jobs += jobs;
       baseline.minutes += minutes;
       if (hosted !== null) baseline.cost += minutes * hosted.cost.perMinuteUsd;
     }
@@ -267,12 +289,12 @@ export function costReport(
       unallocatedUsd += fixed;
       continue;
     }
-    for (const job of inPeriod) {
-      if (job.runner !== runner.id) continue;
-      const share = (fixed * jobMinutes(job)) / line.minutes;
-      lineAt(byRepository, job.repository).cost += share;
-      lineAt(byRequirement, job.requirement ?? "unknown").cost += share;
-      if (job.arm) lineAt(byArm, job.arm).cost += share;
+    for (const billed of lines) {
+      if (billed.runner !== runner.id) continue;
+      const share = (fixed * billed.minutes) / line.minutes;
+      lineAt(byRepository, billed.repository).cost += share;
+      lineAt(byRequirement, billed.requirement ?? "unknown").cost += share;
+      if (billed.arm) lineAt(byArm, billed.arm).cost += share;
     }
   }
 
@@ -281,8 +303,8 @@ export function costReport(
   return {
     period: { start: period.start, end: period.end, days },
     totals: {
-      jobs: inPeriod.length,
-      minutes: inPeriod.reduce((sum, job) => sum + jobMinutes(job), 0),
+      jobs: totalJobs,
+      minutes: totalMinutes,
       cost_usd: cents(actual),
       per_minute_usd: cents(perMinuteUsd),
       fixed_usd: cents(fixedUsd),
@@ -331,7 +353,7 @@ function monthStart(year: number, month: number): Date {
  * Reads a report period:
  * - `YYYY-MM`: that calendar month, UTC, [first instant, first instant of the next month), from
  *   1970 to the current month (a month that has not started has nothing to report);
- * - `Nd`, 1 ≤ N ≤ 400: the N days ending `now`;
+ * - `Nd`, 1 ≤ N ≤ 400: the last N days, whole UTC days: today (to `now`) and the N - 1 before it;
  * - null or blank: the current UTC calendar month, to `now`.
  */
 export function parsePeriod(text: string | null, now: Date): PeriodResult {
@@ -361,7 +383,9 @@ export function parsePeriod(text: string | null, now: Date): PeriodResult {
     if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PERIOD_DAYS) {
       return { ok: false, message: `period ${shown}: the number of days must be 1 to ${MAX_PERIOD_DAYS}` };
     }
-    const start = new Date(nowMs - n * DAY_MS);
+    // Today and the n - 1 days before it, whole UTC days: the cost ledger keeps days.
+    const start = new Date(0);
+    start.setUTCFullYear(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (n - 1));
     return {
       ok: true,
       start: start.toISOString(),

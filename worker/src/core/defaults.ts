@@ -1,49 +1,52 @@
 import { DEFAULT_ALERTS } from "./alerts.ts";
+import { dict } from "./names.ts";
 import type { FailoverPolicy, Requirement, RoutingPolicy, Rule, Runner } from "./types.ts";
 
 /** The seed's runner pool. Costs: self-hosted boxes share the seed's $30/month; GitHub's Linux rate. */
-export const DEFAULT_RUNNERS: Record<string, Runner> = {
-  "ai-lab": {
-    id: "ai-lab",
-    kind: "self-hosted",
-    runsOn: ["self-hosted", "ai-lab", "gpu"],
-    fallback: null,
-    capacity: 1,
-    cost: { monthlyUsd: 0 },
-  },
-  vps: {
-    id: "vps",
-    kind: "self-hosted",
-    runsOn: ["self-hosted", "vps"],
-    fallback: "kvm2",
-    capacity: 2,
-    cost: { monthlyUsd: 10 },
-  },
-  kvm4: {
-    id: "kvm4",
-    kind: "self-hosted",
-    runsOn: ["self-hosted", "cloudstartup", "kvm4"],
-    fallback: null,
-    capacity: 1,
-    cost: { monthlyUsd: 10 },
-  },
-  "github-hosted": {
-    id: "github-hosted",
-    kind: "github-hosted",
-    runsOn: ["ubuntu-latest"],
-    fallback: null,
-    capacity: 20,
-    cost: { perMinuteUsd: 0.04 },
-  },
-  kvm2: {
-    id: "kvm2",
-    kind: "self-hosted",
-    runsOn: ["self-hosted", "kvm2"],
-    fallback: "github-hosted",
-    capacity: 1,
-    cost: { monthlyUsd: 10 },
-  },
-};
+export const DEFAULT_RUNNERS: Record<string, Runner> = dict(
+  Object.entries({
+    "ai-lab": {
+      id: "ai-lab",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "ai-lab", "gpu"],
+      fallback: null,
+      capacity: 1,
+      cost: { monthlyUsd: 0 },
+    },
+    vps: {
+      id: "vps",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "vps"],
+      fallback: "kvm2",
+      capacity: 2,
+      cost: { monthlyUsd: 10 },
+    },
+    kvm4: {
+      id: "kvm4",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "cloudstartup", "kvm4"],
+      fallback: null,
+      capacity: 1,
+      cost: { monthlyUsd: 10 },
+    },
+    "github-hosted": {
+      id: "github-hosted",
+      kind: "github-hosted",
+      runsOn: ["ubuntu-latest"],
+      fallback: null,
+      capacity: 20,
+      cost: { perMinuteUsd: 0.04 },
+    },
+    kvm2: {
+      id: "kvm2",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "kvm2"],
+      fallback: "github-hosted",
+      capacity: 1,
+      cost: { monthlyUsd: 10 },
+    },
+  } satisfies Record<string, Runner>),
+);
 
 export const DEFAULT_RULES: Rule[] = [
   {
@@ -107,5 +110,5 @@ export const DEFAULT_POLICY: RoutingPolicy = {
   assign: DEFAULT_ASSIGN,
   alerts: DEFAULT_ALERTS,
   failover: DEFAULT_FAILOVER,
-  ab: {},
+  ab: dict(),
 };

@@ -7,7 +7,35 @@ import type { MetricKey } from "./metrics.ts";
 export type Change =
   | { kind: "answered"; event: string; ignored: boolean }
   | { kind: "created"; event: string; build: BuildRecord }
-  | { kind: "updated"; event: string; before: BuildRecord | null; after: BuildRecord; update: WorkflowUpdate };
+  | {
+      kind: "updated";
+      event: string;
+      before: BuildRecord | null;
+      after: BuildRecord;
+      update: WorkflowUpdate;
+      /** Found by asking GitHub about a job whose event was lost, not delivered: not a delivery. */
+      checked?: boolean;
+    };
+
+/** Events `ci_router_webhook_deliveries_total` names; any other counts as `other`. */
+export const EVENT_LABELS = ["ping", "push", "pull_request", "workflow_run", "workflow_job", "workflow_dispatch"];
+/** Conclusions GitHub gives runs and jobs; any other counts as `other`. */
+export const CONCLUSION_LABELS = [
+  "success",
+  "failure",
+  "cancelled",
+  "skipped",
+  "neutral",
+  "timed_out",
+  "action_required",
+  "stale",
+  "startup_failure",
+];
+
+/** A label value from a closed list: itself when listed, else `other`, so series stay bounded. */
+export function bounded(value: string, allowed: readonly string[]): string {
+  return allowed.includes(value) ? value : "other";
+}
 
 /** Everything a change implies besides itself: metrics, alerts, cost rows, queue watches. */
 export interface Effects {
@@ -34,7 +62,9 @@ export function effectsOf(change: Change): Effects {
     effects.counters.push({ metric, labels, by });
 
   const outcome = change.kind === "answered" && change.ignored ? "ignored" : "accepted";
-  count("deliveries", { event: change.event, outcome });
+  if (!(change.kind === "updated" && change.checked)) {
+    count("deliveries", { event: bounded(change.event, EVENT_LABELS), outcome });
+  }
 
   if (change.kind === "created") {
     const { decision } = change.build;
@@ -52,7 +82,7 @@ export function effectsOf(change: Change): Effects {
     if (update.kind === "job") jobEffects(before, after, update.job.id, effects, count);
     if (after.status === "completed" && before?.status !== "completed") {
       const runner = after.runners_used[0] ?? after.decision?.runner ?? UNKNOWN_RUNNER;
-      count("builds", { runner, conclusion: after.conclusion ?? "neutral" });
+      count("builds", { runner, conclusion: bounded(after.conclusion ?? "neutral", CONCLUSION_LABELS) });
       effects.alerts.push({ kind: "completed", build: after });
     }
   }
@@ -74,8 +104,9 @@ function jobEffects(
   /** The A/B arm the build was routed under; its jobs' outcomes are also counted per arm. */
   const arm = after.decision?.arm ?? null;
 
-  if (previous === undefined && job.status !== "completed" && job.status !== "in_progress") {
-    effects.watch = { jobId, buildId: after.build_id, queuedAt: job.created_at };
+  // A job is watched once it queues for a runner: a job waiting for an approval is not demand.
+  if (job.status === "queued" && (previous === undefined || previous.status === "waiting")) {
+    effects.watch = { jobId, buildId: after.build_id, queuedAt: job.queued_at };
   }
   if (transition.started) {
     effects.unwatch = jobId;
@@ -99,8 +130,9 @@ function jobEffects(
   }
   if (transition.completed) {
     effects.unwatch = jobId;
-    count("jobs", { runner, conclusion: transition.completed.conclusion });
-    if (arm !== null) count("abJobs", { runner, arm, conclusion: transition.completed.conclusion });
+    const conclusion = bounded(transition.completed.conclusion, CONCLUSION_LABELS);
+    count("jobs", { runner, conclusion });
+    if (arm !== null) count("abJobs", { runner, arm, conclusion });
     if (transition.completed.runSeconds !== null) {
       effects.observations.push({ metric: "runSeconds", labels: { runner }, seconds: transition.completed.runSeconds });
       if (arm !== null) {
@@ -114,7 +146,7 @@ function jobEffects(
     if (job.started_at !== null && job.completed_at !== null && job.runner !== null) {
       effects.costJob = {
         job_id: job.id,
-        run_attempt: after.runs[String(job.run_id)]?.attempt ?? 1,
+        run_attempt: job.run_attempt,
         repository: after.repository,
         requirement: after.decision?.requirement ?? null,
         runner: job.runner,

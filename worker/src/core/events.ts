@@ -3,6 +3,7 @@ import { type JobState, type RunState, runnerForLabels, type WorkflowUpdate } fr
 import type { PushCommit } from "./changes.ts";
 import { policyFor } from "./config.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
+import { REPOSITORY, ZERO_SHA } from "./names.ts";
 import type { RoutingConfig } from "./types.ts";
 
 /**
@@ -18,6 +19,8 @@ export type Intent =
 
 export interface RouteIntent {
   kind: "route";
+  /** What makes a second delivery of this event the same event ({@link contentKey}), or null. */
+  key: string | null;
   repository: string;
   event: "push" | "pull_request" | "workflow_dispatch";
   ref: string | null;
@@ -30,6 +33,8 @@ export interface RouteIntent {
 
 export interface UpdateIntent {
   kind: "update";
+  /** What makes a second delivery of this event the same event ({@link contentKey}). */
+  key: string;
   repository: string;
   sha: string;
   event: "workflow_run" | "workflow_job";
@@ -39,18 +44,17 @@ export interface UpdateIntent {
 export const HANDLED_EVENTS = ["ping", "push", "pull_request", "workflow_run", "workflow_job", "workflow_dispatch"];
 export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened", "ready_for_review"];
 
-const ZERO_SHA = /^0{40}$/;
 /**
  * Bounds on what the router stores, far above anything GitHub sends, so that no delivery can
  * make a build record too large to keep (the Ledger's SQLite takes 2 MB a value).
  */
-export const PAYLOAD_LIMITS = { ref: 1024, name: 256, sha: 64, path: 4096, text: 1024 } as const;
+export const PAYLOAD_LIMITS = { ref: 1024, name: 256, sha: 64, path: 4096, text: 1024, labels: 100 } as const;
 const bounded = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
 const name = bounded(PAYLOAD_LIMITS.name);
 const ref = bounded(PAYLOAD_LIMITS.ref);
 const sha = bounded(PAYLOAD_LIMITS.sha);
 const nullableText = z.optional(z.nullable(z.string().check(z.maxLength(PAYLOAD_LIMITS.text))));
-const repository = z.looseObject({ full_name: bounded(PAYLOAD_LIMITS.name) });
+const repository = z.looseObject({ full_name: z.string().check(z.regex(REPOSITORY, 'must be "owner/name"')) });
 const files = z.optional(z.nullable(z.array(z.string().check(z.maxLength(PAYLOAD_LIMITS.path)))));
 /** A pull request, run or job number: GitHub's ids are positive integers. */
 const id = z.int().check(z.positive());
@@ -102,11 +106,12 @@ const jobSchema = z.looseObject({
   workflow_job: z.looseObject({
     id: id,
     run_id: id,
+    run_attempt: z.optional(z.int().check(z.positive())),
     head_sha: sha,
     name: nullableText,
     status: nullableText,
     conclusion: nullableText,
-    labels: z.optional(z.array(bounded(PAYLOAD_LIMITS.name)).check(z.maxLength(100))),
+    labels: z.optional(z.array(bounded(PAYLOAD_LIMITS.name)).check(z.maxLength(PAYLOAD_LIMITS.labels))),
     runner_name: nullableText,
     runner_group_name: nullableText,
     created_at: nullableText,
@@ -114,6 +119,17 @@ const jobSchema = z.looseObject({
     completed_at: nullableText,
   }),
 });
+
+/**
+ * The identity of an event whatever delivery carries it: a repository subscribed twice (a
+ * repository hook and an organization hook) or a replayed capture sends the same event under a
+ * new `X-GitHub-Delivery`. Push: ref, before and after; pull request: number, action and head
+ * commit; workflow job: job id, action and run attempt; workflow run: run id, action and
+ * attempt. The repository is compared in lower case.
+ */
+export function contentKey(event: string, repository: string, ...parts: (string | number)[]): string {
+  return [event, repository.toLowerCase(), ...parts].join("\n");
+}
 
 function invalid(event: string, error: z.core.$ZodError): Intent {
   return {
@@ -136,6 +152,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       }
       return {
         kind: "route",
+        key: contentKey(event, push.repository.full_name, push.ref, push.before, push.after),
         repository: push.repository.full_name,
         event,
         ref: push.ref,
@@ -154,6 +171,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       }
       return {
         kind: "route",
+        key: contentKey(event, pr.repository.full_name, pr.number, pr.action, pr.pull_request.head.sha),
         repository: pr.repository.full_name,
         event,
         ref: `refs/heads/${pr.pull_request.head.ref}`,
@@ -169,6 +187,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       const environment = p.data.inputs?.environment;
       return {
         kind: "route",
+        key: null,
         repository: p.data.repository.full_name,
         event,
         ref: p.data.ref.startsWith("refs/") ? p.data.ref : `refs/heads/${p.data.ref}`,
@@ -193,7 +212,8 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
         updated_at: r.updated_at ?? null,
       };
       const repo = p.data.repository.full_name;
-      return { kind: "update", repository: repo, sha: r.head_sha, event, update: { kind: "run", run } };
+      const key = contentKey(event, repo, r.id, p.data.action, run.attempt);
+      return { kind: "update", key, repository: repo, sha: r.head_sha, event, update: { kind: "run", run } };
     }
     case "workflow_job": {
       const p = jobSchema.safeParse(payload, PARSE_OPTIONS);
@@ -202,21 +222,25 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
       const repo = p.data.repository.full_name;
       const labels = j.labels ?? [];
       const hasRunner = (j.runner_name ?? null) !== null;
+      const status = j.status ?? p.data.action;
       const job: JobState = {
         id: j.id,
         run_id: j.run_id,
+        run_attempt: j.run_attempt ?? 1,
         name: j.name ?? null,
-        status: j.status ?? p.data.action,
+        status,
         conclusion: j.conclusion ?? null,
         labels,
         runner_name: j.runner_name ?? null,
         runner_group_name: j.runner_group_name ?? null,
         runner: hasRunner ? (runnerForLabels(policyFor(config, repo), labels)?.id ?? null) : null,
         created_at: j.created_at ?? null,
+        queued_at: status === "waiting" ? null : (j.created_at ?? null),
         started_at: j.started_at ?? null,
         completed_at: j.completed_at ?? null,
       };
-      return { kind: "update", repository: repo, sha: j.head_sha, event, update: { kind: "job", job } };
+      const key = contentKey(event, repo, j.id, p.data.action, job.run_attempt);
+      return { kind: "update", key, repository: repo, sha: j.head_sha, event, update: { kind: "job", job } };
     }
     default:
       return { kind: "ignore", reason: `event "${event}" is not one the router handles` };

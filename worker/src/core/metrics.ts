@@ -136,6 +136,18 @@ export const METRICS = {
     type: "gauge",
     labels: [],
   },
+  jobChecks: {
+    name: "ci_router_job_checks_total",
+    help: "Jobs held queued or busy longer than usual that the router asked GitHub about, by result (repaired: an event had been lost; unchanged; not_found; failed).",
+    type: "counter",
+    labels: ["result"],
+  },
+  jobsExpired: {
+    name: "ci_router_fleet_jobs_expired_total",
+    help: "Jobs the fleet let go after their state's maximum age (waiting 30 days, queued 24 hours, busy 5 days), by the state they were in.",
+    type: "counter",
+    labels: ["state"],
+  },
   rescues: {
     name: "ci_router_rescues_total",
     help: "Jobs found stuck past their class's queue target, by runner class and what was done (rescue, alert, give_up).",
@@ -159,6 +171,25 @@ export interface HistogramSeries {
   labels: Record<string, string>;
   counts: number[];
   sum: number;
+}
+
+/** Observations a histogram needs before its quantiles are trusted. */
+export const MIN_QUANTILE_OBSERVATIONS = 20;
+
+/**
+ * The `q` quantile of a histogram (counts per {@link DURATION_BUCKETS} bound plus +Inf, not
+ * cumulative), as the upper bound of the bucket it falls in (twice the last bound for +Inf);
+ * null with fewer than {@link MIN_QUANTILE_OBSERVATIONS} observations.
+ */
+export function histogramQuantile(counts: readonly number[], q: number): number | null {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total < MIN_QUANTILE_OBSERVATIONS) return null;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    seen += counts[i] ?? 0;
+    if (seen >= q * total) return DURATION_BUCKETS[i] ?? 2 * (DURATION_BUCKETS.at(-1) as number);
+  }
+  return 2 * (DURATION_BUCKETS.at(-1) as number);
 }
 
 /** The bucket a value falls in: the first bound it does not exceed, or the +Inf bucket. */

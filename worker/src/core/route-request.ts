@@ -1,14 +1,11 @@
 import * as z from "zod/mini";
 import { changesFromList, unknownChanges } from "./changes.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
+import { REPOSITORY, SHA } from "./names.ts";
 import type { ChangeSet, RoutingInput } from "./types.ts";
 
 /** Most files a suggestion request may list: GitHub's own largest listing cap. */
 export const MAX_ROUTE_FILES = 3000;
-
-/** `owner/name`; neither part may be `.` or `..`, which would walk GitHub's API paths. */
-const REPOSITORY = /^(?!\.{1,2}\/)[A-Za-z0-9_.-]+\/(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
-const SHA = /^[0-9a-fA-F]{7,64}$/;
 
 const routeRequestSchema = z.strictObject({
   repository: z.string().check(z.regex(REPOSITORY, 'must be "owner/name"')),
@@ -32,14 +29,6 @@ export function parseRouteRequest(
     ok: false,
     problems: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`),
   };
-}
-
-export function isRepository(value: string): boolean {
-  return REPOSITORY.test(value);
-}
-
-export function isSha(value: string): boolean {
-  return SHA.test(value);
 }
 
 /** The routing input a suggestion request describes; files not given are unknown. */

@@ -1,64 +1,110 @@
-import type { CostJob } from "../core/index.ts";
+import { type BilledLine, type CostJob, jobMinutes, parseInstant, type Requirement } from "../core/index.ts";
+import { addCostLine } from "./schema.ts";
+import type { Sql } from "./sql.ts";
+
+/** A job's billing is remembered this long, so it is billed once (jobs end within 5 days). */
+export const COST_JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Day totals are kept for reports this long: 400 days. */
+export const COST_DAY_RETENTION_DAYS = 400;
+
+interface DayRow extends Record<string, string | number> {
+  repository: string;
+  runner: string;
+  requirement: string;
+  arm: string;
+  gpu: number;
+  jobs: number;
+  minutes: number;
+}
+
+const toLine = (row: DayRow): BilledLine => ({
+  repository: row.repository,
+  runner: row.runner,
+  requirement: row.requirement === "" ? null : (row.requirement as Requirement),
+  arm: row.arm === "" ? null : row.arm,
+  gpu: row.gpu === 1,
+  jobs: row.jobs,
+  minutes: row.minutes,
+});
 
 /**
- * The cost ledger: one row per completed job attempt, kept long after the 24-hour build
- * records so that monthly reports stay true. Written in the delivery's transaction, once.
+ * The cost ledger: billed minutes per UTC day (by repository, runner, requirement, A/B arm and
+ * GPU work) for 400 days, and per month (by runner) for the gauges, both added to in the
+ * delivery's transaction; `cost_jobs` remembers which job attempts were billed, so none is
+ * billed twice. Reports read the day totals of their period, never one row per job.
  */
 export class CostStore {
-  private readonly sql: SqlStorage;
+  private readonly sql: Sql;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: Sql) {
     this.sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS cost_jobs (
-        job_id INTEGER NOT NULL,
-        run_attempt INTEGER NOT NULL,
-        repository TEXT NOT NULL,
-        requirement TEXT,
-        runner TEXT NOT NULL,
-        suggested TEXT,
-        started_at TEXT NOT NULL,
-        completed_at TEXT NOT NULL,
-        arm TEXT,
-        recorded_at INTEGER NOT NULL,
-        PRIMARY KEY (job_id, run_attempt)
-      );
-      CREATE INDEX IF NOT EXISTS cost_jobs_completed ON cost_jobs (completed_at);
-    `);
   }
 
-  /** Records a completed job; a second completion of the same attempt changes nothing. */
-  insert(job: CostJob, now: number): void {
-    this.sql.exec(
-      `INSERT OR IGNORE INTO cost_jobs
-         (job_id, run_attempt, repository, requirement, runner, suggested, started_at, completed_at, arm, recorded_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  /** Bills a completed job once, by the instant it completed; false when it was billed already or has no readable end. */
+  insert(job: CostJob, gpu: boolean, now: number): boolean {
+    const completed = parseInstant(job.completed_at);
+    if (completed === null) return false;
+    const inserted = this.sql.exec(
+      "INSERT OR IGNORE INTO cost_jobs (job_id, run_attempt, completed_at, recorded_at) VALUES (?, ?, ?, ?)",
       job.job_id,
       job.run_attempt,
-      job.repository,
-      job.requirement,
-      job.runner,
-      job.suggested,
-      job.started_at,
-      job.completed_at,
-      job.arm ?? null,
+      completed,
       now,
+    ).rowsWritten;
+    if (inserted === 0) return false;
+    addCostLine(
+      this.sql,
+      { repository: job.repository, runner: job.runner, requirement: job.requirement, arm: job.arm ?? null, gpu },
+      completed,
+      jobMinutes(job),
     );
+    return true;
   }
 
-  /** Jobs completed in [start, end), ISO-8601 UTC bounds. */
-  between(start: string, end: string): CostJob[] {
+  /** The day totals of the UTC days from `firstDay` to `lastDay` (YYYY-MM-DD, both included). */
+  days(firstDay: string, lastDay: string): BilledLine[] {
     return this.sql
-      .exec<CostJob & Record<string, SqlStorageValue>>(
-        `SELECT job_id, run_attempt, repository, requirement, runner, suggested, started_at, completed_at, arm
-         FROM cost_jobs WHERE completed_at >= ? AND completed_at < ? ORDER BY completed_at`,
-        start,
-        end,
+      .exec<DayRow>(
+        "SELECT repository, runner, requirement, arm, gpu, jobs, minutes FROM cost_days WHERE day >= ? AND day <= ?",
+        firstDay,
+        lastDay,
       )
-      .toArray();
+      .toArray()
+      .map(toLine);
   }
 
-  prune(before: number): void {
-    this.sql.exec("DELETE FROM cost_jobs WHERE recorded_at < ?", before);
+  /** A month's totals by runner (YYYY-MM), as lines without a repository. */
+  month(month: string): BilledLine[] {
+    return this.sql
+      .exec<{ runner: string; gpu: number; jobs: number; minutes: number }>(
+        "SELECT runner, gpu, jobs, minutes FROM cost_months WHERE month = ?",
+        month,
+      )
+      .toArray()
+      .map((row) => ({
+        repository: "",
+        runner: row.runner,
+        requirement: null,
+        arm: null,
+        gpu: row.gpu === 1,
+        jobs: row.jobs,
+        minutes: row.minutes,
+      }));
+  }
+
+  /** Forgets billed jobs recorded before `jobsBefore`, and day and month totals before `dayBefore` (YYYY-MM-DD). */
+  prune(jobsBefore: number, dayBefore: string, limit: number): boolean {
+    const jobs = this.sql.exec(
+      "DELETE FROM cost_jobs WHERE rowid IN (SELECT rowid FROM cost_jobs WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)",
+      jobsBefore,
+      limit,
+    ).rowsWritten;
+    const days = this.sql.exec(
+      "DELETE FROM cost_days WHERE rowid IN (SELECT rowid FROM cost_days WHERE day < ? LIMIT ?)",
+      dayBefore,
+      limit,
+    ).rowsWritten;
+    this.sql.exec("DELETE FROM cost_months WHERE month < ?", dayBefore.slice(0, 7));
+    return jobs >= limit || days >= limit;
   }
 }

@@ -7,31 +7,17 @@ import {
   type MetricKey,
   type Sample,
 } from "../core/index.ts";
+import type { Sql } from "./sql.ts";
 
 /**
  * Counters, gauges and histograms in the Ledger's SQLite. Every update is a single statement
  * inside the Ledger's transaction for the delivery that caused it, so values are exact.
  */
 export class MetricsStore {
-  private readonly sql: SqlStorage;
+  private readonly sql: Sql;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: Sql) {
     this.sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS metric_values (
-        metric TEXT NOT NULL,
-        labels TEXT NOT NULL,
-        value REAL NOT NULL,
-        PRIMARY KEY (metric, labels)
-      );
-      CREATE TABLE IF NOT EXISTS metric_histograms (
-        metric TEXT NOT NULL,
-        labels TEXT NOT NULL,
-        counts TEXT NOT NULL,
-        sum REAL NOT NULL,
-        PRIMARY KEY (metric, labels)
-      );
-    `);
   }
 
   /** Adds `by` to a counter. */
@@ -77,6 +63,30 @@ export class MetricsStore {
       JSON.stringify(counts),
       (row?.sum ?? 0) + seconds,
     );
+  }
+
+  /** One histogram series' counts (per bound plus +Inf), or null when it has none. */
+  histogram(metric: MetricKey, labels: Record<string, string>): number[] | null {
+    const row = this.sql
+      .exec<{ counts: string }>(
+        "SELECT counts FROM metric_histograms WHERE metric = ? AND labels = ?",
+        metric,
+        labelKey(labels),
+      )
+      .toArray()[0];
+    return row === undefined ? null : (JSON.parse(row.counts) as number[]);
+  }
+
+  /** A counter or gauge's value, or null when it has none yet. */
+  gauge(metric: MetricKey, labels: Record<string, string> = {}): number | null {
+    const row = this.sql
+      .exec<{ value: number }>(
+        "SELECT value FROM metric_values WHERE metric = ? AND labels = ?",
+        metric,
+        labelKey(labels),
+      )
+      .toArray()[0];
+    return row?.value ?? null;
   }
 
   samples(): Sample[] {

@@ -1,4 +1,5 @@
 import { type AttemptResult, type NextStep, nextStep } from "../core/index.ts";
+import type { Sql, SqlValue } from "./sql.ts";
 
 export interface OutboxRow {
   id: number;
@@ -14,24 +15,10 @@ export interface OutboxRow {
  * `nextStep` says. A row ends `sent` or `failed` (kept, with its last error), never deleted unsent.
  */
 export class Outbox {
-  private readonly sql: SqlStorage;
+  private readonly sql: Sql;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: Sql) {
     this.sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        build_id TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL,
-        last_error TEXT,
-        created_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
-    `);
   }
 
   enqueue(kind: string, buildId: string, payload: unknown, now: number): void {
@@ -47,7 +34,7 @@ export class Outbox {
 
   due(now: number, limit: number): OutboxRow[] {
     return this.sql
-      .exec<OutboxRow & Record<string, SqlStorageValue>>(
+      .exec<OutboxRow & Record<string, SqlValue>>(
         "SELECT id, kind, build_id, payload, attempts FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
         now,
         limit,

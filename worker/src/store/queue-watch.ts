@@ -1,33 +1,28 @@
+import type { Sql } from "./sql.ts";
 /**
  * Jobs waiting in GitHub's queue, each with the moment it counts as queued too long. The
  * Ledger's alarm takes the due ones once and raises `queued_too_long` for those still waiting.
  */
 export class QueueWatch {
-  private readonly sql: SqlStorage;
+  private readonly sql: Sql;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: Sql) {
     this.sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS queue_watch (
-        job_id INTEGER PRIMARY KEY,
-        build_id TEXT NOT NULL,
-        queued_at INTEGER NOT NULL,
-        due_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS queue_watch_due ON queue_watch (due_at);
-    `);
   }
 
-  add(job: { jobId: number; buildId: string; queuedAt: string | null }, limitSeconds: number, now: number): void {
+  /** Watches a queued job; returns when its watch falls due. */
+  add(job: { jobId: number; buildId: string; queuedAt: string | null }, limitSeconds: number, now: number): number {
     const parsed = job.queuedAt === null ? Number.NaN : Date.parse(job.queuedAt);
     const queuedAt = Number.isFinite(parsed) ? parsed : now;
+    const due = queuedAt + limitSeconds * 1000;
     this.sql.exec(
       "INSERT OR IGNORE INTO queue_watch (job_id, build_id, queued_at, due_at) VALUES (?, ?, ?, ?)",
       job.jobId,
       job.buildId,
       queuedAt,
-      queuedAt + limitSeconds * 1000,
+      due,
     );
+    return due;
   }
 
   remove(jobId: number): void {

@@ -1,3 +1,4 @@
+import type { Sql, SqlValue } from "./sql.ts";
 /**
  * Stuck-queue rescues, one row per workflow run. The Ledger's alarm decides (in its transaction)
  * to rescue a run and counts the attempt here, exactly once; it then asks GitHub to cancel the
@@ -36,27 +37,15 @@ export interface RescueRow {
 const IN_FLIGHT: readonly RescueStep[] = ["cancel_pending", "cancelled_for_rescue"];
 
 export class Rescues {
-  private readonly sql: SqlStorage;
+  private readonly sql: Sql;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: Sql) {
     this.sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS rescues (
-        run_id INTEGER PRIMARY KEY,
-        repository TEXT NOT NULL,
-        build_id TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        run_attempt INTEGER NOT NULL DEFAULT 1,
-        last_action TEXT NOT NULL,
-        last_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS rescues_action ON rescues (last_action, last_at);
-    `);
   }
 
   get(runId: number): RescueRow | null {
     const row = this.sql
-      .exec<RescueRow & Record<string, SqlStorageValue>>("SELECT * FROM rescues WHERE run_id = ?", runId)
+      .exec<RescueRow & Record<string, SqlValue>>("SELECT * FROM rescues WHERE run_id = ?", runId)
       .toArray()[0];
     return row === undefined ? null : { ...row };
   }
@@ -110,7 +99,7 @@ export class Rescues {
   /** Runs at `step`, oldest first. */
   at(step: RescueStep, limit: number): RescueRow[] {
     return this.sql
-      .exec<RescueRow & Record<string, SqlStorageValue>>(
+      .exec<RescueRow & Record<string, SqlValue>>(
         "SELECT * FROM rescues WHERE last_action = ? ORDER BY last_at, run_id LIMIT ?",
         step,
         limit,

@@ -1,0 +1,547 @@
+import {
+  type AlertEvent,
+  alertsFor,
+  applyUpdate,
+  type BuildRecord,
+  bounded,
+  type Change,
+  type CostReport,
+  chooseRunner,
+  configuredClass,
+  costReport,
+  DEFAULT_QUEUE_TARGET_SECONDS,
+  discordMessage,
+  EVENT_LABELS,
+  effectsOf,
+  type FleetJob,
+  type FleetSnapshot,
+  fleetSnapshot,
+  histogramQuantile,
+  interpretEvent,
+  type JobState,
+  nextCheck,
+  type Plan,
+  policyFor,
+  type RoutingConfig,
+  type RoutingPolicy,
+  renderExposition,
+  runnerForLabels,
+  stepJob,
+  updatePlan,
+  watchSeconds,
+} from "./core/index.ts";
+import { RescueDesk } from "./rescue-desk.ts";
+import type { Settings } from "./settings.ts";
+import { BuildStore, KV_WRITE_INTERVAL_MS } from "./store/builds.ts";
+import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./store/costs.ts";
+import { DeliveryStore } from "./store/deliveries.ts";
+import { FleetStore } from "./store/fleet.ts";
+import { MetricsStore } from "./store/metrics.ts";
+import { Outbox } from "./store/outbox.ts";
+import { QueueWatch } from "./store/queue-watch.ts";
+import { migrate } from "./store/schema.ts";
+import type { Sql, Transaction } from "./store/sql.ts";
+
+/** GitHub lets a delivery be redelivered for 3 days; remember each one a day longer. */
+export const DELIVERY_RETENTION_MS = 4 * 24 * 60 * 60 * 1000;
+/** Build records live as long here as in KV. */
+export const BUILD_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Rows deleted per table per maintenance run; more wait for the next run, which then comes soon. */
+export const PRUNE_BATCH = 2_000;
+/** Jobs let go per state per maintenance run. */
+const EXPIRE_BATCH = 500;
+/** A job GitHub lists on an idle runner is checked only once it has been busy this long (events may still be on their way). */
+const IDLE_RUNNER_GRACE_MS = 2 * 60 * 1000;
+/** Without history, a job counts as busy longer than usual after this long. */
+const DEFAULT_RUN_MS = 60 * 60 * 1000;
+
+/** GET /fleet's answer: per runner class, its load and machines (each with its running job ids). */
+export interface FleetView {
+  classes: Record<
+    string,
+    Omit<FleetSnapshot[string], "machines"> & {
+      machines: (FleetSnapshot[string]["machines"][number] & { jobs: number[] })[];
+    }
+  >;
+}
+
+/** What the Worker saw while planning, for the gauges. */
+export interface Observations {
+  rateLimitRemaining?: number | null;
+}
+
+export interface AcceptOptions {
+  /** The event's identity whatever delivery carries it (core/events.ts `contentKey`). */
+  contentKey?: string | null;
+  seen?: Observations;
+  /** Found by a job check, not delivered by GitHub. */
+  checked?: boolean;
+}
+
+export interface Outcome {
+  duplicate: boolean;
+  status: number;
+  /** The JSON answer, exactly as first given. */
+  body: string;
+  /** The build to copy to KV now (created, or just completed, and no copy written in the last second). */
+  persist: BuildRecord | null;
+}
+
+/** One self-hosted runner as GitHub lists it. */
+export interface ListedRunner {
+  name: string;
+  status: "online" | "offline";
+  busy: boolean;
+}
+
+/** What GitHub said of a job the fleet holds longer than usual. */
+export type JobLookup = { kind: "job"; job: unknown } | { kind: "not_found" } | { kind: "failed"; why: string };
+
+export type CheckResult = "repaired" | "unchanged" | "not_found" | "failed";
+
+export interface BookDeps {
+  sql: Sql;
+  transaction: Transaction;
+  /** The Worker's settings, or null while they are wrong (work that needs them waits). */
+  settings: () => Settings | null;
+  /** Asks for the Ledger's alarm at `at` or sooner. */
+  wake: (at: number) => void;
+}
+
+/**
+ * The Ledger's state and every transaction on it, free of the platform: the Durable Object
+ * (ledger.ts) runs it over its SQLite storage, the soak and the Node tests over node:sqlite.
+ * Every delivery is applied in one synchronous transaction, so a delivery is accepted at most
+ * once, concurrent workflow events never lose an update, and its build record, fleet rows,
+ * metrics, cost totals and alerts are written together. Tables: store/schema.ts and
+ * docs/storage-schema.md.
+ */
+export class Book {
+  readonly sql: Sql;
+  readonly transaction: Transaction;
+  readonly metrics: MetricsStore;
+  readonly outbox: Outbox;
+  readonly builds: BuildStore;
+  readonly fleet: FleetStore;
+  readonly rescueDesk: RescueDesk;
+  private readonly deliveries: DeliveryStore;
+  private readonly costs: CostStore;
+  private readonly watch: QueueWatch;
+  private readonly deps: BookDeps;
+
+  constructor(deps: BookDeps) {
+    this.deps = deps;
+    this.sql = deps.sql;
+    this.transaction = deps.transaction;
+    deps.transaction(() => migrate(deps.sql, { runners: deps.settings()?.config.defaults.runners ?? null }));
+    this.metrics = new MetricsStore(this.sql);
+    this.outbox = new Outbox(this.sql);
+    this.builds = new BuildStore(this.sql);
+    this.fleet = new FleetStore(this.sql);
+    this.deliveries = new DeliveryStore(this.sql);
+    this.costs = new CostStore(this.sql);
+    this.watch = new QueueWatch(this.sql);
+    this.rescueDesk = new RescueDesk({
+      sql: this.sql,
+      wake: deps.wake,
+      metrics: this.metrics,
+      watch: this.watch,
+      outbox: this.outbox,
+      settings: deps.settings,
+      buildById: (id) => this.builds.byId(id),
+      queueAlerts: (event, now) => this.queueAlerts(event, now),
+    });
+  }
+
+  /**
+   * Applies `plan` for `delivery` unless that delivery, or another delivery of the same event,
+   * was seen; either way, answers as the first time.
+   */
+  accept(delivery: string, event: string, plan: Plan, options: AcceptOptions = {}, now = Date.now()): Outcome {
+    const contentKey = options.contentKey ?? null;
+    return this.transaction((): Outcome => {
+      const rate = options.seen?.rateLimitRemaining;
+      if (typeof rate === "number") this.metrics.set("rateLimit", {}, rate);
+      const first = this.deliveries.seen(delivery, contentKey);
+      if (first !== undefined) {
+        if (!options.checked)
+          this.metrics.add("deliveries", { event: bounded(event, EVENT_LABELS), outcome: "duplicate" });
+        return { duplicate: true, status: first.status, body: first.body, persist: null };
+      }
+      const { change, ...result } = this.apply(plan, event, now, options.checked === true);
+      this.record(change, now);
+      this.deliveries.record(delivery, contentKey, event, result, now);
+      return { duplicate: false, ...result };
+    });
+  }
+
+  /** Counts a refused webhook delivery. Nothing else is written. */
+  reject(reason: string): void {
+    this.metrics.add("rejections", { reason });
+  }
+
+  /** The live record of a build, or null. */
+  build(buildId: string): BuildRecord | null {
+    return this.builds.byId(buildId);
+  }
+
+  /** For GET /route, in one call: the build recorded for a commit, and the fleet's load under the repository's policy. */
+  routeContext(repository: string, sha: string): { build: BuildRecord | null; snapshot: FleetSnapshot } {
+    return { build: this.builds.forCommit(repository, sha), snapshot: this.snapshotFor(repository) };
+  }
+
+  /** Per class of the repository's policy (of every configured class when null): capacity, busy, free, queued, machines. */
+  snapshotFor(repository: string | null): FleetSnapshot {
+    const config = this.config();
+    if (config === null) return {};
+    return fleetSnapshot(this.fleet.counts(), repository === null ? everyClass(config) : policyFor(config, repository));
+  }
+
+  /** For GET /fleet: the snapshot, each machine with the ids of the jobs running on it. */
+  fleetView(repository: string | null): FleetView {
+    const snapshot = this.snapshotFor(repository);
+    const jobs = this.fleet.jobsByMachine();
+    const classes: FleetView["classes"] = {};
+    for (const [id, load] of Object.entries(snapshot)) {
+      classes[id] = { ...load, machines: load.machines.map((m) => ({ ...m, jobs: jobs.get(m.name) ?? [] })) };
+    }
+    return { classes };
+  }
+
+  /**
+   * Applies GitHub's list of self-hosted runners at `now`, in one transaction: machines the fleet
+   * knows (configured, or running a job) are seen online or reported offline; a runner listed
+   * idle or offline while the fleet holds jobs on it has those jobs checked at once. Runners the
+   * fleet does not know are left out: an idle unconfigured runner is nothing to route to.
+   */
+  reconcile(runners: readonly ListedRunner[], now: number): void {
+    const config = this.config();
+    this.transaction(() => {
+      for (const runner of runners) {
+        const stored = this.fleet.machine(runner.name);
+        const configured = config === null ? null : this.configuredClass(config, runner.name);
+        if (stored === null && configured === null) continue;
+        const runnerClass = configured ?? stored?.runnerClass ?? null;
+        if (runner.status === "online") this.fleet.sighted(runner.name, runnerClass, now);
+        else this.fleet.reportedOffline(runner.name, runnerClass, now);
+        if (runner.busy && runner.status === "online") continue;
+        for (const job of this.fleet.busySince(runner.name, now - IDLE_RUNNER_GRACE_MS)) {
+          this.fleet.scheduleCheck(job.jobId, now, job.checks);
+        }
+      }
+    });
+  }
+
+  /** Every metric in Prometheus text exposition format 0.0.4; the month's cost gauges from the month's totals. */
+  exposition(now = Date.now()): string {
+    const start = monthStart(now);
+    const month = this.costReportOf(this.costs.month(start.slice(0, 7)), start, new Date(now).toISOString());
+    this.metrics.set("monthCost", {}, month.totals.cost_usd);
+    this.metrics.set("monthBaseline", {}, month.baseline.cost_usd);
+    if (month.savings.usd !== null) this.metrics.set("monthSavings", {}, month.savings.usd);
+    return renderExposition(this.metrics.samples(), this.metrics.histograms());
+  }
+
+  /** The cost report for [start, end): whole UTC days from `start`'s, to `end` (ISO 8601). */
+  costsFor(start: string, end: string): CostReport {
+    const endMs = Date.parse(end);
+    const lastDay = new Date(endMs % 86_400_000 === 0 ? endMs - 1 : endMs).toISOString().slice(0, 10);
+    return this.costReportOf(this.costs.days(start.slice(0, 10), lastDay), start, end);
+  }
+
+  /**
+   * The alarm's transaction at `now`: lets go of jobs past their maximum age (counted), forgets
+   * machines no longer configured that run nothing, decides about queue watches that fell due
+   * (rescue, alert, wait), and prunes every table past its retention, in batches. True when a
+   * batch was full, so another run should follow soon.
+   */
+  maintain(now: number): boolean {
+    return this.transaction(() => {
+      let more = false;
+      const config = this.config();
+      for (const job of this.fleet.expired(now, EXPIRE_BATCH)) {
+        if (job.state !== "done") this.metrics.add("jobsExpired", { state: job.state });
+        this.release(job, now, config);
+      }
+      if (config !== null) {
+        const keep = this.configuredNames(config);
+        for (const name of this.fleet.idleMachines(keep, EXPIRE_BATCH)) this.fleet.forgetIfIdle(name);
+      }
+      for (const stuck of this.watch.due(now)) {
+        const build = this.builds.byId(stuck.build_id);
+        const job = build?.jobs[String(stuck.job_id)];
+        if (build && job && job.status === "queued") {
+          const counts = this.fleet.counts();
+          this.rescueDesk.onStuck(build, job, stuck.waitedSeconds, (policy) => fleetSnapshot(counts, policy), now);
+        }
+      }
+      this.rescueDesk.prune(now - DELIVERY_RETENTION_MS);
+      this.outbox.prune(now - DELIVERY_RETENTION_MS);
+      more = this.deliveries.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
+      more = this.builds.prune(now - BUILD_RETENTION_MS, PRUNE_BATCH) || more;
+      const dayBefore = new Date(now - COST_DAY_RETENTION_DAYS * 86_400_000).toISOString().slice(0, 10);
+      more = this.costs.prune(now - COST_JOB_RETENTION_MS, dayBefore, PRUNE_BATCH) || more;
+      return more;
+    });
+  }
+
+  /** When the alarm should next run: the earliest alert, watch, owed KV copy, job check or rescue poll; null for none. */
+  nextDue(now: number, checksPossible: boolean): number | null {
+    const times = [
+      this.outbox.nextDue(),
+      this.watch.nextDue(),
+      this.builds.nextKvDue(),
+      this.rescueDesk.nextPoll(now),
+      checksPossible ? this.fleet.nextCheck() : null,
+    ].filter((t): t is number => t !== null);
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  /** Jobs due a check at `now`. */
+  dueChecks(now: number, limit: number): FleetJob[] {
+    return this.fleet.dueChecks(now, limit);
+  }
+
+  /**
+   * Applies what GitHub said of a job the fleet held longer than usual: its current state goes
+   * through the same path as a `workflow_job` delivery (keyed like the event it stands for, so a
+   * late real delivery of that event changes nothing, nor the reverse), and is counted.
+   */
+  applyCheck(held: FleetJob, lookup: JobLookup, now: number): CheckResult {
+    const settings = this.deps.settings();
+    let result: CheckResult = "failed";
+    if (lookup.kind === "not_found") result = "not_found";
+    else if (lookup.kind === "job" && settings !== null) {
+      const job = lookup.job as { status?: unknown; run_attempt?: unknown } | null;
+      const payload = {
+        action: typeof job?.status === "string" ? job.status : "unknown",
+        repository: { full_name: held.repository },
+        workflow_job: job,
+      };
+      const intent = interpretEvent("workflow_job", payload, settings.config);
+      if (intent.kind === "update" && intent.update.kind === "job") {
+        const { job: state } = intent.update;
+        const delivery = `check-${state.id}-${payload.action}-${state.run_attempt}`;
+        const plan = updatePlan(intent, delivery, new Date(now).toISOString());
+        this.accept(delivery, "workflow_job", plan, { contentKey: intent.key, checked: true }, now);
+        const after = this.fleet.job(held.jobId);
+        result = after !== null && after.state !== held.state ? "repaired" : "unchanged";
+      }
+    }
+    this.transaction(() => {
+      this.metrics.add("jobChecks", { result });
+      const row = this.fleet.job(held.jobId);
+      // Still as it was: ask again later, less and less often.
+      if (row !== null && row.state === held.state) {
+        const checks = row.checks + 1;
+        this.fleet.scheduleCheck(row.jobId, nextCheck({ ...row, checks }, this.usualMs(row), now), checks);
+      }
+    });
+    return result;
+  }
+
+  /** Builds whose owed KV copy is due at `now` (marked written). */
+  takeKvDue(now: number, limit: number): BuildRecord[] {
+    return this.transaction(() => this.builds.takeKvDue(now, limit));
+  }
+
+  private apply(
+    plan: Plan,
+    event: string,
+    now: number,
+    checked: boolean,
+  ): Omit<Outcome, "duplicate"> & { change: Change } {
+    switch (plan.kind) {
+      case "respond":
+        return {
+          status: plan.status,
+          body: plan.body,
+          persist: null,
+          change: { kind: "answered", event, ignored: plan.status === 202 },
+        };
+      case "create": {
+        const early = plan.build.sha === null ? null : this.builds.forCommit(plan.build.repository, plan.build.sha);
+        const build = this.withEarlyEvents(this.withLoad(plan.build), early);
+        if (early !== null && early.decision === null) this.builds.remove(early.build_id);
+        this.builds.insert(build, now);
+        const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
+        return { status: 202, body, persist: this.kvCopy(build, now), change: { kind: "created", event, build } };
+      }
+      case "update": {
+        const known = this.builds.forCommit(plan.repository, plan.sha);
+        const base = known ?? plan.fallback;
+        const next = applyUpdate(base, plan.update, plan.at);
+        if (known === null) this.builds.insert(next, now);
+        else this.builds.update(next);
+        if (plan.update.kind === "job") this.applyToFleet(plan.repository, plan.update.job, now);
+        const completedNow = next.status === "completed" && base.status !== "completed";
+        return {
+          status: 202,
+          body: JSON.stringify({ build_id: next.build_id }),
+          persist: known === null || completedNow ? this.kvCopy(next, now) : null,
+          change: { kind: "updated", event, before: known, after: next, update: plan.update, checked },
+        };
+      }
+    }
+  }
+
+  /** The build to copy to KV now, or null when its copy was written less than a second ago (then it is owed). */
+  private kvCopy(build: BuildRecord, now: number): BuildRecord | null {
+    const claim = this.builds.claimKvWrite(build.build_id, now);
+    if (claim.now) return build;
+    this.deps.wake(Math.max(claim.due, now + KV_WRITE_INTERVAL_MS / 10));
+    return null;
+  }
+
+  /** One `workflow_job` event on the fleet's rows: the job's state, its machine's, and when to check it. */
+  private applyToFleet(repository: string, job: JobState, now: number): void {
+    const config = this.config();
+    const policy = config === null ? null : policyFor(config, repository);
+    const runnerClass = (policy === null ? null : runnerForLabels(policy, job.labels)?.id) ?? job.runner;
+    const row = this.fleet.job(job.id);
+    const next = stepJob(row, { job, repository, runAttempt: job.run_attempt, runnerClass }, now);
+    if (next === null) return;
+    const classOf = (name: string) => (config === null ? null : this.configuredClass(config, name));
+    if (next.state === "busy" && next.machine !== null) {
+      // The class of the job it runs now: a runner name reused by another class moves with it.
+      this.fleet.sighted(next.machine, classOf(next.machine) ?? next.runnerClass, now);
+    }
+    this.fleet.putJob({ ...next, checkAt: nextCheck(next, this.usualMs(next), now) });
+    const left = row?.state === "busy" && row.machine !== null && row.machine !== next.machine ? row.machine : null;
+    if (left !== null) this.leftMachine(left, classOf(left), now);
+    else if (next.state === "done" && job.runner_name !== null) {
+      // Finished on a machine it was never seen busy on: a sighting, for a machine worth knowing.
+      const configured = classOf(job.runner_name);
+      if (configured !== null) this.fleet.sighted(job.runner_name, configured, now);
+    }
+  }
+
+  /** A job left a machine: a configured machine was seen, any other is forgotten once it runs nothing. */
+  private leftMachine(name: string, configured: string | null, now: number): void {
+    if (configured !== null) this.fleet.sighted(name, configured, now);
+    else this.fleet.forgetIfIdle(name);
+  }
+
+  /** Lets a job go: done for a day (so a late event does not bring it back), then gone. */
+  private release(job: FleetJob, now: number, config: RoutingConfig | null): void {
+    if (job.state === "done") {
+      this.fleet.deleteJob(job.jobId);
+      return;
+    }
+    this.fleet.putJob({ ...job, state: "done", machine: null, since: now, checkAt: null, checks: 0 });
+    if (job.machine !== null) {
+      this.leftMachine(job.machine, config === null ? null : this.configuredClass(config, job.machine), now);
+    }
+  }
+
+  /** How long a job usually stays in its state, for its class: the 90th percentile seen, or a default. */
+  private usualMs(job: FleetJob): number {
+    if (job.state !== "queued" && job.state !== "busy") return 0;
+    const runner = job.runnerClass ?? "unknown";
+    const counts = this.metrics.histogram(job.state === "queued" ? "queueSeconds" : "runSeconds", { runner });
+    const seen = counts === null ? null : histogramQuantile(counts, 0.9);
+    if (seen !== null) return seen * 1000;
+    if (job.state === "busy") return DEFAULT_RUN_MS;
+    const config = this.config();
+    const target = config?.defaults.runners[runner]?.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS;
+    return target * 1000;
+  }
+
+  /** Applies a change's effects: counters, histograms, cost totals, queue watch, alerts. */
+  private record(change: Change, now: number): void {
+    const effects = effectsOf(change);
+    for (const { metric, labels, by } of effects.counters) this.metrics.add(metric, labels, by);
+    for (const { metric, labels, seconds } of effects.observations) this.metrics.observe(metric, labels, seconds);
+    const settings = this.deps.settings();
+    if (effects.costJob) {
+      const runners = settings?.config.defaults.runners ?? {};
+      const runner = runners[effects.costJob.runner];
+      const gpu =
+        effects.costJob.requirement === "gpu" || runner?.runsOn.some((l) => l.toLowerCase() === "gpu") === true;
+      this.costs.insert(effects.costJob, gpu, now);
+    }
+    if (effects.unwatch !== null) this.watch.remove(effects.unwatch);
+    if (effects.watch && settings && change.kind !== "answered") {
+      const build = change.kind === "created" ? change.build : change.after;
+      const policy = policyFor(settings.config, build.repository);
+      this.deps.wake(this.watch.add(effects.watch, watchSeconds(policy, build, effects.watch.jobId), now));
+    }
+    for (const event of effects.alerts) this.queueAlerts(event, now);
+  }
+
+  private queueAlerts(event: AlertEvent, now: number): void {
+    const settings = this.deps.settings();
+    if (settings === null || settings.discordWebhookUrl === null) return;
+    const policy = policyFor(settings.config, event.build.repository).alerts;
+    for (const alert of alertsFor(event, policy)) {
+      const payload = discordMessage(alert, event.build, {
+        repositoryUrl: `https://github.com/${event.build.repository}`,
+      });
+      this.outbox.enqueue(alert.kind, alert.build_id, payload, now);
+      this.deps.wake(now);
+    }
+  }
+
+  /** The build with its decision adjusted to the fleet's load (least-loaded machine, failover, A/B arm). */
+  private withLoad(build: BuildRecord): BuildRecord {
+    const config = this.config();
+    if (config === null || build.decision === null) return build;
+    const policy = policyFor(config, build.repository);
+    const snapshot = fleetSnapshot(this.fleet.counts(), policy);
+    const decision = chooseRunner(build.decision, policy, snapshot, { repository: build.repository, sha: build.sha });
+    return { ...build, decision };
+  }
+
+  /**
+   * Workflow events can arrive before the delivery that routes their commit; they then started a
+   * build without a decision. Its runs and jobs carry over to the routed build, which replaces it.
+   */
+  private withEarlyEvents(build: BuildRecord, early: BuildRecord | null): BuildRecord {
+    if (early === null || early.decision !== null) return build;
+    let merged = build;
+    for (const run of Object.values(early.runs)) merged = applyUpdate(merged, { kind: "run", run }, build.updated_at);
+    for (const job of Object.values(early.jobs)) merged = applyUpdate(merged, { kind: "job", job }, build.updated_at);
+    return merged;
+  }
+
+  private costReportOf(lines: Parameters<typeof costReport>[0], start: string, end: string): CostReport {
+    const runners = this.config()?.defaults.runners ?? {};
+    return costReport(lines, runners, { start, end });
+  }
+
+  private config(): RoutingConfig | null {
+    return this.deps.settings()?.config ?? null;
+  }
+
+  private configuredClass(config: RoutingConfig, name: string): string | null {
+    return configuredClass(allPolicies(config), name);
+  }
+
+  private configuredNames(config: RoutingConfig): Set<string> {
+    const names = new Set<string>();
+    for (const policy of allPolicies(config)) {
+      for (const runner of Object.values(policy.runners))
+        for (const name of Object.keys(runner.machines ?? {})) names.add(name);
+    }
+    return names;
+  }
+}
+
+function allPolicies(config: RoutingConfig): RoutingPolicy[] {
+  return [config.defaults, ...Object.values(config.repositories)];
+}
+
+/** The default policy with every class a repository adds (a class the defaults define keeps their definition). */
+function everyClass(config: RoutingConfig): RoutingPolicy {
+  const runners = Object.assign(Object.create(null) as RoutingPolicy["runners"], config.defaults.runners);
+  for (const policy of Object.values(config.repositories)) {
+    for (const [id, runner] of Object.entries(policy.runners)) runners[id] ??= runner;
+  }
+  return { ...config.defaults, runners };
+}
+
+/** The first instant of `now`'s calendar month, UTC. */
+function monthStart(now: number): string {
+  const d = new Date(now);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString();
+}

@@ -1,0 +1,154 @@
+import type { ClassLoad, FleetSnapshot, MachineLoad } from "./load.ts";
+import type { Decision, RoutingPolicy, Runner } from "./types.ts";
+
+/**
+ * The load-aware choice of a runner: the A/B arm of a commit, the least-loaded machine of a
+ * class, and failover along the fallback chain. Pure: the fleet's load comes in as a snapshot.
+ */
+
+/**
+ * FNV-1a, 32-bit, over the UTF-8 bytes of `text` (offset basis 0x811c9dc5, prime 0x01000193).
+ * The A/B arm of a commit is `fnv1a32(`${repository}@${sha}`) / 2^32 < share`, with the
+ * repository and sha lower-cased, so the same commit always lands on the same arm.
+ */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  const byte = (b: number) => {
+    hash = Math.imul(hash ^ b, 0x01000193) >>> 0;
+  };
+  for (const char of text) {
+    const c = char.codePointAt(0) ?? 0;
+    if (c < 0x80) byte(c);
+    else if (c < 0x800) {
+      byte(0xc0 | (c >> 6));
+      byte(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      byte(0xe0 | (c >> 12));
+      byte(0x80 | ((c >> 6) & 0x3f));
+      byte(0x80 | (c & 0x3f));
+    } else {
+      byte(0xf0 | (c >> 18));
+      byte(0x80 | ((c >> 12) & 0x3f));
+      byte(0x80 | ((c >> 6) & 0x3f));
+      byte(0x80 | (c & 0x3f));
+    }
+  }
+  return hash;
+}
+
+/** Where a commit falls in [0, 1) for A/B splits. */
+export function abBucket(repository: string, sha: string): number {
+  return fnv1a32(`${repository.toLowerCase()}@${sha.toLowerCase()}`) / 2 ** 32;
+}
+
+export interface ChooseOptions {
+  repository: string;
+  sha: string | null;
+  /** Labels the job needs besides its class's `runsOn` (e.g. `arm64`): only machines that have them all qualify. */
+  labels?: readonly string[];
+}
+
+/**
+ * The decision with load taken into account:
+ * 1. A/B: when `policy.ab` splits the decided class, the commit's bucket picks the arm.
+ * 2. Within the class, the least-loaded online machine with a free slot that has every label
+ *    (lowest busy/capacity, then name): `runs_on` becomes the class's labels plus its name.
+ * 3. A saturated or all-offline class falls back along `fallback` when the requirement is in
+ *    `failover.requirements` (never to a github-hosted class in self-hosted-only mode);
+ *    otherwise, or when the chain runs out, the job waits on its class.
+ * Every step that changes or explains the choice appends a reason.
+ */
+export function chooseRunner(
+  decision: Decision,
+  policy: RoutingPolicy,
+  fleet: FleetSnapshot,
+  options: ChooseOptions,
+): Decision {
+  const reasons = [...decision.reasons];
+  let primary = policy.runners[decision.runner];
+  if (primary === undefined) return { ...decision, arm: null };
+  let arm: Decision["arm"] = null;
+  const test = policy.ab[primary.id];
+  const candidate = test ? policy.runners[test.candidate] : undefined;
+  if (test && candidate) {
+    const from = primary.id;
+    if (options.sha === null) {
+      arm = "control";
+      reasons.push(`A/B ${from} vs ${candidate.id}: no commit to hash → control`);
+    } else if (policy.mode === "self-hosted-only" && candidate.kind === "github-hosted") {
+      arm = "control";
+      reasons.push(`A/B ${from} vs ${candidate.id}: self-hosted-only keeps the control`);
+    } else {
+      const bucket = abBucket(options.repository, options.sha);
+      const shown = bucket.toFixed(4);
+      if (bucket < test.share) {
+        arm = "candidate";
+        primary = candidate;
+        reasons.push(
+          `A/B ${from} vs ${candidate.id}: commit bucket ${shown} < share ${test.share} → candidate ${candidate.id}`,
+        );
+      } else {
+        arm = "control";
+        reasons.push(`A/B ${from} vs ${candidate.id}: commit bucket ${shown} ≥ share ${test.share} → control ${from}`);
+      }
+    }
+  }
+
+  const need = options.labels ?? [];
+  const mayFallBack = policy.failover.requirements.includes(decision.requirement);
+  const seen = new Set<string>();
+  for (let runner: Runner | undefined = primary; runner !== undefined; ) {
+    seen.add(runner.id);
+    const load = fleet[runner.id];
+    const pick = load ? pickMachine(runner, load, need) : null;
+    if (load === undefined || runner.kind === "github-hosted" || (!load.hasMachines && !load.saturated) || pick) {
+      const runs_on = pick ? [...runner.runsOn, pick.name] : [...runner.runsOn];
+      if (pick) {
+        reasons.push(`${pick.name} is the least-loaded ${runner.id} machine (${pick.busy}/${pick.capacity} busy)`);
+      } else if (load !== undefined && runner.kind !== "github-hosted") {
+        reasons.push(`${runner.id} has room (${load.busy}/${load.capacity} busy)`);
+      }
+      return { ...decision, runner: runner.id, runs_on, reasons, arm };
+    }
+    const why = unavailable(runner, load, need);
+    const next: Runner | undefined = runner.fallback === null ? undefined : policy.runners[runner.fallback];
+    if (!mayFallBack) {
+      reasons.push(`${why}; ${decision.requirement} waits`);
+      break;
+    }
+    if (next === undefined || seen.has(next.id)) {
+      reasons.push(`${why}, no fallback left; ${decision.requirement} waits on ${primary.id}`);
+      break;
+    }
+    if (policy.mode === "self-hosted-only" && next.kind === "github-hosted") {
+      reasons.push(
+        `${why}; self-hosted-only: no fallback to ${next.id}, ${decision.requirement} waits on ${primary.id}`,
+      );
+      break;
+    }
+    reasons.push(`${why} → ${next.id}`);
+    runner = next;
+  }
+  return { ...decision, runner: primary.id, runs_on: [...primary.runsOn], reasons, arm };
+}
+
+/** The least-loaded online machine with a free slot and every needed label; null when none. */
+function pickMachine(runner: Runner, load: ClassLoad, need: readonly string[]): MachineLoad | null {
+  if (!load.hasMachines) return null;
+  const fits = load.machines.filter(
+    (m) => m.online && m.free > 0 && [...runner.runsOn, ...need].every((l) => m.labels.includes(l)),
+  );
+  // busy/capacity compared by cross-multiplying, exactly; ties by name (the list is sorted by name).
+  fits.sort((a, b) => a.busy * b.capacity - b.busy * a.capacity);
+  return fits[0] ?? null;
+}
+
+/** Why a class cannot take the job now, e.g. "vps saturated (2/2 busy)". */
+function unavailable(runner: Runner, load: ClassLoad, need: readonly string[]): string {
+  if (load.offline) {
+    const n = load.machines.length;
+    return `${runner.id} offline (${n === 1 ? "its machine is" : `all ${n} machines are`} offline)`;
+  }
+  if (load.saturated) return `${runner.id} saturated (${load.busy}/${load.capacity} busy)`;
+  return `${runner.id} has no free machine with labels ${need.join(", ")}`;
+}

@@ -1,0 +1,132 @@
+import { type FleetMachine, isOnline } from "./fleet.ts";
+import { own } from "./names.ts";
+import type { RoutingPolicy } from "./types.ts";
+
+/**
+ * What the fleet can take, per runner class of a policy, from the fleet's counts. Pure.
+ */
+
+/** The fleet's state as the load needs it: every stored machine, and active jobs counted. */
+export interface FleetCounts {
+  machines: readonly FleetMachine[];
+  /** Busy jobs per machine. */
+  busyByMachine: ReadonlyMap<string, number>;
+  /** Busy jobs per runner class (with or without a machine). */
+  busyByClass: ReadonlyMap<string, number>;
+  /** Jobs queued for a runner, per runner class. */
+  queuedByClass: ReadonlyMap<string, number>;
+  /** Jobs waiting for an environment's protection rules, per runner class: not demand. */
+  waitingByClass: ReadonlyMap<string, number>;
+}
+
+export const NO_COUNTS: FleetCounts = {
+  machines: [],
+  busyByMachine: new Map(),
+  busyByClass: new Map(),
+  queuedByClass: new Map(),
+  waitingByClass: new Map(),
+};
+
+/** One machine's load. */
+export interface MachineLoad {
+  name: string;
+  capacity: number;
+  busy: number;
+  free: number;
+  online: boolean;
+  lastSeen: string | null;
+  /** Every label it answers to: its class's `runsOn`, its own name, its configured extras. */
+  labels: string[];
+}
+
+/** One runner class's load. With machines, the totals count online machines only. */
+export interface ClassLoad {
+  capacity: number;
+  busy: number;
+  free: number;
+  /** Jobs queued for the class. */
+  queued: number;
+  /** Jobs waiting for an approval or a wait timer before they queue for the class (not counted as demand). */
+  waiting: number;
+  /** True when the class's machines (configured or seen) decide its capacity. */
+  hasMachines: boolean;
+  /** No free slot (never for github-hosted). */
+  saturated: boolean;
+  /** Has machines and none of them is online. */
+  offline: boolean;
+  /** By name. */
+  machines: MachineLoad[];
+}
+
+export type FleetSnapshot = Record<string, ClassLoad>;
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * Per class of `policy`: capacity, busy, free, queued, waiting and machines. A class with
+ * configured machines counts them (with the policy's capacities) and any other machine running
+ * its jobs (capacity 1); a class without is one pool of `capacity` slots against the jobs
+ * running on it. A github-hosted class never saturates.
+ */
+export function fleetSnapshot(counts: FleetCounts, policy: RoutingPolicy): FleetSnapshot {
+  const stored = new Map(counts.machines.map((m) => [m.name, m]));
+  const snapshot: FleetSnapshot = {};
+  for (const runner of Object.values(policy.runners)) {
+    const configured = runner.machines ?? {};
+    const names = new Set(Object.keys(configured));
+    for (const machine of counts.machines) {
+      if (machine.runnerClass === runner.id && !ownedElsewhere(policy, runner.id, machine.name))
+        names.add(machine.name);
+    }
+    const machines = [...names].sort().map((name): MachineLoad => {
+      const known = stored.get(name);
+      const mine = own(configured, name);
+      const capacity = mine?.capacity ?? 1;
+      const busy = counts.busyByMachine.get(name) ?? 0;
+      return {
+        name,
+        capacity,
+        busy,
+        free: Math.max(0, capacity - busy),
+        online: known === undefined ? true : isOnline(known),
+        lastSeen: iso(known?.lastSeen ?? null),
+        labels: [...new Set([...runner.runsOn, name, ...(mine?.labels ?? [])])],
+      };
+    });
+    const hasMachines = Object.keys(configured).length > 0;
+    const online = machines.filter((m) => m.online);
+    const capacity = hasMachines ? sum(online.map((m) => m.capacity)) : runner.capacity;
+    const busy = hasMachines ? sum(online.map((m) => m.busy)) : (counts.busyByClass.get(runner.id) ?? 0);
+    const free = hasMachines ? sum(online.map((m) => m.free)) : Math.max(0, capacity - busy);
+    snapshot[runner.id] = {
+      capacity,
+      busy,
+      free,
+      queued: counts.queuedByClass.get(runner.id) ?? 0,
+      waiting: counts.waitingByClass.get(runner.id) ?? 0,
+      hasMachines,
+      saturated: runner.kind !== "github-hosted" && free === 0,
+      offline: hasMachines && online.length === 0,
+      machines,
+    };
+  }
+  return snapshot;
+}
+
+/** A machine configured under another class belongs there, whatever its jobs' labels said. */
+function ownedElsewhere(policy: RoutingPolicy, runnerClass: string, name: string): boolean {
+  return Object.values(policy.runners).some(
+    (r) => r.id !== runnerClass && r.machines !== undefined && own(r.machines, name) !== undefined,
+  );
+}
+
+/** The class a configured machine belongs to in any of `policies`, or null (the first policy wins). */
+export function configuredClass(policies: readonly RoutingPolicy[], name: string): string | null {
+  for (const policy of policies) {
+    for (const runner of Object.values(policy.runners)) {
+      if (runner.machines !== undefined && own(runner.machines, name) !== undefined) return runner.id;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,46 @@
+/**
+ * Names chosen by strangers, read one way everywhere: repositories, owners, commit ids, and the
+ * records keyed by such names.
+ */
+
+/**
+ * `owner/name` as GitHub allows them: an owner of 1 to 39 letters, digits, `-` or `_` (managed
+ * users' logins end in `_shortcode`) starting with a letter or digit; a name of 1 to 100 letters,
+ * digits, `-`, `_` or `.`, other than `.` and `..` (which would walk GitHub's API paths).
+ */
+export const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}\/(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}$/;
+
+/** A GitHub account (user or organization) login. */
+export const OWNER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/;
+
+/** A commit id, full or abbreviated, in hex. */
+export const SHA = /^[0-9a-fA-F]{7,64}$/;
+
+/** The all-zero commit id GitHub sends for a ref that did not exist before (or no longer does). */
+export const ZERO_SHA = /^0{40}$/;
+
+/**
+ * An `X-GitHub-Delivery` id: GitHub sends a GUID; up to 128 letters, digits and `.`, `_`, `:`,
+ * `-` are taken, so that a build id made from it is a safe KV key and URL parameter.
+ */
+export const DELIVERY = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const isRepository = (value: string): boolean => REPOSITORY.test(value);
+export const isOwner = (value: string): boolean => OWNER.test(value);
+export const isSha = (value: string): boolean => SHA.test(value);
+
+/**
+ * A record for keys anyone may choose (runner ids, machine names, repositories): it has no
+ * prototype, so `constructor` or `toString` are names like any other, never inherited members,
+ * and `__proto__` is an own key.
+ */
+export function dict<T>(entries: Iterable<readonly [string, T]> = []): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [key, value] of entries) out[key] = value;
+  return out;
+}
+
+/** The record's own value under `key`, never an inherited one. */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}

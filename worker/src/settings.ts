@@ -1,0 +1,136 @@
+import { SECRET_NAMES, VAR_NAMES } from "./bindings.ts";
+import { MODES, type Mode, parseRoutingConfig, type RoutingConfig, RoutingConfigError } from "./core/index.ts";
+
+export type SecretName = (typeof SECRET_NAMES)[keyof typeof SECRET_NAMES];
+export type VarName = (typeof VAR_NAMES)[keyof typeof VAR_NAMES];
+/** The Worker's string bindings, as settings read them. */
+export type SettingsSource = { readonly [K in SecretName | VarName]?: string | undefined };
+
+/** The Worker's settings, read from its bindings once per isolate. */
+export interface Settings {
+  config: RoutingConfig;
+  mode: Mode;
+  webhookSecrets: string[];
+  /** The API token, then the previous one during a rotation. */
+  apiTokens: string[];
+  github: { token: string; apiUrl: string } | null;
+  discordWebhookUrl: string | null;
+  /** The organization whose self-hosted runners the Cron Trigger reconciles, when set. */
+  runnersOwner: string | null;
+}
+
+/**
+ * The bindings are wrong. `problems` says what, and may quote configuration (never a secret):
+ * it is for the log and for authenticated callers. `settings` names the bindings at fault, which
+ * anyone may learn (`/health`). `apiTokens` are the tokens that authenticate a caller, when
+ * `API_TOKEN` itself could be read.
+ */
+export class SettingsError extends Error {
+  readonly problems: readonly string[];
+  readonly settings: readonly string[];
+  readonly apiTokens: readonly string[];
+  constructor(problems: readonly { setting: string; problem: string }[], apiTokens: readonly string[]) {
+    super(`the Worker is misconfigured: ${problems.map((p) => p.problem).join("; ")}`);
+    this.name = "SettingsError";
+    this.problems = problems.map((p) => p.problem);
+    this.settings = [...new Set(problems.map((p) => p.setting))];
+    this.apiTokens = apiTokens;
+  }
+}
+
+const cache = new WeakMap<object, Settings | SettingsError>();
+
+/** Reads and validates every binding, reporting all problems at once. Cached per source object. */
+export function loadSettings(source: SettingsSource): Settings {
+  let settings = cache.get(source);
+  if (settings === undefined) {
+    try {
+      settings = parseSettings(source);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      settings = error;
+    }
+    cache.set(source, settings);
+  }
+  if (settings instanceof SettingsError) throw settings;
+  return settings;
+}
+
+/** {@link loadSettings}, or null when the bindings are wrong (for work that can wait for a fix). */
+export function settingsOrNull(source: SettingsSource): Settings | null {
+  try {
+    return loadSettings(source);
+  } catch (error) {
+    if (error instanceof SettingsError) return null;
+    throw error;
+  }
+}
+
+export function parseSettings(source: SettingsSource): Settings {
+  const problems: { setting: string; problem: string }[] = [];
+  const read = (name: SecretName | VarName) => {
+    const value = source[name];
+    return typeof value === "string" && value.length > 0 ? value : null;
+  };
+  const webhookSecret = read(SECRET_NAMES.webhookSecret);
+  const previous = read(SECRET_NAMES.webhookSecretPrevious);
+  const apiToken = read(SECRET_NAMES.apiToken);
+  const previousToken = read(SECRET_NAMES.apiTokenPrevious);
+  if (webhookSecret === null) {
+    problems.push({ setting: SECRET_NAMES.webhookSecret, problem: `${SECRET_NAMES.webhookSecret} is not set` });
+  }
+  if (apiToken === null) {
+    problems.push({ setting: SECRET_NAMES.apiToken, problem: `${SECRET_NAMES.apiToken} is not set` });
+  }
+  const apiTokens = apiToken === null ? [] : [apiToken, ...(previousToken === null ? [] : [previousToken])];
+
+  const modeText = read(VAR_NAMES.mode);
+  const modeValid = modeText !== null && (MODES as readonly string[]).includes(modeText);
+  if (modeText !== null && !modeValid) {
+    // The value is not quoted: a variable set by mistake may hold anything, a token included.
+    problems.push({ setting: VAR_NAMES.mode, problem: `${VAR_NAMES.mode} must be one of ${MODES.join(", ")}` });
+  }
+
+  let configInput: Record<string, unknown> = {};
+  const configText = read(VAR_NAMES.routingConfig);
+  const configProblem = (problem: string) => problems.push({ setting: VAR_NAMES.routingConfig, problem });
+  if (configText !== null) {
+    try {
+      const parsed: unknown = JSON.parse(configText);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        configProblem(`${VAR_NAMES.routingConfig} must be a JSON object`);
+      } else configInput = parsed as Record<string, unknown>;
+    } catch {
+      configProblem(`${VAR_NAMES.routingConfig} is not valid JSON`);
+    }
+  }
+  if (modeValid) configInput = { ...configInput, mode: modeText };
+
+  let config: RoutingConfig | null = null;
+  try {
+    config = parseRoutingConfig(configInput);
+  } catch (error) {
+    if (!(error instanceof RoutingConfigError)) throw error;
+    for (const p of error.problems) configProblem(`${VAR_NAMES.routingConfig} ${p}`);
+  }
+
+  if (problems.length > 0 || config === null || webhookSecret === null || apiToken === null) {
+    throw new SettingsError(problems, apiTokens);
+  }
+  const githubToken = read(SECRET_NAMES.githubToken);
+  return {
+    config,
+    mode: config.defaults.mode,
+    webhookSecrets: previous === null ? [webhookSecret] : [webhookSecret, previous],
+    apiTokens,
+    github:
+      githubToken === null
+        ? null
+        : {
+            token: githubToken,
+            apiUrl: (read(VAR_NAMES.githubApiUrl) ?? "https://api.github.com").replace(/\/+$/, ""),
+          },
+    discordWebhookUrl: read(SECRET_NAMES.discordWebhookUrl),
+    runnersOwner: read(VAR_NAMES.runnersOwner)?.trim() || null,
+  };
+}

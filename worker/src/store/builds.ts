@@ -1,0 +1,113 @@
+import type { BuildRecord } from "../core/index.ts";
+import { first, type Sql } from "./sql.ts";
+
+/** KV takes one write per key per second: a build's copy is written at most this often. */
+export const KV_WRITE_INTERVAL_MS = 1_000;
+
+/**
+ * Live build records (24 hours, like their KV copies) and which build each commit belongs to.
+ * Also when each build's KV copy was last written, so that copies are written at most once a
+ * second per key: a copy asked for sooner is owed, and written by the Ledger's alarm.
+ */
+export class BuildStore {
+  private readonly sql: Sql;
+
+  constructor(sql: Sql) {
+    this.sql = sql;
+  }
+
+  byId(buildId: string): BuildRecord | null {
+    const row = first<{ record: string }>(this.sql, "SELECT record FROM builds WHERE build_id = ?", buildId);
+    return row === undefined ? null : (JSON.parse(row.record) as BuildRecord);
+  }
+
+  /** The latest build recorded for a commit of a repository (any case), or null. */
+  forCommit(repository: string, sha: string): BuildRecord | null {
+    const row = first<{ record: string }>(
+      this.sql,
+      "SELECT b.record FROM commits c JOIN builds b ON b.build_id = c.build_id WHERE c.repository = ? AND c.sha = ?",
+      repository.toLowerCase(),
+      sha.toLowerCase(),
+    );
+    return row === undefined ? null : (JSON.parse(row.record) as BuildRecord);
+  }
+
+  /**
+   * Records a new build, the latest of its commit. A build id is never reused (it carries its
+   * delivery's id), so an existing row is an error, never overwritten.
+   */
+  insert(build: BuildRecord, now: number): void {
+    this.sql.exec(
+      "INSERT INTO builds (build_id, repository, sha, record, created_at) VALUES (?, ?, ?, ?, ?)",
+      build.build_id,
+      build.repository.toLowerCase(),
+      build.sha?.toLowerCase() ?? null,
+      JSON.stringify(build),
+      now,
+    );
+    if (build.sha !== null) {
+      this.sql.exec(
+        "INSERT INTO commits (repository, sha, build_id) VALUES (?, ?, ?) ON CONFLICT (repository, sha) DO UPDATE SET build_id = excluded.build_id",
+        build.repository.toLowerCase(),
+        build.sha.toLowerCase(),
+        build.build_id,
+      );
+    }
+  }
+
+  update(build: BuildRecord): void {
+    this.sql.exec("UPDATE builds SET record = ? WHERE build_id = ?", JSON.stringify(build), build.build_id);
+  }
+
+  /** Removes a build that another took the place of (its commit already points at the new one). */
+  remove(buildId: string): void {
+    this.sql.exec("DELETE FROM builds WHERE build_id = ?", buildId);
+  }
+
+  /**
+   * Whether the build's KV copy may be written now: yes when none was written in the last
+   * second (the write is then noted), else the write is owed and the time it is due returned.
+   */
+  claimKvWrite(buildId: string, now: number): { now: true } | { now: false; due: number } {
+    const row = first<{ kv_at: number | null; kv_due: number | null }>(
+      this.sql,
+      "SELECT kv_at, kv_due FROM builds WHERE build_id = ?",
+      buildId,
+    );
+    const last = row?.kv_at ?? null;
+    if (row?.kv_due == null && (last === null || now - last >= KV_WRITE_INTERVAL_MS)) {
+      this.sql.exec("UPDATE builds SET kv_at = ? WHERE build_id = ?", now, buildId);
+      return { now: true };
+    }
+    const due = row?.kv_due ?? (last ?? now) + KV_WRITE_INTERVAL_MS;
+    this.sql.exec("UPDATE builds SET kv_due = ? WHERE build_id = ?", due, buildId);
+    return { now: false, due };
+  }
+
+  /** Builds whose owed KV copy is due, oldest first; each is marked written at `now`. */
+  takeKvDue(now: number, limit: number): BuildRecord[] {
+    const rows = this.sql
+      .exec<{ build_id: string; record: string }>(
+        "SELECT build_id, record FROM builds WHERE kv_due IS NOT NULL AND kv_due <= ? ORDER BY kv_due LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray();
+    for (const row of rows) {
+      this.sql.exec("UPDATE builds SET kv_due = NULL, kv_at = ? WHERE build_id = ?", now, row.build_id);
+    }
+    return rows.map((row) => JSON.parse(row.record) as BuildRecord);
+  }
+
+  /** When the next owed KV copy is due, or null. */
+  nextKvDue(): number | null {
+    return first<{ due: number | null }>(this.sql, "SELECT MIN(kv_due) AS due FROM builds")?.due ?? null;
+  }
+
+  /** Deletes up to `limit` builds created before `before`, with their commits; true when some may remain. */
+  prune(before: number, limit: number): boolean {
+    const oldest = "SELECT build_id FROM builds WHERE created_at < ? ORDER BY created_at, build_id LIMIT ?";
+    this.sql.exec(`DELETE FROM commits WHERE build_id IN (${oldest})`, before, limit);
+    return this.sql.exec(`DELETE FROM builds WHERE build_id IN (${oldest})`, before, limit).rowsWritten >= limit;
+  }
+}

@@ -1,0 +1,356 @@
+import { type CostJob, costLineOf, type FleetJob, jobMinutes, MAX_STORED_LABELS, type Runner } from "../core/index.ts";
+import { first, type Sql } from "./sql.ts";
+
+/**
+ * The Ledger's tables, in one place, with their version. docs/storage-schema.md describes each
+ * (a test compares the two). A database of an older version is upgraded in place, in the
+ * transaction that opens it; nothing it holds is dropped unless its meaning moved elsewhere.
+ *
+ * Versions:
+ * 1. deliveries, builds, commits, metric_values, metric_histograms, cost_jobs (one row per job,
+ *    kept 400 days), outbox, queue_watch, rescues, and the fleet as one JSON row (`fleet`).
+ * 2. the fleet as rows (`machines`, `fleet_jobs`); deliveries keyed by content too
+ *    (`content_key`); KV write times per build (`kv_at`, `kv_due`); costs by instant, rolled up
+ *    per day (`cost_days`) and month (`cost_months`), with `cost_jobs` kept only to bill a job
+ *    once; `meta` holds the version.
+ */
+export const SCHEMA_VERSION = 2;
+
+const TABLES = `
+  CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    content_key TEXT
+  );
+  CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at);
+  CREATE UNIQUE INDEX IF NOT EXISTS deliveries_content ON deliveries (content_key) WHERE content_key IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS builds (
+    build_id TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    sha TEXT,
+    record TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    kv_at INTEGER,
+    kv_due INTEGER
+  );
+  CREATE INDEX IF NOT EXISTS builds_created ON builds (created_at);
+  CREATE INDEX IF NOT EXISTS builds_kv_due ON builds (kv_due) WHERE kv_due IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS commits (
+    repository TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    build_id TEXT NOT NULL,
+    PRIMARY KEY (repository, sha)
+  );
+  CREATE INDEX IF NOT EXISTS commits_build ON commits (build_id);
+  CREATE TABLE IF NOT EXISTS machines (
+    name TEXT PRIMARY KEY,
+    runner_class TEXT,
+    last_seen INTEGER,
+    offline_since INTEGER
+  );
+  CREATE TABLE IF NOT EXISTS fleet_jobs (
+    job_id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    run_attempt INTEGER NOT NULL,
+    runner_class TEXT,
+    machine TEXT,
+    labels TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    check_at INTEGER,
+    checks INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS fleet_jobs_state ON fleet_jobs (state, since);
+  CREATE INDEX IF NOT EXISTS fleet_jobs_machine ON fleet_jobs (machine) WHERE machine IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS fleet_jobs_check ON fleet_jobs (check_at) WHERE check_at IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS metric_values (
+    metric TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (metric, labels)
+  );
+  CREATE TABLE IF NOT EXISTS metric_histograms (
+    metric TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    sum REAL NOT NULL,
+    PRIMARY KEY (metric, labels)
+  );
+  CREATE TABLE IF NOT EXISTS cost_jobs (
+    job_id INTEGER NOT NULL,
+    run_attempt INTEGER NOT NULL,
+    completed_at INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, run_attempt)
+  );
+  CREATE INDEX IF NOT EXISTS cost_jobs_recorded ON cost_jobs (recorded_at);
+  CREATE TABLE IF NOT EXISTS cost_days (
+    day TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    runner TEXT NOT NULL,
+    requirement TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    gpu INTEGER NOT NULL,
+    jobs INTEGER NOT NULL,
+    minutes INTEGER NOT NULL,
+    PRIMARY KEY (day, repository, runner, requirement, arm, gpu)
+  );
+  CREATE TABLE IF NOT EXISTS cost_months (
+    month TEXT NOT NULL,
+    runner TEXT NOT NULL,
+    gpu INTEGER NOT NULL,
+    jobs INTEGER NOT NULL,
+    minutes INTEGER NOT NULL,
+    PRIMARY KEY (month, runner, gpu)
+  );
+  CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    build_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_at);
+  CREATE TABLE IF NOT EXISTS queue_watch (
+    job_id INTEGER PRIMARY KEY,
+    build_id TEXT NOT NULL,
+    queued_at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS queue_watch_due ON queue_watch (due_at);
+  CREATE TABLE IF NOT EXISTS rescues (
+    run_id INTEGER PRIMARY KEY,
+    repository TEXT NOT NULL,
+    build_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run_attempt INTEGER NOT NULL DEFAULT 1,
+    last_action TEXT NOT NULL,
+    last_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS rescues_action ON rescues (last_action, last_at);
+`;
+
+/** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
+export interface MigrationContext {
+  runners: Record<string, Runner> | null;
+}
+
+/** The version a database is at: 0 for an empty one. */
+export function schemaVersion(sql: Sql): number {
+  const hasTable = (name: string) =>
+    first<{ n: number }>(sql, "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", name)?.n ===
+    1;
+  if (hasTable("meta")) {
+    return Number(first<{ value: string }>(sql, "SELECT value FROM meta WHERE key = 'schema_version'")?.value ?? 0);
+  }
+  return hasTable("deliveries") ? 1 : 0;
+}
+
+/**
+ * Brings the database to {@link SCHEMA_VERSION}; call it inside a transaction. Returns the
+ * version it found. A database newer than this code is refused rather than misread.
+ */
+export function migrate(sql: Sql, context: MigrationContext): number {
+  const found = schemaVersion(sql);
+  if (found > SCHEMA_VERSION) {
+    throw new Error(`the Ledger's database is at schema ${found}, newer than this Worker's ${SCHEMA_VERSION}`);
+  }
+  if (found === SCHEMA_VERSION) return found;
+  if (found === 1) fromVersion1(sql, context);
+  sql.exec(TABLES);
+  sql.exec(
+    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    String(SCHEMA_VERSION),
+  );
+  return found;
+}
+
+/** Version 1 → 2. Columns are added, the fleet row becomes rows, job costs become day and month totals. */
+function fromVersion1(sql: Sql, context: MigrationContext): void {
+  sql.exec("ALTER TABLE deliveries ADD COLUMN content_key TEXT");
+  sql.exec("ALTER TABLE builds ADD COLUMN kv_at INTEGER");
+  sql.exec("ALTER TABLE builds ADD COLUMN kv_due INTEGER");
+  // Version 1 wrote a build's KV copy when it was created.
+  sql.exec("UPDATE builds SET kv_at = created_at");
+  sql.exec("ALTER TABLE cost_jobs RENAME TO cost_jobs_v1");
+  sql.exec("DROP INDEX IF EXISTS cost_jobs_completed");
+  sql.exec(TABLES);
+  fleetFromVersion1(sql);
+  costsFromVersion1(sql, context);
+}
+
+interface FleetStateV1 {
+  machines?: Record<
+    string,
+    { runnerClass?: string | null; busy?: number[]; lastSeen?: string | null; offlineSince?: string | null }
+  >;
+  queued?: Record<
+    string,
+    { jobId: number; runId: number; labels?: string[]; queuedAt: string; runnerClass?: string | null }
+  >;
+  settled?: Record<string, { status: "in_progress" | "completed"; at: string }>;
+}
+
+const msOf = (iso: string | null | undefined): number | null => {
+  const ms = iso == null ? Number.NaN : Date.parse(iso);
+  return Number.isFinite(ms) ? ms : null;
+};
+
+function fleetFromVersion1(sql: Sql): void {
+  const row = first<{ state: string; updated_at: number }>(sql, "SELECT state, updated_at FROM fleet WHERE id = 1");
+  if (row !== undefined) {
+    const state = JSON.parse(row.state) as FleetStateV1;
+    const now = row.updated_at;
+    // Jobs did not name their repository or attempt in version 1; the live build records do.
+    const owners = new Map<number, { repository: string; attempt: number }>();
+    for (const build of sql.exec<{ repository: string; record: string }>("SELECT repository, record FROM builds")) {
+      const record = JSON.parse(build.record) as {
+        jobs?: Record<string, { id: number; run_id: number }>;
+        runs?: Record<string, { attempt?: number }>;
+      };
+      for (const job of Object.values(record.jobs ?? {})) {
+        owners.set(job.id, { repository: build.repository, attempt: record.runs?.[String(job.run_id)]?.attempt ?? 1 });
+      }
+    }
+    const put = (job: FleetJob) =>
+      sql.exec(
+        `INSERT OR REPLACE INTO fleet_jobs (job_id, state, repository, run_id, run_attempt, runner_class, machine, labels, since, check_at, checks)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)`,
+        job.jobId,
+        job.state,
+        job.repository,
+        job.runId,
+        job.runAttempt,
+        job.runnerClass,
+        job.machine,
+        JSON.stringify(job.labels),
+        job.since,
+      );
+    const base = (jobId: number) => ({
+      jobId,
+      repository: owners.get(jobId)?.repository ?? "",
+      runAttempt: owners.get(jobId)?.attempt ?? 1,
+      checkAt: null,
+      checks: 0,
+    });
+    for (const [key, settled] of Object.entries(state.settled ?? {})) {
+      const jobId = Number(key);
+      const since = msOf(settled.at) ?? now;
+      const done = settled.status === "completed";
+      put({
+        ...base(jobId),
+        state: done ? "done" : "busy",
+        runId: 0,
+        runnerClass: null,
+        machine: null,
+        labels: [],
+        since,
+      });
+    }
+    for (const queued of Object.values(state.queued ?? {})) {
+      put({
+        ...base(queued.jobId),
+        state: "queued",
+        runId: queued.runId,
+        runnerClass: queued.runnerClass ?? null,
+        machine: null,
+        labels: (queued.labels ?? []).slice(0, MAX_STORED_LABELS),
+        since: msOf(queued.queuedAt) ?? now,
+      });
+    }
+    for (const [name, machine] of Object.entries(state.machines ?? {})) {
+      sql.exec(
+        "INSERT OR REPLACE INTO machines (name, runner_class, last_seen, offline_since) VALUES (?, ?, ?, ?)",
+        name,
+        machine.runnerClass ?? null,
+        msOf(machine.lastSeen),
+        msOf(machine.offlineSince),
+      );
+      for (const jobId of machine.busy ?? []) {
+        put({
+          ...base(jobId),
+          state: "busy",
+          runId: 0,
+          runnerClass: machine.runnerClass ?? null,
+          machine: name,
+          labels: [],
+          since: msOf(machine.lastSeen) ?? now,
+        });
+      }
+    }
+  }
+  sql.exec("DROP TABLE IF EXISTS fleet");
+}
+
+interface CostJobV1 {
+  job_id: number;
+  run_attempt: number;
+  repository: string;
+  requirement: string | null;
+  runner: string;
+  suggested: string | null;
+  started_at: string;
+  completed_at: string;
+  arm: string | null;
+  recorded_at: number;
+}
+
+/** Each job of version 1's cost ledger, billed as version 2 bills it, into the day and month totals. */
+function costsFromVersion1(sql: Sql, context: MigrationContext): void {
+  const runners = context.runners ?? {};
+  for (const old of sql.exec<CostJobV1 & Record<string, string | number | null>>("SELECT * FROM cost_jobs_v1")) {
+    const job = { ...old, requirement: old.requirement as CostJob["requirement"] } satisfies CostJob;
+    const completed = msOf(job.completed_at);
+    if (completed === null) continue;
+    sql.exec(
+      "INSERT OR IGNORE INTO cost_jobs (job_id, run_attempt, completed_at, recorded_at) VALUES (?, ?, ?, ?)",
+      job.job_id,
+      job.run_attempt,
+      completed,
+      job.recorded_at,
+    );
+    addCostLine(sql, costLineOf(job, runners), completed, jobMinutes(job));
+  }
+  sql.exec("DROP TABLE cost_jobs_v1");
+}
+
+/** Adds a billed job to its day's and month's totals. */
+export function addCostLine(
+  sql: Sql,
+  line: { repository: string; runner: string; requirement: string | null; arm: string | null; gpu: boolean },
+  completedAt: number,
+  minutes: number,
+): void {
+  const day = new Date(completedAt).toISOString().slice(0, 10);
+  sql.exec(
+    `INSERT INTO cost_days (day, repository, runner, requirement, arm, gpu, jobs, minutes) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+     ON CONFLICT (day, repository, runner, requirement, arm, gpu) DO UPDATE SET jobs = jobs + 1, minutes = minutes + excluded.minutes`,
+    day,
+    line.repository,
+    line.runner,
+    line.requirement ?? "",
+    line.arm ?? "",
+    line.gpu ? 1 : 0,
+    minutes,
+  );
+  sql.exec(
+    `INSERT INTO cost_months (month, runner, gpu, jobs, minutes) VALUES (?, ?, ?, 1, ?)
+     ON CONFLICT (month, runner, gpu) DO UPDATE SET jobs = jobs + 1, minutes = minutes + excluded.minutes`,
+    day.slice(0, 7),
+    line.runner,
+    line.gpu ? 1 : 0,
+    minutes,
+  );
+}
