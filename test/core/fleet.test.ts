@@ -15,7 +15,7 @@ import {
   rescueAction,
   stepJob,
 } from "../../worker/src/core/index.ts";
-import { FleetRig, type Step } from "../support/fleet-rig.ts";
+import { FleetRig, type Step } from "./fleet-rig.ts";
 
 /** A controllable clock: minute `m` after a fixed start. */
 const at = (minutes: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, 0) + minutes * 60_000).toISOString();
@@ -263,6 +263,48 @@ describe("the fleet's rows: filling up and draining", () => {
     const released = state.with([[job(2, "queued"), at(90)]]);
     expect(fleetSnapshot(released.counts(), policy).vps).toMatchObject({ queued: 1, waiting: 0 });
     expect(released.job(2)?.since).toBe(ms(90));
+  });
+});
+
+describe("names that are also Object.prototype's", () => {
+  it("a class named constructor with machines toString and hasOwnProperty is counted and chosen like any other", () => {
+    const config = {
+      runners: {
+        constructor: {
+          kind: "self-hosted",
+          runsOn: ["self-hosted", "odd"],
+          machines: { toString: {}, hasOwnProperty: {} },
+        },
+      },
+      assign: { docker: "constructor" },
+    };
+    const odd = parseRoutingConfig(config).defaults;
+    const rig = apply([[job(1, "in_progress", "hasOwnProperty", ["self-hosted", "odd"]), at(1)]], new FleetRig(config));
+    expect(fleetSnapshot(rig.counts(), odd).constructor).toMatchObject({ capacity: 2, busy: 1, free: 1 });
+    const d = chooseRunner(
+      decision("constructor", "docker", ["self-hosted", "odd"]),
+      odd,
+      fleetSnapshot(rig.counts(), odd),
+      {
+        repository: "acme/app",
+        sha: SHA,
+      },
+    );
+    expect(d.runs_on).toEqual(["self-hosted", "odd", "toString"]);
+    // Machines named after Object.prototype's own members, seen running jobs.
+    const names = apply(
+      ["__proto__", "constructor", "valueOf"].map((name, i): Step => [job(10 + i, "in_progress", name), at(2)]),
+    );
+    expect(names.counts().busyByMachine).toEqual(
+      new Map([
+        ["__proto__", 1],
+        ["constructor", 1],
+        ["valueOf", 1],
+      ]),
+    );
+    expect(fleetSnapshot(names.counts(), policy).vps?.machines.map((m) => m.name)).toEqual(
+      expect.arrayContaining(["__proto__", "constructor", "valueOf"]),
+    );
   });
 });
 

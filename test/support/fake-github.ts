@@ -6,6 +6,9 @@
  * - `acme/broken`: every call answers 500.
  * - `acme/limited`: every call answers 403 (rate limited).
  * - `acme/missing`: every call answers 404.
+ * - `acme/echo`: every call answers 401 with the request's Authorization header in its body and
+ *   in a header, as a misbehaving proxy might: what the Worker does with an answer it cannot
+ *   trust.
  * - `acme/slow`: answers after SLOW_GITHUB_MS, past the Worker's listing budget.
  * - `acme/fleet`: a Dockerfile and a source file (docker work, for the load-aware routing tests).
  * - any other repository: two documentation files.
@@ -115,6 +118,13 @@ async function answer(request: Request): Promise<Response> {
   if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
   if (repository === "acme/missing") return Response.json({ message: "Not Found" }, { status: 404 });
   if (repository === "acme/limited") return Response.json({ message: "API rate limit exceeded" }, { status: 403 });
+  if (repository === "acme/echo") {
+    const credentials = request.headers.get("authorization") ?? "";
+    return Response.json(
+      { message: `Bad credentials: ${credentials}` },
+      { status: 401, headers: { "x-echo-authorization": credentials } },
+    );
+  }
 
   let all: string[];
   if (repository === "acme/many-files") {

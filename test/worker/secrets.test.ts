@@ -1,5 +1,6 @@
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { FAKE_GITHUB_URL } from "../support/fake-github.ts";
 import { TEST_SECRETS } from "../support/secrets.ts";
 import { encodeBody, webhookRequest } from "../support/webhooks.ts";
 import {
@@ -142,12 +143,22 @@ describe("no secret in any response or log line", () => {
   });
 
   it("a delivery that GitHub's API answers with a token-bearing error leaks nothing either", async () => {
-    // Fake GitHub's 403/500 bodies do not hold the token, but the Worker never logs API bodies anyway.
-    const res = await worker(await webhookRequest("pull_request", pullRequestPayload({ repository: "acme/limited" })));
+    // The fake really does echo the token for acme/echo: this test could catch a leak.
+    const echoed = await fetch(`${FAKE_GITHUB_URL}/repos/acme/echo/pulls/1/files`, {
+      headers: { authorization: `Bearer ${TEST_SECRETS.github}` },
+    });
+    expect(await echoed.text()).toContain(TEST_SECRETS.github);
+    const res = await worker(await webhookRequest("pull_request", pullRequestPayload({ repository: "acme/echo" })));
     const text = await res.text();
     expect(res.status).toBe(202);
+    expect(text).toContain("pull request files API answered 401");
     expect(text).not.toContain(TEST_SECRETS.github);
     for (const line of lines()) expect(line).not.toContain(TEST_SECRETS.github);
+    // The build record (read back through the API) holds nothing of the answer either.
+    const { build_id } = JSON.parse(text) as { build_id: string };
+    const status = await call(`/status?build_id=${build_id}`);
+    expect(status.status).toBe(200);
+    expect(status.text).not.toContain(TEST_SECRETS.github);
   });
 
   it("signatures made with the secrets never appear, even for a body signed under the API token", async () => {

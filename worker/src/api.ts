@@ -7,6 +7,7 @@ import {
   decide,
   isRepository,
   isSha,
+  PAYLOAD_LIMITS,
   parsePeriod,
   parseRouteRequest,
   policyFor,
@@ -21,6 +22,8 @@ export const VERSION = "0.1.0";
 
 /** A suggestion request body is small; refuse anything over 1 MiB. */
 const MAX_ROUTE_BODY = 1024 * 1024;
+/** The longest build id there is: 12 characters of a commit, a dash, a 128-character delivery id. */
+const MAX_BUILD_ID = 141;
 
 export function health(settings: Settings): Response {
   return Response.json({
@@ -36,6 +39,8 @@ export function health(settings: Settings): Response {
 export async function status(url: URL, env: Env): Promise<Response> {
   const id = url.searchParams.get("build_id");
   if (!id) throw new HttpError("missing_parameter", "query parameter build_id is required");
+  if (id.length > MAX_BUILD_ID)
+    throw new HttpError("invalid_request", `build_id is longer than ${MAX_BUILD_ID} characters`);
   const live = await ledgerOf(env).build(id);
   const build = live ?? (await env.CI_STATE.get<BuildRecord>(`${BUILD_KEY_PREFIX}${id}`, "json"));
   if (build === null) throw new HttpError("build_not_found", `no build ${id} in the last 24 hours`);
@@ -71,6 +76,9 @@ export async function routeGet(url: URL, env: Env, settings: Settings): Promise<
     return Response.json({ build_id: recorded.build_id, decision: recorded.decision, recorded: true });
   }
   const ref = url.searchParams.get("ref");
+  if (ref !== null && ref.length > PAYLOAD_LIMITS.ref) {
+    throw new HttpError("invalid_request", `ref is longer than ${PAYLOAD_LIMITS.ref} characters`);
+  }
   const changes = await changesForCommit(repository, sha, settings);
   const policy = policyFor(settings.config, repository);
   const decision = chooseRunner(

@@ -1,3 +1,4 @@
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "./core/index.ts";
 import { HttpError } from "./errors.ts";
 
 /** GitHub does not send payloads over 25 MB; nothing larger is read. */
@@ -59,6 +60,9 @@ export function decodePayload(contentType: string | null, body: string): unknown
       "unsupported_media_type",
       "content type must be application/json or application/x-www-form-urlencoded",
     );
+  }
+  if (nestedDeeperThan(json)) {
+    throw new HttpError("invalid_body", `payload nests deeper than ${MAX_JSON_DEPTH} arrays and objects`);
   }
   let parsed: unknown;
   try {

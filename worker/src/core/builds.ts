@@ -87,6 +87,31 @@ export const MAX_JOBS_PER_BUILD = 256;
 export const MAX_RUNS_PER_BUILD = 64;
 
 /**
+ * How much of each run and job a build record keeps: names and runner names cut to
+ * `text` characters, at most `labels` labels of at most `label` characters. (Routing and the
+ * fleet read the event itself; the record is what /status shows.) With these, 256 jobs and 64
+ * runs stay under about 600 KB.
+ */
+export const RECORD_LIMITS = { text: 200, labels: 16, label: 100 } as const;
+
+const cut = (text: string | null, max: number = RECORD_LIMITS.text): string | null =>
+  text === null || text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+
+function compactJob(job: JobState): JobState {
+  return {
+    ...job,
+    name: cut(job.name),
+    labels: job.labels.slice(0, RECORD_LIMITS.labels).map((l) => cut(l, RECORD_LIMITS.label) ?? l),
+    runner_name: cut(job.runner_name),
+    runner_group_name: cut(job.runner_group_name),
+  };
+}
+
+function compactRun(run: RunState): RunState {
+  return { ...run, name: cut(run.name), event: cut(run.event) };
+}
+
+/**
  * A build's id: the first 12 characters of the commit it builds, then the whole id of the
  * delivery that announced it (`X-GitHub-Delivery`, as `DELIVERY` in names.ts allows). Deterministic, so a
  * redelivery names the same build, and one-to-one: two deliveries never share a build id.
@@ -142,13 +167,13 @@ export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: stri
     const key = String(update.run.id);
     const known = next.runs[key];
     if (known !== undefined || Object.keys(next.runs).length < MAX_RUNS_PER_BUILD) {
-      next.runs[key] = merge(known, update.run);
+      next.runs[key] = merge(known, compactRun(update.run));
     }
   } else {
     const key = String(update.job.id);
     const known = next.jobs[key];
     if (known !== undefined || Object.keys(next.jobs).length < MAX_JOBS_PER_BUILD) {
-      const merged = merge(known, update.job);
+      const merged = merge(known, compactJob(update.job));
       // Waited for an approval, then queued for a runner: its queue time starts now.
       next.jobs[key] =
         known?.status === "waiting" && merged.status === "queued" ? { ...merged, queued_at: at } : merged;

@@ -44,3 +44,30 @@ export function dict<T>(entries: Iterable<readonly [string, T]> = []): Record<st
 export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
+
+/** How deep a delivery's or a request's JSON may nest: GitHub's payloads stay under 20 levels. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether JSON text nests deeper than `limit` arrays and objects, read in one pass that skips
+ * strings (their brackets do not count). For refusing, before parsing, bodies whose depth
+ * would make any recursive walk of them (copying, serialising) run out of stack.
+ */
+export function nestedDeeperThan(text: string, limit: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: to its closing quote, past escapes.
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

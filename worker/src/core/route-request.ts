@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { changesFromList, unknownChanges } from "./changes.ts";
+import { PAYLOAD_LIMITS } from "./events.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import { REPOSITORY, SHA } from "./names.ts";
 import type { ChangeSet, RoutingInput } from "./types.ts";
@@ -10,11 +11,17 @@ export const MAX_ROUTE_FILES = 3000;
 const routeRequestSchema = z.strictObject({
   repository: z.string().check(z.regex(REPOSITORY, 'must be "owner/name"')),
   event: z.optional(z.enum(["push", "pull_request", "workflow_dispatch"])),
-  ref: z.optional(z.nullable(z.string().check(z.regex(/^refs\//, 'must be a full ref starting with "refs/"')))),
+  ref: z.optional(
+    z.nullable(
+      z.string().check(z.regex(/^refs\//, 'must be a full ref starting with "refs/"'), z.maxLength(PAYLOAD_LIMITS.ref)),
+    ),
+  ),
   sha: z.optional(z.nullable(z.string().check(z.regex(SHA, "must be a hex commit id")))),
-  files: z.optional(z.array(z.string().check(z.minLength(1))).check(z.maxLength(MAX_ROUTE_FILES))),
+  files: z.optional(
+    z.array(z.string().check(z.minLength(1), z.maxLength(PAYLOAD_LIMITS.path))).check(z.maxLength(MAX_ROUTE_FILES)),
+  ),
   truncated: z.optional(z.boolean()),
-  environment: z.optional(z.nullable(z.string().check(z.minLength(1)))),
+  environment: z.optional(z.nullable(z.string().check(z.minLength(1), z.maxLength(PAYLOAD_LIMITS.name)))),
 });
 
 export type RouteRequest = z.infer<typeof routeRequestSchema>;
