@@ -16,6 +16,8 @@
  * bench-throughput.ts).
  *
  * size — the bundle's minified and gzipped size, against a 64 KiB aim (see bench-size.ts).
+ *
+ * paths — deep paths against flat paths of the same bytes (runPathsBench below).
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -159,7 +161,42 @@ export function runBench(): { routerMs: number; baselineMs: number; ratio: numbe
   return { routerMs: router.medianMs, baselineMs: plain.medianMs, ratio };
 }
 
-export const SECTIONS = ["routing", "webhook", "throughput", "size"] as const;
+/**
+ * Deep paths against flat ones of the same bytes: 300 paths 150 directories deep, and 300 paths
+ * with the same characters in one base name, each list routed by `decide()` under the default
+ * rules. The router splits a path once and walks its segments once, so the two cost about the
+ * same; the aim is deep within 1.5x of flat.
+ */
+export function runPathsBench(): { deepMs: number; flatMs: number; ratio: number } {
+  const policy = parseRoutingConfig({}).defaults;
+  const deepPath = (i: number) => `${Array.from({ length: 150 }, (_, d) => `d${(d + i) % 10}`).join("/")}/file-${i}.go`;
+  const deep = Array.from({ length: 300 }, (_, i) => deepPath(i));
+  const flat = deep.map((path) => path.replace(/\//g, "-"));
+  const bytes = (list: string[]) => list.reduce((n, p) => n + p.length, 0);
+  if (bytes(deep) !== bytes(flat)) throw new Error("deep and flat paths differ in size");
+  const deepInput = benchInput(deep);
+  const flatInput = benchInput(flat);
+  const a = decide(deepInput, policy);
+  const b = decide(flatInput, policy);
+  if (a.requirement !== "default" || b.requirement !== "default")
+    throw new Error("the path lists no longer route alike");
+  const [deepTime, flatTime] = measure([() => decide(deepInput, policy), () => decide(flatInput, policy)]);
+  if (deepTime === undefined || flatTime === undefined) throw new Error("nothing measured");
+  const ratio = deepTime.medianMs / flatTime.medianMs;
+  console.log(
+    [
+      `paths benchmark: 300 paths 150 directories deep against 300 flat paths of the same ${bytes(deep).toLocaleString("en-US")} bytes, default rules`,
+      `  deep  ${ms(deepTime.medianMs)} a decision`,
+      `  flat  ${ms(flatTime.medianMs)} a decision`,
+      `  ratio (deep / flat) ${ratio.toFixed(2)}x — ${PATHS_TARGET}x aim ${ratio <= PATHS_TARGET ? "met" : "NOT met"}`,
+    ].join("\n"),
+  );
+  return { deepMs: deepTime.medianMs, flatMs: flatTime.medianMs, ratio };
+}
+
+const PATHS_TARGET = 1.5;
+
+export const SECTIONS = ["routing", "paths", "webhook", "throughput", "size"] as const;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   let only: string | undefined;
@@ -177,6 +214,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const [i, section] of sections.entries()) {
     if (i > 0) console.log("");
     if (section === "routing") runBench();
+    else if (section === "paths") runPathsBench();
     else if (section === "webhook") await runWebhookBench();
     else if (section === "throughput") await runThroughputBench();
     else await runSizeBench();

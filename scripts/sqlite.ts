@@ -18,16 +18,42 @@ export interface NodeSqlite {
 
 const WRITES = /^\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b/i;
 
+class Cursor<T> implements SqlCursor<T> {
+  private readonly rows: T[];
+  readonly rowsWritten: number;
+
+  constructor(rows: T[], rowsWritten: number) {
+    this.rows = rows;
+    this.rowsWritten = rowsWritten;
+  }
+
+  toArray(): T[] {
+    return this.rows;
+  }
+
+  one(): T {
+    const [row] = this.rows;
+    if (row === undefined) throw new Error("the query returned no row");
+    return row;
+  }
+
+  [Symbol.iterator](): Iterator<T> {
+    return this.rows[Symbol.iterator]();
+  }
+}
+
 export function openSqlite(path = ":memory:"): NodeSqlite {
   const db = new DatabaseSync(path);
   const statements = new Map<string, StatementSync>();
-  const changes = db.prepare("SELECT changes() AS n");
   const prepared = (query: string) => {
     let statement = statements.get(query);
     if (statement === undefined) statements.set(query, (statement = db.prepare(query)));
     return statement;
   };
-  const input = (value: SqlValue): SQLInputValue => (value instanceof ArrayBuffer ? new Uint8Array(value) : value);
+  const input = (values: SqlValue[]): SQLInputValue[] =>
+    values.some((v) => v instanceof ArrayBuffer)
+      ? values.map((v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v))
+      : (values as SQLInputValue[]);
 
   const sql: Sql = {
     exec<T extends Record<string, SqlValue>>(query: string, ...bindings: SqlValue[]): SqlCursor<T> {
@@ -35,36 +61,30 @@ export function openSqlite(path = ":memory:"): NodeSqlite {
       let rowsWritten = 0;
       if (bindings.length === 0 && /;\s*\S/.test(query)) {
         db.exec(query);
+      } else if (WRITES.test(query)) {
+        rowsWritten = Number(prepared(query).run(...input(bindings)).changes);
       } else {
-        rows = prepared(query).all(...bindings.map(input)) as T[];
-        if (WRITES.test(query)) rowsWritten = Number((changes.get() as { n: number }).n);
+        rows = prepared(query).all(...input(bindings)) as T[];
       }
-      return {
-        toArray: () => rows,
-        one: () => {
-          const [row] = rows;
-          if (row === undefined) throw new Error("the query returned no row");
-          return row;
-        },
-        rowsWritten,
-        [Symbol.iterator]: () => rows[Symbol.iterator](),
-      };
+      return new Cursor(rows, rowsWritten);
     },
   };
 
   let depth = 0;
+  const control = (statement: string) => prepared(statement).run();
   const transaction: Transaction = (fn) => {
     const name = `s${depth}`;
-    db.exec(depth === 0 ? "BEGIN" : `SAVEPOINT ${name}`);
+    control(depth === 0 ? "BEGIN" : `SAVEPOINT ${name}`);
     depth++;
     try {
       const result = fn();
       depth--;
-      db.exec(depth === 0 ? "COMMIT" : `RELEASE ${name}`);
+      control(depth === 0 ? "COMMIT" : `RELEASE ${name}`);
       return result;
     } catch (error) {
       depth--;
-      db.exec(depth === 0 ? "ROLLBACK" : `ROLLBACK TO ${name}; RELEASE ${name}`);
+      if (depth === 0) control("ROLLBACK");
+      else db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
       throw error;
     }
   };

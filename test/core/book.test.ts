@@ -151,6 +151,8 @@ describe("the schema: version 1 databases are upgraded in place", () => {
     expect(book.build(V1.buildId)?.repository).toBe(V1.repository);
     expect(db.sql.exec<{ kv_at: number }>("SELECT kv_at FROM builds").one().kv_at).toBe(V1.now - 60_000);
     expect(book.metrics.gauge("deliveries", { event: "push", outcome: "accepted" })).toBe(7);
+    expect(book.metrics.histogram("runSeconds", { runner: "vps" })).toEqual(V1.runHistogram);
+    expect(book.metrics.histograms().find((h) => h.metric === "runSeconds")?.sum).toBe(1234.5);
   });
 
   it("turns the fleet's JSON row into rows, with each job's repository and attempt from its build", () => {

@@ -96,7 +96,12 @@ describe("interpretEvent: push", () => {
       sha: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
       pullRequest: null,
       push: {
-        commits: payload.commits,
+        // Only what the router reads of each commit: its file lists.
+        commits: payload.commits.map((c) => ({
+          added: c.added ?? null,
+          removed: c.removed ?? null,
+          modified: c.modified ?? null,
+        })),
         before: ZERO,
         after: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
         created: true,
@@ -444,64 +449,56 @@ describe("interpretEvent: payloads missing what the router needs", () => {
       "push",
       {},
       [
-        "push payload ref: Invalid input: expected string, received undefined",
-        "push payload before: Invalid input: expected string, received undefined",
-        "push payload after: Invalid input: expected string, received undefined",
-        "push payload repository: Invalid input: expected object, received undefined",
+        "push payload ref: expected a string, got nothing",
+        "push payload before: expected a string, got nothing",
+        "push payload after: expected a string, got nothing",
+        "push payload repository: expected an object, got nothing",
       ],
     ],
-    ["push", null, ["push payload (root): Invalid input: expected object, received null"]],
+    ["push", null, ["push payload (root): expected an object, got null"]],
     [
       "push",
       without(push, ["repository", "full_name"]),
-      ["push payload repository.full_name: Invalid input: expected string, received undefined"],
+      ["push payload repository.full_name: expected a string, got nothing"],
     ],
     [
       "push",
       changed(push, (p) => {
         (p.commits[0] as { added: unknown }).added = "README.md";
       }),
-      ["push payload commits.0.added: Invalid input: expected array, received string"],
+      ["push payload commits.0.added: expected an array, got a string"],
     ],
     [
       "pull_request",
       without(pr, ["pull_request", "head", "sha"]),
-      ["pull_request payload pull_request.head.sha: Invalid input: expected string, received undefined"],
+      ["pull_request payload pull_request.head.sha: expected a string, got nothing"],
     ],
-    [
-      "pull_request",
-      without(pr, ["number"]),
-      ["pull_request payload number: Invalid input: expected number, received undefined"],
-    ],
+    ["pull_request", without(pr, ["number"]), ["pull_request payload number: expected a number, got nothing"]],
     [
       "workflow_run",
       without(run, ["workflow_run"]),
-      ["workflow_run payload workflow_run: Invalid input: expected object, received undefined"],
+      ["workflow_run payload workflow_run: expected an object, got nothing"],
     ],
     [
       "workflow_run",
       without(run, ["workflow_run", "head_sha"]),
-      ["workflow_run payload workflow_run.head_sha: Invalid input: expected string, received undefined"],
+      ["workflow_run payload workflow_run.head_sha: expected a string, got nothing"],
     ],
     [
       "workflow_job",
       without(job, ["workflow_job", "run_id"]),
-      ["workflow_job payload workflow_job.run_id: Invalid input: expected number, received undefined"],
+      ["workflow_job payload workflow_job.run_id: expected a number, got nothing"],
     ],
-    [
-      "workflow_job",
-      without(job, ["action"]),
-      ["workflow_job payload action: Invalid input: expected string, received undefined"],
-    ],
+    ["workflow_job", without(job, ["action"]), ["workflow_job payload action: expected a string, got nothing"]],
     [
       "workflow_dispatch",
       without(dispatch, ["ref"]),
-      ["workflow_dispatch payload ref: Invalid input: expected string, received undefined"],
+      ["workflow_dispatch payload ref: expected a string, got nothing"],
     ],
     [
       "workflow_dispatch",
       without(dispatch, ["repository"]),
-      ["workflow_dispatch payload repository: Invalid input: expected object, received undefined"],
+      ["workflow_dispatch payload repository: expected an object, got nothing"],
     ],
   ])("%s %# → invalid, naming the field", (event, payload, problems) => {
     const intent: Intent = interpretEvent(event, payload, config);

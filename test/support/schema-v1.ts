@@ -31,6 +31,8 @@ export const V1 = {
   sha: "2".repeat(40),
   /** Busy on vps-1 and on an ephemeral runner; queued; finished. */
   jobs: { busy: 501, ephemeral: 502, queued: 503, settled: 504 },
+  /** One histogram's counts per bucket (11 bounds and +Inf), as version 1 kept them: a JSON array. */
+  runHistogram: [0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 4],
   /** Cost rows: two jobs on vps in November (one completed with a +02:00 offset), one GPU job. */
   costs: [
     {
@@ -111,6 +113,10 @@ export function writeVersion1(sql: Sql): void {
   sql.exec("INSERT INTO commits (repository, sha, build_id) VALUES (?, ?, ?)", repository, sha, buildId);
   sql.exec(
     `INSERT INTO metric_values (metric, labels, value) VALUES ('deliveries', '[["event","push"],["outcome","accepted"]]', 7)`,
+  );
+  sql.exec(
+    `INSERT INTO metric_histograms (metric, labels, counts, sum) VALUES ('runSeconds', '[["runner","vps"]]', ?, 1234.5)`,
+    JSON.stringify(V1.runHistogram),
   );
   const state = {
     machines: {

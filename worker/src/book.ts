@@ -52,6 +52,8 @@ export const PRUNE_BATCH = 2_000;
 const EXPIRE_BATCH = 500;
 /** A job GitHub lists on an idle runner is checked only once it has been busy this long (events may still be on their way). */
 const IDLE_RUNNER_GRACE_MS = 2 * 60 * 1000;
+/** Usual queue and run times change slowly: they are read again after this long. */
+const USUAL_CACHE_MS = 10 * 60 * 1000;
 /** Without history, a job counts as busy longer than usual after this long. */
 const DEFAULT_RUN_MS = 60 * 60 * 1000;
 
@@ -128,6 +130,8 @@ export class Book {
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
   private readonly deps: BookDeps;
+  /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
+  private readonly usual = new Map<string, { ms: number; until: number }>();
 
   constructor(deps: BookDeps) {
     this.deps = deps;
@@ -334,7 +338,7 @@ export class Book {
       // Still as it was: ask again later, less and less often.
       if (row !== null && row.state === held.state) {
         const checks = row.checks + 1;
-        this.fleet.scheduleCheck(row.jobId, nextCheck({ ...row, checks }, this.usualMs(row), now), checks);
+        this.fleet.scheduleCheck(row.jobId, nextCheck({ ...row, checks }, this.usualMs(row, now), now), checks);
       }
     });
     return result;
@@ -406,7 +410,7 @@ export class Book {
       // The class of the job it runs now: a runner name reused by another class moves with it.
       this.fleet.sighted(next.machine, classOf(next.machine) ?? next.runnerClass, now);
     }
-    this.fleet.putJob({ ...next, checkAt: nextCheck(next, this.usualMs(next), now) });
+    this.fleet.putJob({ ...next, checkAt: nextCheck(next, this.usualMs(next, now), now) });
     const left = row?.state === "busy" && row.machine !== null && row.machine !== next.machine ? row.machine : null;
     if (left !== null) this.leftMachine(left, classOf(left), now);
     else if (next.state === "done" && job.runner_name !== null) {
@@ -435,22 +439,25 @@ export class Book {
   }
 
   /** How long a job usually stays in its state, for its class: the 90th percentile seen, or a default. */
-  private usualMs(job: FleetJob): number {
+  private usualMs(job: FleetJob, now: number): number {
     if (job.state !== "queued" && job.state !== "busy") return 0;
     const runner = job.runnerClass ?? "unknown";
+    const key = `${job.state}\n${runner}`;
+    const cached = this.usual.get(key);
+    if (cached !== undefined && now < cached.until) return cached.ms;
     const counts = this.metrics.histogram(job.state === "queued" ? "queueSeconds" : "runSeconds", { runner });
     const seen = counts === null ? null : histogramQuantile(counts, 0.9);
-    if (seen !== null) return seen * 1000;
-    if (job.state === "busy") return DEFAULT_RUN_MS;
     const config = this.config();
     const target = config?.defaults.runners[runner]?.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS;
-    return target * 1000;
+    const ms = seen !== null ? seen * 1000 : job.state === "busy" ? DEFAULT_RUN_MS : target * 1000;
+    this.usual.set(key, { ms, until: now + USUAL_CACHE_MS });
+    return ms;
   }
 
   /** Applies a change's effects: counters, histograms, cost totals, queue watch, alerts. */
   private record(change: Change, now: number): void {
     const effects = effectsOf(change);
-    for (const { metric, labels, by } of effects.counters) this.metrics.add(metric, labels, by);
+    this.metrics.addAll(effects.counters);
     for (const { metric, labels, seconds } of effects.observations) this.metrics.observe(metric, labels, seconds);
     const settings = this.deps.settings();
     if (effects.costJob) {

@@ -129,7 +129,8 @@ function jobEffects(
     effects.alerts.push({ kind: "job_started", build: after, job });
   }
   if (transition.completed) {
-    effects.unwatch = jobId;
+    // Watched while queued: a job that started was unwatched then.
+    if (transition.started === null && previous?.status !== "in_progress") effects.unwatch = jobId;
     const conclusion = bounded(transition.completed.conclusion, CONCLUSION_LABELS);
     count("jobs", { runner, conclusion });
     if (arm !== null) count("abJobs", { runner, arm, conclusion });

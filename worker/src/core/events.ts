@@ -1,9 +1,8 @@
-import * as z from "zod/mini";
 import { type JobState, type RunState, runnerForLabels, type WorkflowUpdate } from "./builds.ts";
 import type { PushCommit } from "./changes.ts";
 import { policyFor } from "./config.ts";
-import { PARSE_OPTIONS } from "./issues.ts";
 import { REPOSITORY, ZERO_SHA } from "./names.ts";
+import { type Json, PayloadReader } from "./read.ts";
 import type { RoutingConfig } from "./types.ts";
 
 /**
@@ -49,76 +48,19 @@ export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened", "ready
  * make a build record too large to keep (the Ledger's SQLite takes 2 MB a value).
  */
 export const PAYLOAD_LIMITS = { ref: 1024, name: 256, sha: 64, path: 4096, text: 1024, labels: 100 } as const;
-const bounded = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
-const name = bounded(PAYLOAD_LIMITS.name);
-const ref = bounded(PAYLOAD_LIMITS.ref);
-const sha = bounded(PAYLOAD_LIMITS.sha);
-const nullableText = z.optional(z.nullable(z.string().check(z.maxLength(PAYLOAD_LIMITS.text))));
-const repository = z.looseObject({ full_name: z.string().check(z.regex(REPOSITORY, 'must be "owner/name"')) });
-const files = z.optional(z.nullable(z.array(z.string().check(z.maxLength(PAYLOAD_LIMITS.path)))));
-/** A pull request, run or job number: GitHub's ids are positive integers. */
-const id = z.int().check(z.positive());
+/** The most commits a push lists (GitHub's cap) and files a commit lists, as the router reads them. */
+const MAX_COMMITS = 2048;
+const MAX_FILES = 3000;
 
-const pushSchema = z.looseObject({
-  ref,
-  before: z.string().check(z.maxLength(PAYLOAD_LIMITS.sha)),
-  after: sha,
-  created: z.optional(z.boolean()),
-  deleted: z.optional(z.boolean()),
-  repository,
-  commits: z.optional(z.nullable(z.array(z.looseObject({ added: files, removed: files, modified: files })))),
-});
-
-const pullRequestSchema = z.looseObject({
-  action: name,
-  number: id,
-  repository,
-  pull_request: z.looseObject({
-    head: z.looseObject({ ref, sha }),
-  }),
-});
-
-const dispatchSchema = z.looseObject({
-  ref,
-  repository,
-  inputs: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
-});
-
-const runSchema = z.looseObject({
-  action: name,
-  repository,
-  workflow_run: z.looseObject({
-    id: id,
-    head_sha: sha,
-    name: nullableText,
-    event: nullableText,
-    status: nullableText,
-    conclusion: nullableText,
-    run_attempt: z.optional(z.int()),
-    run_started_at: nullableText,
-    updated_at: nullableText,
-  }),
-});
-
-const jobSchema = z.looseObject({
-  action: name,
-  repository,
-  workflow_job: z.looseObject({
-    id: id,
-    run_id: id,
-    run_attempt: z.optional(z.int().check(z.positive())),
-    head_sha: sha,
-    name: nullableText,
-    status: nullableText,
-    conclusion: nullableText,
-    labels: z.optional(z.array(bounded(PAYLOAD_LIMITS.name)).check(z.maxLength(PAYLOAD_LIMITS.labels))),
-    runner_name: nullableText,
-    runner_group_name: nullableText,
-    created_at: nullableText,
-    started_at: nullableText,
-    completed_at: nullableText,
-  }),
-});
+/** `repository.full_name`, as every handled event carries it. */
+function repositoryOf(r: PayloadReader, payload: Json): string | null {
+  const repository = r.object(payload.repository, "repository");
+  if (repository === null) return null;
+  return r.string(repository.full_name, "repository.full_name", PAYLOAD_LIMITS.name, {
+    pattern: REPOSITORY,
+    patternName: '"owner/name"',
+  });
+}
 
 /**
  * The identity of an event whatever delivery carries it: a repository subscribed twice (a
@@ -131,118 +73,179 @@ export function contentKey(event: string, repository: string, ...parts: (string 
   return [event, repository.toLowerCase(), ...parts].join("\n");
 }
 
-function invalid(event: string, error: z.core.$ZodError): Intent {
+/** Reads a delivery. `config` maps a job's labels to the pool's runner classes. */
+export function interpretEvent(event: string, payload: unknown, config: RoutingConfig): Intent {
+  if (event === "ping") return { kind: "ping" };
+  if (!HANDLED_EVENTS.includes(event))
+    return { kind: "ignore", reason: `event "${event}" is not one the router handles` };
+  const r = new PayloadReader(`${event} payload`);
+  const p = r.object(payload, "");
+  if (p === null) return { kind: "invalid", problems: r.problems };
+  const intent = readEvent(event, p, r, config);
+  return r.ok && intent !== null ? intent : { kind: "invalid", problems: r.problems };
+}
+
+function readEvent(event: string, p: Json, r: PayloadReader, config: RoutingConfig): Intent | null {
+  switch (event) {
+    case "push":
+      return readPush(p, r);
+    case "pull_request":
+      return readPullRequest(p, r);
+    case "workflow_dispatch":
+      return readDispatch(p, r);
+    case "workflow_run":
+      return readRun(p, r);
+    default:
+      return readJob(p, r, config);
+  }
+}
+
+function readPush(p: Json, r: PayloadReader): Intent | null {
+  const ref = r.string(p.ref, "ref", PAYLOAD_LIMITS.ref);
+  const before = r.string(p.before, "before", PAYLOAD_LIMITS.sha, { min: 0 });
+  const after = r.string(p.after, "after", PAYLOAD_LIMITS.sha);
+  r.optionalBoolean(p.created, "created");
+  const deleted = r.optionalBoolean(p.deleted, "deleted");
+  const repository = repositoryOf(r, p);
+  const commits: PushCommit[] = [];
+  if (p.commits !== undefined && p.commits !== null) {
+    const list = r.array(p.commits, "commits", MAX_COMMITS) ?? [];
+    for (let i = 0; i < list.length && r.ok; i++) {
+      const commit = r.object(list[i], `commits.${i}`);
+      if (commit === null) break;
+      commits.push({
+        added: r.optionalStrings(commit.added, `commits.${i}.added`, PAYLOAD_LIMITS.path, MAX_FILES),
+        removed: r.optionalStrings(commit.removed, `commits.${i}.removed`, PAYLOAD_LIMITS.path, MAX_FILES),
+        modified: r.optionalStrings(commit.modified, `commits.${i}.modified`, PAYLOAD_LIMITS.path, MAX_FILES),
+      });
+    }
+  }
+  if (!r.ok || ref === null || before === null || after === null || repository === null) return null;
+  if (deleted === true || ZERO_SHA.test(after)) return { kind: "ignore", reason: `push deletes ${ref}` };
   return {
-    kind: "invalid",
-    problems: error.issues.map((i) => `${event} payload ${i.path.map(String).join(".") || "(root)"}: ${i.message}`),
+    kind: "route",
+    key: contentKey("push", repository, ref, before, after),
+    repository,
+    event: "push",
+    ref,
+    sha: after,
+    pullRequest: null,
+    push: { commits, before, after, created: p.created === true },
+    environment: null,
   };
 }
 
-/** Reads a delivery. `config` maps a job's labels to the pool's runner classes. */
-export function interpretEvent(event: string, payload: unknown, config: RoutingConfig): Intent {
-  switch (event) {
-    case "ping":
-      return { kind: "ping" };
-    case "push": {
-      const p = pushSchema.safeParse(payload, PARSE_OPTIONS);
-      if (!p.success) return invalid(event, p.error);
-      const push = p.data;
-      if (push.deleted === true || ZERO_SHA.test(push.after)) {
-        return { kind: "ignore", reason: `push deletes ${push.ref}` };
-      }
-      return {
-        kind: "route",
-        key: contentKey(event, push.repository.full_name, push.ref, push.before, push.after),
-        repository: push.repository.full_name,
-        event,
-        ref: push.ref,
-        sha: push.after,
-        pullRequest: null,
-        push: { commits: push.commits ?? [], before: push.before, after: push.after, created: push.created === true },
-        environment: null,
-      };
-    }
-    case "pull_request": {
-      const p = pullRequestSchema.safeParse(payload, PARSE_OPTIONS);
-      if (!p.success) return invalid(event, p.error);
-      const pr = p.data;
-      if (!PULL_REQUEST_ACTIONS.includes(pr.action)) {
-        return { kind: "ignore", reason: `pull_request action "${pr.action}" does not start a build` };
-      }
-      return {
-        kind: "route",
-        key: contentKey(event, pr.repository.full_name, pr.number, pr.action, pr.pull_request.head.sha),
-        repository: pr.repository.full_name,
-        event,
-        ref: `refs/heads/${pr.pull_request.head.ref}`,
-        sha: pr.pull_request.head.sha,
-        pullRequest: pr.number,
-        push: null,
-        environment: null,
-      };
-    }
-    case "workflow_dispatch": {
-      const p = dispatchSchema.safeParse(payload, PARSE_OPTIONS);
-      if (!p.success) return invalid(event, p.error);
-      const environment = p.data.inputs?.environment;
-      return {
-        kind: "route",
-        key: null,
-        repository: p.data.repository.full_name,
-        event,
-        ref: p.data.ref.startsWith("refs/") ? p.data.ref : `refs/heads/${p.data.ref}`,
-        sha: null,
-        pullRequest: null,
-        push: null,
-        environment: typeof environment === "string" && environment.length > 0 ? environment : null,
-      };
-    }
-    case "workflow_run": {
-      const p = runSchema.safeParse(payload, PARSE_OPTIONS);
-      if (!p.success) return invalid(event, p.error);
-      const r = p.data.workflow_run;
-      const run: RunState = {
-        id: r.id,
-        name: r.name ?? null,
-        event: r.event ?? null,
-        attempt: r.run_attempt ?? 1,
-        status: r.status ?? p.data.action,
-        conclusion: r.conclusion ?? null,
-        started_at: r.run_started_at ?? null,
-        updated_at: r.updated_at ?? null,
-      };
-      const repo = p.data.repository.full_name;
-      const key = contentKey(event, repo, r.id, p.data.action, run.attempt);
-      return { kind: "update", key, repository: repo, sha: r.head_sha, event, update: { kind: "run", run } };
-    }
-    case "workflow_job": {
-      const p = jobSchema.safeParse(payload, PARSE_OPTIONS);
-      if (!p.success) return invalid(event, p.error);
-      const j = p.data.workflow_job;
-      const repo = p.data.repository.full_name;
-      const labels = j.labels ?? [];
-      const hasRunner = (j.runner_name ?? null) !== null;
-      const status = j.status ?? p.data.action;
-      const job: JobState = {
-        id: j.id,
-        run_id: j.run_id,
-        run_attempt: j.run_attempt ?? 1,
-        name: j.name ?? null,
-        status,
-        conclusion: j.conclusion ?? null,
-        labels,
-        runner_name: j.runner_name ?? null,
-        runner_group_name: j.runner_group_name ?? null,
-        runner: hasRunner ? (runnerForLabels(policyFor(config, repo), labels)?.id ?? null) : null,
-        created_at: j.created_at ?? null,
-        queued_at: status === "waiting" ? null : (j.created_at ?? null),
-        started_at: j.started_at ?? null,
-        completed_at: j.completed_at ?? null,
-      };
-      const key = contentKey(event, repo, j.id, p.data.action, job.run_attempt);
-      return { kind: "update", key, repository: repo, sha: j.head_sha, event, update: { kind: "job", job } };
-    }
-    default:
-      return { kind: "ignore", reason: `event "${event}" is not one the router handles` };
+function readPullRequest(p: Json, r: PayloadReader): Intent | null {
+  const action = r.string(p.action, "action", PAYLOAD_LIMITS.name);
+  const number = r.id(p.number, "number");
+  const repository = repositoryOf(r, p);
+  const pr = r.object(p.pull_request, "pull_request");
+  const head = pr === null ? null : r.object(pr.head, "pull_request.head");
+  const headRef = head === null ? null : r.string(head.ref, "pull_request.head.ref", PAYLOAD_LIMITS.ref);
+  const sha = head === null ? null : r.string(head.sha, "pull_request.head.sha", PAYLOAD_LIMITS.sha);
+  if (!r.ok || action === null || number === null || repository === null || headRef === null || sha === null)
+    return null;
+  if (!PULL_REQUEST_ACTIONS.includes(action)) {
+    return { kind: "ignore", reason: `pull_request action "${action}" does not start a build` };
   }
+  return {
+    kind: "route",
+    key: contentKey("pull_request", repository, number, action, sha),
+    repository,
+    event: "pull_request",
+    ref: `refs/heads/${headRef}`,
+    sha,
+    pullRequest: number,
+    push: null,
+    environment: null,
+  };
+}
+
+function readDispatch(p: Json, r: PayloadReader): Intent | null {
+  const ref = r.string(p.ref, "ref", PAYLOAD_LIMITS.ref);
+  const repository = repositoryOf(r, p);
+  let environment: string | null = null;
+  if (p.inputs !== undefined && p.inputs !== null) {
+    const inputs = r.object(p.inputs, "inputs");
+    const named = inputs?.environment;
+    if (typeof named === "string" && named.length > 0 && named.length <= PAYLOAD_LIMITS.name) environment = named;
+  }
+  if (!r.ok || ref === null || repository === null) return null;
+  return {
+    kind: "route",
+    key: null,
+    repository,
+    event: "workflow_dispatch",
+    ref: ref.startsWith("refs/") ? ref : `refs/heads/${ref}`,
+    sha: null,
+    pullRequest: null,
+    push: null,
+    environment,
+  };
+}
+
+function readRun(p: Json, r: PayloadReader): Intent | null {
+  const action = r.string(p.action, "action", PAYLOAD_LIMITS.name);
+  const repository = repositoryOf(r, p);
+  const w = r.object(p.workflow_run, "workflow_run");
+  if (w === null || action === null) return null;
+  const id = r.id(w.id, "workflow_run.id");
+  const sha = r.string(w.head_sha, "workflow_run.head_sha", PAYLOAD_LIMITS.sha);
+  const text = (key: string) => r.optionalText(w[key], `workflow_run.${key}`, PAYLOAD_LIMITS.text) ?? null;
+  const run: Omit<RunState, "id"> = {
+    name: text("name"),
+    event: text("event"),
+    attempt: r.optionalId(w.run_attempt, "workflow_run.run_attempt") ?? 1,
+    status: text("status") ?? action,
+    conclusion: text("conclusion"),
+    started_at: text("run_started_at"),
+    updated_at: text("updated_at"),
+  };
+  if (!r.ok || id === null || sha === null || repository === null) return null;
+  const key = contentKey("workflow_run", repository, id, action, run.attempt);
+  return { kind: "update", key, repository, sha, event: "workflow_run", update: { kind: "run", run: { id, ...run } } };
+}
+
+function readJob(p: Json, r: PayloadReader, config: RoutingConfig): Intent | null {
+  const action = r.string(p.action, "action", PAYLOAD_LIMITS.name);
+  const repository = repositoryOf(r, p);
+  const j = r.object(p.workflow_job, "workflow_job");
+  if (j === null || action === null) return null;
+  const id = r.id(j.id, "workflow_job.id");
+  const runId = r.id(j.run_id, "workflow_job.run_id");
+  const sha = r.string(j.head_sha, "workflow_job.head_sha", PAYLOAD_LIMITS.sha);
+  const text = (key: string) => r.optionalText(j[key], `workflow_job.${key}`, PAYLOAD_LIMITS.text) ?? null;
+  const labels = r.optionalStrings(j.labels, "workflow_job.labels", PAYLOAD_LIMITS.name, PAYLOAD_LIMITS.labels) ?? [];
+  for (const [i, label] of labels.entries())
+    if (label === "") r.problem(`workflow_job.labels.${i}`, "must not be empty");
+  const runAttempt = r.optionalId(j.run_attempt, "workflow_job.run_attempt") ?? 1;
+  const status = text("status") ?? action;
+  const runnerName = text("runner_name");
+  const createdAt = text("created_at");
+  const fields = {
+    name: text("name"),
+    conclusion: text("conclusion"),
+    runner_group_name: text("runner_group_name"),
+    started_at: text("started_at"),
+    completed_at: text("completed_at"),
+  };
+  if (!r.ok || id === null || runId === null || sha === null || repository === null) return null;
+  const job: JobState = {
+    id,
+    run_id: runId,
+    run_attempt: runAttempt,
+    name: fields.name,
+    status,
+    conclusion: fields.conclusion,
+    labels,
+    runner_name: runnerName,
+    runner_group_name: fields.runner_group_name,
+    runner: runnerName !== null ? (runnerForLabels(policyFor(config, repository), labels)?.id ?? null) : null,
+    created_at: createdAt,
+    queued_at: status === "waiting" ? null : createdAt,
+    started_at: fields.started_at,
+    completed_at: fields.completed_at,
+  };
+  const key = contentKey("workflow_job", repository, id, action, runAttempt);
+  return { kind: "update", key, repository, sha, event: "workflow_job", update: { kind: "job", job } };
 }

@@ -9,42 +9,69 @@ import {
   type SegmentVariant,
 } from "./glob.ts";
 
-/** A path as the glob sets read it: split once, on demand, and shared by every set. */
-export interface PathView {
-  path: string;
-  /** Its segments ({@link pathSegments}); null when it can match no pattern. */
-  segments: string[] | null;
-  /** The segments joined again: the path without empty or `.` segments (most often the path itself). */
-  normal: string;
+/**
+ * A path as the glob sets read it, shared by every set: the path the patterns match, and its
+ * segments, split only if a pattern needs them whole. Looking a path up walks its characters
+ * and its slashes; nothing per path is built ahead of need.
+ */
+export class PathView {
+  readonly path: string;
+  /** What the patterns match: the path, or without its empty and `.` segments ({@link pathSegments}); null when it names no file. */
+  readonly normal: string | null;
+  private split: string[] | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+    this.normal = plainPath(path) ? path : (pathSegments(path)?.join("/") ?? null);
+  }
+
+  /** Its segments, split on first use. */
+  get segments(): string[] | null {
+    if (this.normal === null) return null;
+    this.split ??= this.normal.split("/");
+    return this.split;
+  }
 }
 
-export function pathView(path: string): PathView {
-  const segments = pathSegments(path);
-  if (segments === null) return { path, segments, normal: "" };
-  const plain =
-    segments.length === 1 ? segments[0] === path : path.length === sumLength(segments) + segments.length - 1;
-  return { path, segments, normal: plain ? path : segments.join("/") };
-}
+export const pathView = (path: string): PathView => new PathView(path);
 
-function sumLength(parts: readonly string[]): number {
-  let n = 0;
-  for (const part of parts) n += part.length;
-  return n;
+/** Whether a path has no empty, `.` or `..` segment (then it is its own normal form). */
+function plainPath(path: string): boolean {
+  if (path.length === 0) return false;
+  // Most paths have none of the characters such a segment needs where it would be.
+  const odd = path.includes("//") || path.includes("/.") || path.charCodeAt(0) === 0x2e || path.at(-1) === "/";
+  if (!odd) return path.charCodeAt(0) !== 0x2f;
+  for (let start = 0; ; ) {
+    const slash = path.indexOf("/", start);
+    const end = slash === -1 ? path.length : slash;
+    const length = end - start;
+    if (length === 0) return false;
+    if (length <= 2 && path.charCodeAt(start) === 0x2e && (length === 1 || path.charCodeAt(start + 1) === 0x2e)) {
+      return false;
+    }
+    if (slash === -1) return true;
+    start = slash + 1;
+  }
 }
 
 /**
- * One segment glob per entry, indexed by its literal start (a trie walked forward) or, failing
- * that, its literal end (a trie walked backward), so a segment is tested only against the
- * globs whose literal parts it has. `first` costs one walk of the segment per trie plus a
- * linear test per candidate.
+ * One segment glob per entry: a literal one by its text (one map look-up), any other by its
+ * literal start (a trie walked forward) or, failing that, its literal end (a trie walked
+ * backward), so a segment is tested only against the globs whose literal parts it has. A
+ * segment whose first and last characters start no key costs two set look-ups.
  */
 class SegmentIndex {
+  private readonly literal = new Map<string, number[]>();
+  /** The lengths of the literal keys, and the first and last characters of the trie keys: cheap misses. */
+  private readonly literalLengths = new Set<number>();
   private readonly forward = new CharTrie();
+  private readonly firsts = new Set<number>();
   private readonly backward = new CharTrie();
+  private readonly lasts = new Set<number>();
   private readonly rest: Entry[] = [];
 
   get empty(): boolean {
-    return this.forward.empty && this.backward.empty && this.rest.length === 0;
+    return this.literal.size === 0 && this.forward.empty && this.backward.empty && this.rest.length === 0;
   }
 
   add(segment: SegmentGlob, index: number): void {
@@ -52,23 +79,40 @@ class SegmentIndex {
   }
 
   private addVariant(glob: SegmentVariant, index: number): void {
+    if (glob.literal !== null) {
+      const known = this.literal.get(glob.literal);
+      if (known === undefined) this.literal.set(glob.literal, [index]);
+      else known.push(index);
+      this.literalLengths.add(glob.literal.length);
+      return;
+    }
     const first = glob.pieces[0] ?? [];
     const last = glob.pieces[glob.pieces.length - 1] ?? [];
     const head = literalRun(first, false);
     const tail = glob.pieces.length > 1 ? literalRun(last, true) : "";
-    if (head.length > 0 && head.length >= tail.length) this.forward.add(head, { glob, index });
-    else if (tail.length > 0) this.backward.add([...tail].reverse().join(""), { glob, index });
-    else this.rest.push({ glob, index });
+    if (head.length > 0 && head.length >= tail.length) {
+      this.forward.add(head, { glob, index });
+      this.firsts.add(head.charCodeAt(0));
+    } else if (tail.length > 0) {
+      this.backward.add([...tail].reverse().join(""), { glob, index });
+      this.lasts.add(tail.charCodeAt(tail.length - 1));
+    } else this.rest.push({ glob, index });
   }
 
-  /** Lowers `best` (per group) to the index of every glob that matches `segment`. */
-  match(segment: string, best: Best): void {
-    const test = (entry: Entry) => {
-      if (best.below(entry.index) && matchVariant(entry.glob, segment)) best.note(entry.index);
-    };
-    this.forward.walk(segment, false, test);
-    this.backward.walk(segment, true, test);
-    for (const entry of this.rest) test(entry);
+  /**
+   * Lowers `best` (per group) to the index of every glob that matches the segment
+   * `text[start, end)`; the segment is cut out of the text only for a candidate.
+   */
+  match(text: string, start: number, end: number, best: Best): void {
+    if (this.literalLengths.has(end - start)) {
+      const exact = this.literal.get(text.slice(start, end));
+      if (exact !== undefined) for (const index of exact) best.note(index);
+    }
+    if (this.firsts.has(text.charCodeAt(start))) this.forward.walk(text, start, end, false, best);
+    if (this.lasts.has(text.charCodeAt(end - 1))) this.backward.walk(text, start, end, true, best);
+    for (const entry of this.rest) {
+      if (best.below(entry.index) && matchVariant(entry.glob, text.slice(start, end))) best.note(entry.index);
+    }
   }
 }
 
@@ -135,13 +179,15 @@ class CharTrie {
     this.empty = false;
   }
 
-  /** Calls `visit` for every value whose key starts (or, backwards, ends) `text`. */
-  walk(text: string, backwards: boolean, visit: (value: Entry) => void): void {
-    if (this.empty) return;
+  /** Tests `text[start, end)` against every entry whose key starts (or, backwards, ends) it, lowering `best`. */
+  walk(text: string, start: number, end: number, backwards: boolean, best: Best): void {
     let node: TrieNode<Entry> | undefined = this.root;
-    for (let k = 0; k < text.length && node !== undefined; k++) {
-      node = node.next.get(text[backwards ? text.length - 1 - k : k] as string);
-      if (node !== undefined) for (const value of node.values) visit(value);
+    for (let k = 0; k < end - start; k++) {
+      node = node.next.get(text[backwards ? end - 1 - k : start + k] as string);
+      if (node === undefined) return;
+      for (const entry of node.values) {
+        if (best.below(entry.index) && matchVariant(entry.glob, text.slice(start, end))) best.note(entry.index);
+      }
     }
   }
 }
@@ -199,7 +245,8 @@ export class GlobSet<T> {
   /** `**\/G/**` with G ending in `*`: as in picomatch, G may not be the last segment. */
   private readonly innerSegment = new SegmentIndex();
   private readonly dirs: DirNode = newDir();
-  private readonly general: { alternative: GlobAlternative; index: number }[] = [];
+  /** With the number of segments the pattern matches when it has no `**` (else null). */
+  private readonly general: { alternative: GlobAlternative; index: number; segments: number | null }[] = [];
   private readonly best: Best;
 
   /** Patterns in insertion order; `group` (default 0) is below `groups` (default 1). */
@@ -233,20 +280,30 @@ export class GlobSet<T> {
     const best = this.best;
     best.reset();
     this.lookUp(view.path, best);
-    const { segments } = view;
-    if (segments !== null) {
-      if (view.normal !== view.path) this.lookUp(view.normal, best);
-      this.walkDirs(segments, best);
-      if (!this.bases.empty) this.bases.match(segments[segments.length - 1] as string, best);
-      if (!this.anySegment.empty || !this.innerSegment.empty) {
-        for (let s = 0; s < segments.length; s++) {
-          const segment = segments[s] as string;
-          this.anySegment.match(segment, best);
-          if (s < segments.length - 1) this.innerSegment.match(segment, best);
+    const text = view.normal;
+    if (text !== null) {
+      if (text !== view.path) this.lookUp(text, best);
+      this.walkDirs(view, best);
+      const any = this.anySegment.empty ? null : this.anySegment;
+      const inner = this.innerSegment.empty ? null : this.innerSegment;
+      let start = 0;
+      let count = 1;
+      for (;;) {
+        const slash = text.indexOf("/", start);
+        const end = slash === -1 ? text.length : slash;
+        any?.match(text, start, end, best);
+        if (slash === -1) {
+          if (!this.bases.empty) this.bases.match(text, start, end, best);
+          break;
         }
+        inner?.match(text, start, end, best);
+        start = slash + 1;
+        count++;
       }
-      for (const { alternative, index } of this.general) {
-        if (best.below(index) && matchAlternative(alternative, segments)) best.note(index);
+      for (const { alternative, index, segments } of this.general) {
+        // A pattern without `**` matches paths of its own number of segments only.
+        if (segments !== null && segments !== count) continue;
+        if (best.below(index) && matchAlternative(alternative, view.segments ?? [])) best.note(index);
       }
     }
     const out: (GlobEntry<T> | null)[] = new Array(this.groups);
@@ -259,15 +316,21 @@ export class GlobSet<T> {
     if (indices !== undefined) for (const index of indices) best.note(index);
   }
 
-  private walkDirs(segments: readonly string[], best: Best): void {
+  /** Down the trie of literal directories, one segment at a time, while the path's segments are in it. */
+  private walkDirs(view: PathView, best: Best): void {
+    const text = view.normal as string;
     let node: DirNode | undefined = this.dirs;
+    let start = 0;
     for (let depth = 0; node !== undefined; depth++) {
       for (const index of node.under) best.note(index);
       for (const { rest, index } of node.scoped) {
-        if (best.below(index) && matchAlternative(rest, segments, depth)) best.note(index);
+        if (best.below(index) && matchAlternative(rest, view.segments ?? [], depth)) best.note(index);
       }
-      const segment = segments[depth];
-      node = segment === undefined ? undefined : node.next.get(segment);
+      if (node.next.size === 0 || start > text.length) return;
+      const slash = text.indexOf("/", start);
+      const end = slash === -1 ? text.length : slash;
+      node = node.next.get(text.slice(start, end));
+      start = slash === -1 ? text.length + 1 : slash + 1;
     }
   }
 
@@ -306,6 +369,6 @@ export class GlobSet<T> {
       }
       return;
     }
-    this.general.push({ alternative, index });
+    this.general.push({ alternative, index, segments: groups.length === 1 ? first.length : null });
   }
 }

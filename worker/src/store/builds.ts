@@ -1,6 +1,11 @@
 import type { BuildRecord } from "../core/index.ts";
 import { first, type Sql } from "./sql.ts";
 
+/** Build records kept in memory, the most recently changed (bounded: a few megabytes at most). */
+const RECENT_BUILDS = 256;
+
+const commitKey = (repository: string, sha: string) => `${repository.toLowerCase()}\n${sha.toLowerCase()}`;
+
 /** KV takes one write per key per second: a build's copy is written at most this often. */
 export const KV_WRITE_INTERVAL_MS = 1_000;
 
@@ -11,6 +16,12 @@ export const KV_WRITE_INTERVAL_MS = 1_000;
  */
 export class BuildStore {
   private readonly sql: Sql;
+  /**
+   * The records of the builds changed last, by commit: a build's events come close together,
+   * and reading one back is the most part of applying one. Every write goes through this store,
+   * so the copies are the rows; the records are never changed in place (applyUpdate copies).
+   */
+  private readonly recent = new Map<string, BuildRecord>();
 
   constructor(sql: Sql) {
     this.sql = sql;
@@ -23,13 +34,28 @@ export class BuildStore {
 
   /** The latest build recorded for a commit of a repository (any case), or null. */
   forCommit(repository: string, sha: string): BuildRecord | null {
+    const key = commitKey(repository, sha);
+    const cached = this.recent.get(key);
+    if (cached !== undefined) return cached;
     const row = first<{ record: string }>(
       this.sql,
       "SELECT b.record FROM commits c JOIN builds b ON b.build_id = c.build_id WHERE c.repository = ? AND c.sha = ?",
       repository.toLowerCase(),
       sha.toLowerCase(),
     );
-    return row === undefined ? null : (JSON.parse(row.record) as BuildRecord);
+    if (row === undefined) return null;
+    const build = JSON.parse(row.record) as BuildRecord;
+    this.remember(build);
+    return build;
+  }
+
+  /** Keeps the latest record of a build's commit, the {@link RECENT_BUILDS} most recent. */
+  private remember(build: BuildRecord): void {
+    if (build.sha === null) return;
+    const key = commitKey(build.repository, build.sha);
+    this.recent.delete(key);
+    this.recent.set(key, build);
+    if (this.recent.size > RECENT_BUILDS) this.recent.delete(this.recent.keys().next().value as string);
   }
 
   /**
@@ -45,6 +71,7 @@ export class BuildStore {
       JSON.stringify(build),
       now,
     );
+    this.remember(build);
     if (build.sha !== null) {
       this.sql.exec(
         "INSERT INTO commits (repository, sha, build_id) VALUES (?, ?, ?) ON CONFLICT (repository, sha) DO UPDATE SET build_id = excluded.build_id",
@@ -57,9 +84,13 @@ export class BuildStore {
 
   update(build: BuildRecord): void {
     this.sql.exec("UPDATE builds SET record = ? WHERE build_id = ?", JSON.stringify(build), build.build_id);
+    // Its commit may point at a later build: keep the copy only where it is the commit's build.
+    if (build.sha !== null && this.recent.get(commitKey(build.repository, build.sha))?.build_id === build.build_id) {
+      this.remember(build);
+    }
   }
 
-  /** Removes a build that another took the place of (its commit already points at the new one). */
+  /** Removes a build that another took the place of (its commit points at the new one). */
   remove(buildId: string): void {
     this.sql.exec("DELETE FROM builds WHERE build_id = ?", buildId);
   }
@@ -108,6 +139,8 @@ export class BuildStore {
   prune(before: number, limit: number): boolean {
     const oldest = "SELECT build_id FROM builds WHERE created_at < ? ORDER BY created_at, build_id LIMIT ?";
     this.sql.exec(`DELETE FROM commits WHERE build_id IN (${oldest})`, before, limit);
-    return this.sql.exec(`DELETE FROM builds WHERE build_id IN (${oldest})`, before, limit).rowsWritten >= limit;
+    const full = this.sql.exec(`DELETE FROM builds WHERE build_id IN (${oldest})`, before, limit).rowsWritten >= limit;
+    this.recent.clear();
+    return full;
   }
 }

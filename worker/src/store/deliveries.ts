@@ -19,13 +19,13 @@ export class DeliveryStore {
 
   /** The first answer to this delivery id, or to another delivery of the same event. */
   seen(id: string, contentKey: string | null): FirstAnswer | undefined {
-    const byId = first<{ status: number; body: string }>(
+    const byId = first<FirstAnswer & Record<string, number | string>>(
       this.sql,
       "SELECT status, body FROM deliveries WHERE id = ?",
       id,
     );
     if (byId !== undefined || contentKey === null) return byId;
-    return first<{ status: number; body: string }>(
+    return first<FirstAnswer & Record<string, number | string>>(
       this.sql,
       "SELECT status, body FROM deliveries WHERE content_key = ?",
       contentKey,

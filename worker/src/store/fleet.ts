@@ -131,7 +131,7 @@ export class FleetStore {
     return (
       first<{ n: number }>(
         this.sql,
-        "SELECT COUNT(*) AS n FROM fleet_jobs WHERE machine = ? AND state = 'busy'",
+        "SELECT COUNT(*) AS n FROM fleet_jobs WHERE state = 'busy' AND machine = ?",
         machine,
       )?.n ?? 0
     );
@@ -140,7 +140,7 @@ export class FleetStore {
   /** Forgets a machine that runs nothing (the caller knows it is not configured). */
   forgetIfIdle(name: string): void {
     this.sql.exec(
-      "DELETE FROM machines WHERE name = ? AND NOT EXISTS (SELECT 1 FROM fleet_jobs WHERE machine = ? AND state = 'busy')",
+      "DELETE FROM machines WHERE name = ? AND NOT EXISTS (SELECT 1 FROM fleet_jobs WHERE state = 'busy' AND machine = ?)",
       name,
       name,
     );
@@ -185,7 +185,7 @@ export class FleetStore {
   /** Busy jobs on `machine` that started before `before`. */
   busySince(machine: string, before: number): FleetJob[] {
     return this.sql
-      .exec<JobRow>("SELECT * FROM fleet_jobs WHERE machine = ? AND state = 'busy' AND since < ?", machine, before)
+      .exec<JobRow>("SELECT * FROM fleet_jobs WHERE state = 'busy' AND machine = ? AND since < ?", machine, before)
       .toArray()
       .map(toJob);
   }

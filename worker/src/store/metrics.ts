@@ -1,12 +1,5 @@
-import {
-  bucketOf,
-  DURATION_BUCKETS,
-  type HistogramSeries,
-  labelKey,
-  labelsFromKey,
-  type MetricKey,
-  type Sample,
-} from "../core/index.ts";
+import { bucketOf, type HistogramSeries, labelKey, labelsFromKey, type MetricKey, type Sample } from "../core/index.ts";
+import { BUCKET_COLUMNS } from "./schema.ts";
 import type { Sql } from "./sql.ts";
 
 /**
@@ -22,12 +15,16 @@ export class MetricsStore {
 
   /** Adds `by` to a counter. */
   add(metric: MetricKey, labels: Record<string, string> = {}, by = 1): void {
+    this.addAll([{ metric, labels, by }]);
+  }
+
+  /** Adds to several counters in one statement. */
+  addAll(counters: readonly { metric: MetricKey; labels: Record<string, string>; by: number }[]): void {
+    if (counters.length === 0) return;
     this.sql.exec(
-      `INSERT INTO metric_values (metric, labels, value) VALUES (?, ?, ?)
+      `INSERT INTO metric_values (metric, labels, value) VALUES ${counters.map(() => "(?, ?, ?)").join(", ")}
        ON CONFLICT (metric, labels) DO UPDATE SET value = value + excluded.value`,
-      metric,
-      labelKey(labels),
-      by,
+      ...counters.flatMap((c) => [c.metric, labelKey(c.labels), c.by]),
     );
   }
 
@@ -42,39 +39,28 @@ export class MetricsStore {
     );
   }
 
-  /** Records one observation in a histogram of DURATION_BUCKETS. */
+  /** Records one observation in a histogram of DURATION_BUCKETS: one statement, its bucket's count and the sum. */
   observe(metric: MetricKey, labels: Record<string, string>, seconds: number): void {
-    const key = labelKey(labels);
-    const row = this.sql
-      .exec<{ counts: string; sum: number }>(
-        "SELECT counts, sum FROM metric_histograms WHERE metric = ? AND labels = ?",
-        metric,
-        key,
-      )
-      .toArray()[0];
-    const counts: number[] = row ? JSON.parse(row.counts) : new Array(DURATION_BUCKETS.length + 1).fill(0);
-    const bucket = bucketOf(seconds);
-    counts[bucket] = (counts[bucket] ?? 0) + 1;
+    const bucket = BUCKET_COLUMNS[bucketOf(seconds)] as string;
     this.sql.exec(
-      `INSERT INTO metric_histograms (metric, labels, counts, sum) VALUES (?, ?, ?, ?)
-       ON CONFLICT (metric, labels) DO UPDATE SET counts = excluded.counts, sum = excluded.sum`,
+      `INSERT INTO metric_histograms (metric, labels, sum, ${bucket}) VALUES (?, ?, ?, 1)
+       ON CONFLICT (metric, labels) DO UPDATE SET sum = sum + excluded.sum, ${bucket} = ${bucket} + 1`,
       metric,
-      key,
-      JSON.stringify(counts),
-      (row?.sum ?? 0) + seconds,
+      labelKey(labels),
+      seconds,
     );
   }
 
   /** One histogram series' counts (per bound plus +Inf), or null when it has none. */
   histogram(metric: MetricKey, labels: Record<string, string>): number[] | null {
     const row = this.sql
-      .exec<{ counts: string }>(
-        "SELECT counts FROM metric_histograms WHERE metric = ? AND labels = ?",
+      .exec<Record<string, number>>(
+        `SELECT ${BUCKET_COLUMNS.join(", ")} FROM metric_histograms WHERE metric = ? AND labels = ?`,
         metric,
         labelKey(labels),
       )
       .toArray()[0];
-    return row === undefined ? null : (JSON.parse(row.counts) as number[]);
+    return row === undefined ? null : BUCKET_COLUMNS.map((c) => row[c] ?? 0);
   }
 
   /** A counter or gauge's value, or null when it has none yet. */
@@ -98,15 +84,15 @@ export class MetricsStore {
 
   histograms(): HistogramSeries[] {
     return this.sql
-      .exec<{ metric: string; labels: string; counts: string; sum: number }>(
-        "SELECT metric, labels, counts, sum FROM metric_histograms",
+      .exec<Record<string, number | string>>(
+        `SELECT metric, labels, sum, ${BUCKET_COLUMNS.join(", ")} FROM metric_histograms`,
       )
       .toArray()
       .map((r) => ({
         metric: r.metric as MetricKey,
-        labels: labelsFromKey(r.labels),
-        counts: JSON.parse(r.counts),
-        sum: r.sum,
+        labels: labelsFromKey(String(r.labels)),
+        counts: BUCKET_COLUMNS.map((c) => Number(r[c] ?? 0)),
+        sum: Number(r.sum),
       }));
   }
 }

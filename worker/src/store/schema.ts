@@ -1,4 +1,12 @@
-import { type CostJob, costLineOf, type FleetJob, jobMinutes, MAX_STORED_LABELS, type Runner } from "../core/index.ts";
+import {
+  type CostJob,
+  costLineOf,
+  DURATION_BUCKETS,
+  type FleetJob,
+  jobMinutes,
+  MAX_STORED_LABELS,
+  type Runner,
+} from "../core/index.ts";
 import { first, type Sql } from "./sql.ts";
 
 /**
@@ -12,9 +20,12 @@ import { first, type Sql } from "./sql.ts";
  * 2. the fleet as rows (`machines`, `fleet_jobs`); deliveries keyed by content too
  *    (`content_key`); KV write times per build (`kv_at`, `kv_due`); costs by instant, rolled up
  *    per day (`cost_days`) and month (`cost_months`), with `cost_jobs` kept only to bill a job
- *    once; `meta` holds the version.
+ *    once; histogram counts in a column per bucket; `meta` holds the version.
  */
 export const SCHEMA_VERSION = 2;
+
+/** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
+export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
 
 const TABLES = `
   CREATE TABLE IF NOT EXISTS meta (
@@ -69,7 +80,6 @@ const TABLES = `
     checks INTEGER NOT NULL DEFAULT 0
   );
   CREATE INDEX IF NOT EXISTS fleet_jobs_state ON fleet_jobs (state, since);
-  CREATE INDEX IF NOT EXISTS fleet_jobs_machine ON fleet_jobs (machine) WHERE machine IS NOT NULL;
   CREATE INDEX IF NOT EXISTS fleet_jobs_check ON fleet_jobs (check_at) WHERE check_at IS NOT NULL;
   CREATE TABLE IF NOT EXISTS metric_values (
     metric TEXT NOT NULL,
@@ -80,8 +90,8 @@ const TABLES = `
   CREATE TABLE IF NOT EXISTS metric_histograms (
     metric TEXT NOT NULL,
     labels TEXT NOT NULL,
-    counts TEXT NOT NULL,
     sum REAL NOT NULL,
+    ${BUCKET_COLUMNS.map((c) => `${c} INTEGER NOT NULL DEFAULT 0`).join(",\n    ")},
     PRIMARY KEY (metric, labels)
   );
   CREATE TABLE IF NOT EXISTS cost_jobs (
@@ -186,9 +196,11 @@ function fromVersion1(sql: Sql, context: MigrationContext): void {
   sql.exec("UPDATE builds SET kv_at = created_at");
   sql.exec("ALTER TABLE cost_jobs RENAME TO cost_jobs_v1");
   sql.exec("DROP INDEX IF EXISTS cost_jobs_completed");
+  sql.exec("ALTER TABLE metric_histograms RENAME TO metric_histograms_v1");
   sql.exec(TABLES);
   fleetFromVersion1(sql);
   costsFromVersion1(sql, context);
+  histogramsFromVersion1(sql);
 }
 
 interface FleetStateV1 {
@@ -324,6 +336,23 @@ function costsFromVersion1(sql: Sql, context: MigrationContext): void {
     addCostLine(sql, costLineOf(job, runners), completed, jobMinutes(job));
   }
   sql.exec("DROP TABLE cost_jobs_v1");
+}
+
+/** Version 1 kept a histogram's counts as a JSON array: now a column each. */
+function histogramsFromVersion1(sql: Sql): void {
+  for (const row of sql.exec<{ metric: string; labels: string; counts: string; sum: number }>(
+    "SELECT metric, labels, counts, sum FROM metric_histograms_v1",
+  )) {
+    const counts = JSON.parse(row.counts) as number[];
+    sql.exec(
+      `INSERT INTO metric_histograms (metric, labels, sum, ${BUCKET_COLUMNS.join(", ")}) VALUES (?, ?, ?, ${BUCKET_COLUMNS.map(() => "?").join(", ")})`,
+      row.metric,
+      row.labels,
+      row.sum,
+      ...BUCKET_COLUMNS.map((_, i) => counts[i] ?? 0),
+    );
+  }
+  sql.exec("DROP TABLE metric_histograms_v1");
 }
 
 /** Adds a billed job to its day's and month's totals. */
