@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only routing|webhook|throughput|size]`: four sections, each against its floor.
+ * `npm run bench [-- --only routing|paths|webhook|throughput|size]`: five sections, each against its floor.
  *
  * routing — how fast the router decides a large change, against the plain way.
  * 3,000 changed files against 200 rules (see bench-data.ts), chosen so the decision has to

@@ -469,6 +469,33 @@ describe("what one build may hold is bounded", () => {
     const record = book.build(id);
     expect(Object.keys(record?.runs ?? {})).toHaveLength(MAX_RUNS_PER_BUILD);
     expect(Object.keys(record?.jobs ?? {})).toHaveLength(MAX_JOBS_PER_BUILD);
+    expect(record?.truncated).toBe(true);
     expect(JSON.stringify(record).length).toBeLessThan(1024 * 1024);
+  });
+
+  it("jobs past the cap (a 40-job matrix re-run 7 times) are still counted and billed, each once, late and repeated events included", () => {
+    const { book } = open();
+    const settings = settingsOf();
+    push(book, T0, { sha: "b".repeat(40) });
+    const total = 40 * 8;
+    for (let i = 0; i < total; i++) {
+      const id = 5000 + i;
+      const fields = { id, sha: "b".repeat(40), runner: `eph-${id}`, attempt: 1 + Math.floor(i / 40) };
+      const started = T0 + 60_000;
+      const completed = T0 + 180_000;
+      event(book, settings, "workflow_job", jobPayload({ ...fields, action: "queued" }), T0);
+      event(book, settings, "workflow_job", jobPayload({ ...fields, action: "in_progress", started }), T0 + 1);
+      event(book, settings, "workflow_job", jobPayload({ ...fields, action: "completed", started, completed }), T0 + 2);
+      // GitHub's order is not guaranteed: a late in_progress, and a completed sent again under a new id.
+      event(book, settings, "workflow_job", jobPayload({ ...fields, action: "in_progress", started }), T0 + 3);
+      event(book, settings, "workflow_job", jobPayload({ ...fields, action: "completed", started, completed }), T0 + 4);
+    }
+    const record = book.build(buildId("b".repeat(40), `d-${nextDelivery - total * 5}`));
+    expect(record?.truncated).toBe(true);
+    expect(Object.keys(record?.jobs ?? {})).toHaveLength(MAX_JOBS_PER_BUILD);
+    expect(book.metrics.gauge("jobs", { runner: "vps", conclusion: "success" })).toBe(total);
+    expect(book.metrics.gauge("accuracy", { suggested: "none", used: "vps" })).toBe(total);
+    expect(book.metrics.histogram("runSeconds", { runner: "vps" })?.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(book.costsFor("2026-11-01T00:00:00.000Z", "2026-12-01T00:00:00.000Z").totals.jobs).toBe(total);
   });
 });

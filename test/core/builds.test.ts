@@ -284,10 +284,12 @@ describe("applyUpdate: workflow_job", () => {
     expect([b.status, b.conclusion]).toEqual(["completed", "success"]);
   });
 
-  it(`keeps at most ${MAX_JOBS_PER_BUILD} jobs, but still records runners of the rest`, () => {
+  it(`keeps at most ${MAX_JOBS_PER_BUILD} jobs, says it left some out, and still records runners of the rest`, () => {
     let b = build();
     for (let id = 1; id <= MAX_JOBS_PER_BUILD; id++) b = applyUpdate(b, job({ id }), "t");
+    expect(b.truncated).toBeUndefined();
     b = applyUpdate(b, job({ id: 9999, runner: "kvm2" }), "t");
+    expect(b.truncated).toBe(true);
     expect(Object.keys(b.jobs)).toHaveLength(MAX_JOBS_PER_BUILD);
     expect(b.jobs["9999"]).toBeUndefined();
     expect(b.runners_used).toEqual(["vps", "kvm2"]);

@@ -18,6 +18,7 @@ import {
   fleetSnapshot,
   histogramQuantile,
   interpretEvent,
+  JOB_STATUS_OF,
   type JobState,
   nextCheck,
   type Plan,
@@ -377,13 +378,26 @@ export class Book {
         const next = applyUpdate(base, plan.update, plan.at);
         if (known === null) this.builds.insert(next, now);
         else this.builds.update(next);
-        if (plan.update.kind === "job") this.applyToFleet(plan.repository, plan.update.job, now);
+        const fleetBefore =
+          plan.update.kind === "job" ? this.applyToFleet(plan.repository, plan.update.job, now) : undefined;
+        const unlisted =
+          plan.update.kind === "job" && next.jobs[String(plan.update.job.id)] === undefined
+            ? { before: fleetBefore }
+            : undefined;
         const completedNow = next.status === "completed" && base.status !== "completed";
         return {
           status: 202,
           body: JSON.stringify({ build_id: next.build_id }),
           persist: known === null || completedNow ? this.kvCopy(next, now) : null,
-          change: { kind: "updated", event, before: known, after: next, update: plan.update, checked },
+          change: {
+            kind: "updated",
+            event,
+            before: known,
+            after: next,
+            update: plan.update,
+            checked,
+            ...(unlisted === undefined ? {} : { unlisted }),
+          },
         };
       }
     }
@@ -397,14 +411,19 @@ export class Book {
     return null;
   }
 
-  /** One `workflow_job` event on the fleet's rows: the job's state, its machine's, and when to check it. */
-  private applyToFleet(repository: string, job: JobState, now: number): void {
+  /**
+   * One `workflow_job` event on the fleet's rows: the job's state, its machine's, and when to
+   * check it. Returns the job's status before the event as the fleet had it (undefined when it
+   * had no row), in the build record's words.
+   */
+  private applyToFleet(repository: string, job: JobState, now: number): string | undefined {
     const config = this.config();
     const policy = config === null ? null : policyFor(config, repository);
     const runnerClass = (policy === null ? null : runnerForLabels(policy, job.labels)?.id) ?? job.runner;
     const row = this.fleet.job(job.id);
+    const before = row === null ? undefined : JOB_STATUS_OF[row.state];
     const next = stepJob(row, { job, repository, runAttempt: job.run_attempt, runnerClass }, now);
-    if (next === null) return;
+    if (next === null) return before;
     const classOf = (name: string) => (config === null ? null : this.configuredClass(config, name));
     if (next.state === "busy" && next.machine !== null) {
       // The class of the job it runs now: a runner name reused by another class moves with it.
@@ -418,6 +437,7 @@ export class Book {
       const configured = classOf(job.runner_name);
       if (configured !== null) this.fleet.sighted(job.runner_name, configured, now);
     }
+    return before;
   }
 
   /** A job left a machine: a configured machine was seen, any other is forgotten once it runs nothing. */

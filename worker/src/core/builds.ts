@@ -77,11 +77,18 @@ export interface BuildRecord {
   completed_at: string | null;
   runs: Record<string, RunState>;
   jobs: Record<string, JobState>;
+  /**
+   * Present (true) once a run or job arrived past {@link MAX_RUNS_PER_BUILD} or
+   * {@link MAX_JOBS_PER_BUILD}: the record lists the first ones only, and its status and
+   * conclusion are theirs. The fleet, metrics and costs count every job all the same.
+   */
+  truncated?: true;
 }
 
 /**
- * Jobs and runs kept per build; past these, new ones only move the summary fields. With the
- * payload limits, a record stays well under a megabyte (the Ledger's SQLite takes 2 MB a value).
+ * Jobs and runs kept per build; past these, new ones are left out of the record and it is
+ * marked `truncated`. With the payload limits, a record stays well under a megabyte (the
+ * Ledger's SQLite takes 2 MB a value).
  */
 export const MAX_JOBS_PER_BUILD = 256;
 export const MAX_RUNS_PER_BUILD = 64;
@@ -168,6 +175,8 @@ export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: stri
     const known = next.runs[key];
     if (known !== undefined || Object.keys(next.runs).length < MAX_RUNS_PER_BUILD) {
       next.runs[key] = merge(known, compactRun(update.run));
+    } else {
+      next.truncated = true;
     }
   } else {
     const key = String(update.job.id);
@@ -177,6 +186,8 @@ export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: stri
       // Waited for an approval, then queued for a runner: its queue time starts now.
       next.jobs[key] =
         known?.status === "waiting" && merged.status === "queued" ? { ...merged, queued_at: at } : merged;
+    } else {
+      next.truncated = true;
     }
     const runner = update.job.runner;
     if (runner !== null && !next.runners_used.includes(runner)) next.runners_used = [...next.runners_used, runner];
@@ -265,7 +276,7 @@ function secondsBetween(from: string | null, to: string | null): number | null {
 }
 
 /** Compares a job before and after an event; each transition is reported once, when it happens. */
-export function jobTransition(before: JobState | undefined, after: JobState): JobTransition {
+export function jobTransition(before: Pick<JobState, "status"> | undefined, after: JobState): JobTransition {
   const wasRunning = before !== undefined && RUNNING.has(before.status);
   const wasDone = before?.status === "completed";
   return {

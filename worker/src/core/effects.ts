@@ -15,6 +15,11 @@ export type Change =
       update: WorkflowUpdate;
       /** Found by asking GitHub about a job whose event was lost, not delivered: not a delivery. */
       checked?: boolean;
+      /**
+       * For a job the build record leaves out (past its cap): its status before this event, as
+       * the fleet's row had it (undefined when the fleet had no row), so it is still counted once.
+       */
+      unlisted?: { before: string | undefined };
     };
 
 /** Events `ci_router_webhook_deliveries_total` names; any other counts as `other`. */
@@ -79,7 +84,14 @@ export function effectsOf(change: Change): Effects {
 
   if (change.kind === "updated") {
     const { before, after, update } = change;
-    if (update.kind === "job") jobEffects(before, after, update.job.id, effects, count);
+    if (update.kind === "job") {
+      const listed = after.jobs[String(update.job.id)];
+      if (listed !== undefined) jobEffects(before?.jobs[String(update.job.id)], listed, after, effects, count);
+      else if (change.unlisted !== undefined) {
+        const previous = change.unlisted.before === undefined ? undefined : { status: change.unlisted.before };
+        jobEffects(previous, update.job, after, effects, count);
+      }
+    }
     if (after.status === "completed" && before?.status !== "completed") {
       const runner = after.runners_used[0] ?? after.decision?.runner ?? UNKNOWN_RUNNER;
       count("builds", { runner, conclusion: bounded(after.conclusion ?? "neutral", CONCLUSION_LABELS) });
@@ -89,16 +101,15 @@ export function effectsOf(change: Change): Effects {
   return effects;
 }
 
+/** What one job's event implies: `previous` is its state before the event, `job` after it. */
 function jobEffects(
-  before: BuildRecord | null,
+  previous: Pick<JobState, "status"> | undefined,
+  job: JobState,
   after: BuildRecord,
-  jobId: number,
   effects: Effects,
   count: (metric: MetricKey, labels?: Record<string, string>, by?: number) => void,
 ): void {
-  const job: JobState | undefined = after.jobs[String(jobId)];
-  if (job === undefined) return;
-  const previous = before?.jobs[String(jobId)];
+  const jobId = job.id;
   const runner = job.runner ?? UNKNOWN_RUNNER;
   const transition = jobTransition(previous, job);
   /** The A/B arm the build was routed under; its jobs' outcomes are also counted per arm. */

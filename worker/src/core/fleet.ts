@@ -82,6 +82,14 @@ export function fleetStateOf(status: string): FleetJobState | null {
   }
 }
 
+/** A fleet state in a `workflow_job`'s words: the status that puts a job in it. */
+export const JOB_STATUS_OF: Record<FleetJobState, string> = {
+  waiting: "waiting",
+  queued: "queued",
+  busy: "in_progress",
+  done: "completed",
+};
+
 const at = (iso: string | null, fallback: number): number => {
   const ms = iso === null ? Number.NaN : Date.parse(iso);
   return Number.isFinite(ms) ? Math.min(ms, fallback) : fallback;
