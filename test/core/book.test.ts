@@ -259,6 +259,32 @@ describe("retention: every table lets go of rows past their time, and keeps the 
     expect([count("outbox"), count("rescues")]).toEqual([1, 0]);
   });
 
+  it("a build first seen through a job event gives way to its push: one build row for the commit", () => {
+    const { book, count } = open();
+    const sha = "c".repeat(40);
+    event(book, settingsOf(), "workflow_job", jobPayload({ id: 3, action: "queued", sha }), T0);
+    expect(count("builds")).toBe(1);
+    const routed = push(book, T0 + 1, { sha });
+    expect([count("builds"), count("commits")]).toEqual([1, 1]);
+    const only = book.build((routed.persist as BuildRecord).build_id);
+    expect(Object.keys(only?.jobs ?? {})).toEqual(["3"]);
+  });
+
+  it("a queue watch ends when its job starts, not at its deadline", () => {
+    const { book, count } = open();
+    const settings = settingsOf();
+    event(book, settings, "workflow_job", jobPayload({ id: 4, action: "queued" }), T0);
+    expect(count("queue_watch")).toBe(1);
+    event(
+      book,
+      settings,
+      "workflow_job",
+      jobPayload({ id: 4, action: "in_progress", runner: "vps-1", started: T0 + 5_000 }),
+      T0 + 5_000,
+    );
+    expect(count("queue_watch")).toBe(0);
+  });
+
   it("prunes in batches: a run that finds a full batch says more remain", () => {
     const { book, count } = open();
     for (let i = 0; i < 2_001; i++) push(book, T0, { sha: i.toString(16).padStart(40, "0") });
