@@ -98,8 +98,11 @@ function started(build: BuildRecord, job: JobState): BuildRecord {
 }
 
 const kinds = (alerts: Alert[]) => alerts.map((a) => a.kind);
-const ALL = DEFAULT_ALERTS;
-const only = (...enabled: AlertKind[]): AlertsPolicy => ({ ...DEFAULT_ALERTS, enabled });
+const ALL = DEFAULT_POLICY;
+const only = (...enabled: AlertKind[]): RoutingPolicy => ({
+  ...DEFAULT_POLICY,
+  alerts: { ...DEFAULT_ALERTS, enabled },
+});
 
 const CLOUDFLARE_ONLY: RoutingPolicy = { ...DEFAULT_POLICY, mode: "cloudflare-only" };
 
@@ -357,11 +360,50 @@ describe("alertsFor", () => {
     }
   });
 
+  it("a failure counts as on a deploy ref by the policy's deploy.refs, not by fixed names", () => {
+    const releases: RoutingPolicy = {
+      ...DEFAULT_POLICY,
+      deploy: { ...DEFAULT_POLICY.deploy, refs: [{ ref: "refs/heads/release/*", environment: "production" }] },
+    };
+    // Docs only: the decision names no environment, so the ref alone decides.
+    const onRelease = completed(routedBuild("refs/heads/release/2.1", ["docs/a.md"], releases), "failure");
+    const onMain = completed(routedBuild("refs/heads/main", ["docs/a.md"], releases), "failure");
+    expect(onRelease.decision?.environment).toBeNull();
+    expect(kinds(alertsFor({ kind: "completed", build: onRelease }, releases))).toEqual(["deploy_ref_failure"]);
+    expect(alertsFor({ kind: "completed", build: onMain }, releases)).toEqual([]);
+    // Under the default refs, main is one.
+    expect(kinds(alertsFor({ kind: "completed", build: onMain }, DEFAULT_POLICY))).toEqual(["deploy_ref_failure"]);
+  });
+
+  it("a stuck job the rescue desk would not rescue alerts whatever the threshold, saying why", () => {
+    const event = {
+      kind: "queued_too_long",
+      build: gpu,
+      job: jobState(),
+      waitedSeconds: 61,
+      rescue: "GPU work waits",
+    } as const;
+    const [alert] = alertsFor(event, ALL);
+    expect(alert).toMatchObject({ kind: "queued_too_long", rescue: "GPU work waits" });
+    if (alert === undefined) throw new Error("expected an alert");
+    expect(discordMessage(alert, gpu, {}).embeds[0]?.fields.at(-1)).toEqual({
+      name: "Rescue",
+      value: "GPU work waits",
+    });
+  });
+
   it("the queue threshold is the policy's", () => {
     const event = { kind: "queued_too_long", build: gpu, job: jobState(), waitedSeconds: 61 } as const;
     expect(alertsFor(event, ALL)).toEqual([]);
-    expect(kinds(alertsFor(event, { ...ALL, queuedTooLongSeconds: 60 }))).toEqual(["queued_too_long"]);
-    expect(alertsFor({ ...event, waitedSeconds: Number.NaN }, { ...ALL, queuedTooLongSeconds: 60 })).toEqual([]);
+    expect(kinds(alertsFor(event, { ...ALL, alerts: { ...ALL.alerts, queuedTooLongSeconds: 60 } }))).toEqual([
+      "queued_too_long",
+    ]);
+    expect(
+      alertsFor(
+        { ...event, waitedSeconds: Number.NaN },
+        { ...ALL, alerts: { ...ALL.alerts, queuedTooLongSeconds: 60 } },
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -20,13 +20,14 @@ import {
   interpretEvent,
   JOB_STATUS_OF,
   type JobState,
+  jobClass,
+  monthStart,
   nextCheck,
   type Plan,
   policyFor,
   type RoutingConfig,
   type RoutingPolicy,
   renderExposition,
-  runnerForLabels,
   stepJob,
   updatePlan,
   watchSeconds,
@@ -151,7 +152,6 @@ export class Book {
       wake: deps.wake,
       metrics: this.metrics,
       watch: this.watch,
-      outbox: this.outbox,
       settings: deps.settings,
       buildById: (id) => this.builds.byId(id),
       queueAlerts: (event, now) => this.queueAlerts(event, now),
@@ -239,7 +239,8 @@ export class Book {
 
   /** Every metric in Prometheus text exposition format 0.0.4; the month's cost gauges from the month's totals. */
   exposition(now = Date.now()): string {
-    const start = monthStart(now);
+    const today = new Date(now);
+    const start = monthStart(today.getUTCFullYear(), today.getUTCMonth()).toISOString();
     const month = this.costReportOf(this.costs.month(start.slice(0, 7)), start, new Date(now).toISOString());
     this.metrics.set("monthCost", {}, month.totals.cost_usd);
     this.metrics.set("monthBaseline", {}, month.baseline.cost_usd);
@@ -419,7 +420,7 @@ export class Book {
   private applyToFleet(repository: string, job: JobState, now: number): string | undefined {
     const config = this.config();
     const policy = config === null ? null : policyFor(config, repository);
-    const runnerClass = (policy === null ? null : runnerForLabels(policy, job.labels)?.id) ?? job.runner;
+    const runnerClass = jobClass(policy, job);
     const row = this.fleet.job(job.id);
     const before = row === null ? undefined : JOB_STATUS_OF[row.state];
     const next = stepJob(row, { job, repository, runAttempt: job.run_attempt, runnerClass }, now);
@@ -499,7 +500,7 @@ export class Book {
   private queueAlerts(event: AlertEvent, now: number): void {
     const settings = this.deps.settings();
     if (settings === null || settings.discordWebhookUrl === null) return;
-    const policy = policyFor(settings.config, event.build.repository).alerts;
+    const policy = policyFor(settings.config, event.build.repository);
     for (const alert of alertsFor(event, policy)) {
       const payload = discordMessage(alert, event.build, {
         repositoryUrl: `https://github.com/${event.build.repository}`,
@@ -565,10 +566,4 @@ function everyClass(config: RoutingConfig): RoutingPolicy {
     for (const [id, runner] of Object.entries(policy.runners)) runners[id] ??= runner;
   }
   return { ...config.defaults, runners };
-}
-
-/** The first instant of `now`'s calendar month, UTC. */
-function monthStart(now: number): string {
-  const d = new Date(now);
-  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString();
 }

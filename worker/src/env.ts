@@ -1,8 +1,5 @@
-import type { KV_BINDING, LEDGER_BINDING } from "./bindings.ts";
-import type { Ledger } from "./ledger.ts";
-import type { SecretName, VarName } from "./settings.ts";
+import type { LEDGER_BINDING } from "./bindings.ts";
+import type { Ledger, LedgerEnv } from "./ledger.ts";
 
-/** The Worker's bindings: KV, the Ledger, and the secrets and vars its settings read. */
-export type Env = { [K in typeof KV_BINDING]: KVNamespace } & {
-  [K in typeof LEDGER_BINDING]: DurableObjectNamespace<Ledger>;
-} & { [K in SecretName | VarName]?: string };
+/** The Worker's bindings: the Ledger's (KV, the secrets and vars its settings read) and the Ledger. */
+export type Env = LedgerEnv & { [K in typeof LEDGER_BINDING]: DurableObjectNamespace<Ledger> };

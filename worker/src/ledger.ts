@@ -1,17 +1,25 @@
 import { DurableObject } from "cloudflare:workers";
-import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS, LEDGER_INSTANCE } from "./bindings.ts";
+import {
+  BUILD_KEY_PREFIX,
+  BUILD_TTL_SECONDS,
+  type KV_BINDING,
+  type LEDGER_BINDING,
+  LEDGER_INSTANCE,
+} from "./bindings.ts";
 import { type AcceptOptions, Book, type CheckResult, type FleetView, type ListedRunner, type Outcome } from "./book.ts";
 import type { BuildRecord, CostReport, FleetSnapshot, Plan } from "./core/index.ts";
-import type { Env } from "./env.ts";
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
-import { loadSettings, type Settings, SettingsError } from "./settings.ts";
+import { loadSettings, type Settings, SettingsError, type SettingsSource } from "./settings.ts";
 
 export type { FleetView, Outcome } from "./book.ts";
 
+/** What the Ledger is bound to: KV for build copies, and the strings its settings read. */
+export type LedgerEnv = { [K in typeof KV_BINDING]: KVNamespace } & SettingsSource;
+
 /** The Ledger every request shares. */
-export function ledgerOf(env: Env) {
+export function ledgerOf(env: { [K in typeof LEDGER_BINDING]: DurableObjectNamespace<Ledger> }) {
   return env.LEDGER.get(env.LEDGER.idFromName(LEDGER_INSTANCE));
 }
 
@@ -31,7 +39,7 @@ const KV_BATCH = 50;
  * book's transactions for the Worker (over RPC), and does what cannot happen inside one: the
  * alarm's calls to Discord, GitHub (rescues, job checks) and KV. Tables: docs/storage-schema.md.
  */
-export class Ledger extends DurableObject<Env> {
+export class Ledger extends DurableObject<LedgerEnv> {
   private readonly book: Book;
   /** When the alarm is set for: undefined until read once, null when none is set. */
   private alarmAt: number | null | undefined = undefined;
@@ -40,7 +48,7 @@ export class Ledger extends DurableObject<Env> {
   private checking = false;
   private saidMisconfigured = false;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: LedgerEnv) {
     super(ctx, env);
     const storage = ctx.storage;
     this.book = new Book({

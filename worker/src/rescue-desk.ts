@@ -1,20 +1,16 @@
 import {
   type AlertEvent,
-  alertsFor,
   type BuildRecord,
-  discordMessage,
   type FleetSnapshot,
   policyFor,
   type RoutingPolicy,
   rescuedAttempt,
   stuckDecision,
-  withReason,
 } from "./core/index.ts";
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import type { Settings } from "./settings.ts";
 import type { MetricsStore } from "./store/metrics.ts";
-import type { Outbox } from "./store/outbox.ts";
 import type { QueueWatch } from "./store/queue-watch.ts";
 import { Rescues } from "./store/rescues.ts";
 import type { Sql } from "./store/sql.ts";
@@ -33,7 +29,6 @@ export interface RescueDeps {
   wake: (at: number) => void;
   metrics: MetricsStore;
   watch: QueueWatch;
-  outbox: Outbox;
   settings: () => Settings | null;
   buildById: (buildId: string) => BuildRecord | null;
   queueAlerts: (event: AlertEvent, now: number) => void;
@@ -133,14 +128,7 @@ export class RescueDesk {
     reason: string,
     now: number,
   ): void {
-    const settings = this.deps.settings();
-    if (settings === null || settings.discordWebhookUrl === null) return;
-    const policy = { ...policyFor(settings.config, build.repository).alerts, queuedTooLongSeconds: 0 };
-    for (const alert of alertsFor({ kind: "queued_too_long", build, job, waitedSeconds }, policy)) {
-      const payload = discordMessage(alert, build, { repositoryUrl: `https://github.com/${build.repository}` });
-      this.deps.outbox.enqueue(alert.kind, alert.build_id, withReason(payload, reason), now);
-      this.deps.wake(now);
-    }
+    this.deps.queueAlerts({ kind: "queued_too_long", build, job, waitedSeconds, rescue: reason }, now);
   }
 
   /**

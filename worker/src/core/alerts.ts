@@ -1,28 +1,13 @@
 import * as z from "zod/mini";
 import type { BuildRecord, JobState } from "./builds.ts";
+import { deployRefOf } from "./deploy.ts";
 import { REPOSITORY, SHA } from "./names.ts";
+import { ALERT_KINDS, type AlertKind, type AlertsPolicy, type RoutingPolicy } from "./types.ts";
 
 /**
  * Which builds are important enough to tell a person about, and the Discord message that tells
  * them. Pure: the Worker's shell decides when to send and does the sending.
  */
-
-export const ALERT_KINDS = [
-  "production_deploy",
-  "gpu_build",
-  "deploy_ref_failure",
-  "unsatisfiable",
-  "fell_back",
-  "queued_too_long",
-] as const;
-export type AlertKind = (typeof ALERT_KINDS)[number];
-
-export interface AlertsPolicy {
-  /** The kinds that alert, in {@link ALERT_KINDS} order. */
-  enabled: AlertKind[];
-  /** How long a job may wait in the queue before `queued_too_long`. */
-  queuedTooLongSeconds: number;
-}
 
 export const DEFAULT_ALERTS: AlertsPolicy = { enabled: [...ALERT_KINDS], queuedTooLongSeconds: 900 };
 
@@ -48,25 +33,28 @@ export type AlertEvent =
   | { kind: "routed"; build: BuildRecord }
   | { kind: "completed"; build: BuildRecord }
   | { kind: "job_started"; build: BuildRecord; job: JobState }
-  | { kind: "queued_too_long"; build: BuildRecord; job: JobState; waitedSeconds: number };
+  | {
+      kind: "queued_too_long";
+      build: BuildRecord;
+      job: JobState;
+      waitedSeconds: number;
+      /**
+       * Set by the rescue desk for a job past its class's queue target that it would not or could
+       * not rescue: why. The alert is then raised whatever the policy's threshold, and says so.
+       */
+      rescue?: string;
+    };
 
 export interface Alert {
   kind: AlertKind;
   title: string;
   build_id: string;
+  /** Why a stuck job was not rescued (shown as a "Rescue" field). */
+  rescue?: string;
 }
 
 /** Conclusions that count as a failed build. */
 const FAILED = new Set(["failure", "timed_out", "startup_failure"]);
-
-/**
- * Whether a ref is one of the default deploy refs (`refs/heads/main`, `refs/heads/production`,
- * `refs/tags/v*`): used for builds whose decision names no environment.
- */
-export function isDeployRef(ref: string | null): boolean {
-  if (ref === null) return false;
-  return ref === "refs/heads/main" || ref === "refs/heads/production" || ref.startsWith("refs/tags/v");
-}
 
 /** `refs/heads/main` → `main`, `refs/tags/v1` → `v1`; other refs as they are. */
 function refName(ref: string | null): string {
@@ -96,15 +84,17 @@ function duration(seconds: number): string {
  * - routed: a deploy to production → `production_deploy`; a gpu build → `gpu_build`; a decision
  *   the mode could not satisfy → `unsatisfiable`;
  * - completed: failed (failure, timed_out, startup_failure) and deploying — the decision names an
- *   environment, or the ref is a default deploy ref ({@link isDeployRef}) → `deploy_ref_failure`;
+ *   environment, or the ref is one of the policy's `deploy.refs` → `deploy_ref_failure`;
  * - job_started: the job ran on a runner class other than the one the decision named → `fell_back`;
- * - queued_too_long: the job waited at least `policy.queuedTooLongSeconds` → `queued_too_long`.
+ * - queued_too_long: the job waited at least `policy.queuedTooLongSeconds`, or the rescue desk
+ *   says why it was not rescued → `queued_too_long`.
  */
-export function alertsFor(event: AlertEvent, policy: AlertsPolicy): Alert[] {
+export function alertsFor(event: AlertEvent, routing: Pick<RoutingPolicy, "alerts" | "deploy">): Alert[] {
+  const policy = routing.alerts;
   const { build } = event;
   const { decision } = build;
   const where = `${build.repository} ${refName(build.ref)}`;
-  const raised: { kind: AlertKind; title: string }[] = [];
+  const raised: { kind: AlertKind; title: string; rescue?: string }[] = [];
   switch (event.kind) {
     case "routed":
       if (decision === null) break;
@@ -125,7 +115,7 @@ export function alertsFor(event: AlertEvent, policy: AlertsPolicy): Alert[] {
       const conclusion = build.conclusion;
       if (conclusion === null || !FAILED.has(conclusion)) break;
       const environment = decision?.environment ?? null;
-      if (environment === null && !isDeployRef(build.ref)) break;
+      if (environment === null && deployRefOf(routing.deploy, build.ref) === null) break;
       const target = environment === null ? "" : ` (${environment})`;
       raised.push({
         kind: "deploy_ref_failure",
@@ -143,10 +133,11 @@ export function alertsFor(event: AlertEvent, policy: AlertsPolicy): Alert[] {
       break;
     }
     case "queued_too_long":
-      if (!(event.waitedSeconds >= policy.queuedTooLongSeconds)) break;
+      if (event.rescue === undefined && !(event.waitedSeconds >= policy.queuedTooLongSeconds)) break;
       raised.push({
         kind: "queued_too_long",
         title: `Job "${jobName(event.job)}" queued for ${duration(event.waitedSeconds)}: ${where}`,
+        ...(event.rescue === undefined ? {} : { rescue: event.rescue }),
       });
       break;
   }
@@ -330,6 +321,7 @@ export function discordMessage(alert: Alert, build: BuildRecord, links: { reposi
   if (decision?.environment != null) {
     fields.push({ name: "Environment", value: markdownEscape(decision.environment), inline: true });
   }
+  if (alert.rescue !== undefined) fields.push({ name: "Rescue", value: markdownEscape(alert.rescue) });
 
   const embed: DiscordEmbed = {
     title: discordTruncate(alert.title, L.title),
@@ -379,19 +371,4 @@ function fitTotal(embed: DiscordEmbed): void {
     excess -= before - embed.footer.text.length;
   }
   if (excess > 0) embed.title = discordTruncate(embed.title, embed.title.length - excess);
-}
-
-/** The alert with a "Rescue" field saying why, when the embed has room for it. */
-export function withReason(payload: DiscordPayload, reason: string): DiscordPayload {
-  const [embed, ...rest] = payload.embeds;
-  if (embed === undefined || embed.fields.length >= DISCORD_LIMITS.fields) return payload;
-  const value = reason.length > 300 ? `${reason.slice(0, 299)}…` : reason;
-  const used =
-    embed.title.length +
-    embed.description.length +
-    embed.fields.reduce((n, f) => n + f.name.length + f.value.length, 0) +
-    (embed.footer?.text.length ?? 0) +
-    (embed.author?.name.length ?? 0);
-  if (used + "Rescue".length + value.length > DISCORD_LIMITS.total) return payload;
-  return { ...payload, embeds: [{ ...embed, fields: [...embed.fields, { name: "Rescue", value }] }, ...rest] };
 }

@@ -259,6 +259,20 @@ export function runnerForLabels(policy: RoutingPolicy, labels: readonly string[]
   return best;
 }
 
+/**
+ * The runner class a job is for, the one way it is worked out: the class its `runs-on` labels
+ * fit ({@link runnerForLabels}) under the repository's policy, else the class recorded when it
+ * ran, else the class its build was routed to. Null when none is known.
+ */
+export function jobClass(
+  policy: RoutingPolicy | null,
+  job: Pick<JobState, "labels" | "runner">,
+  build?: Pick<BuildRecord, "decision">,
+): string | null {
+  const fits = policy === null ? null : runnerForLabels(policy, job.labels);
+  return fits?.id ?? job.runner ?? build?.decision?.runner ?? null;
+}
+
 /** What one workflow_job event changed about a job, for metrics and the cost ledger. */
 export interface JobTransition {
   /** Set when the job left the queue with this event: seconds it waited, when both times are known. */

@@ -1,3 +1,4 @@
+import { fallbackChain } from "./chain.ts";
 import type { ClassLoad, FleetSnapshot, MachineLoad } from "./load.ts";
 import type { Decision, RoutingPolicy, Runner } from "./types.ts";
 
@@ -96,9 +97,8 @@ export function chooseRunner(
 
   const need = options.labels ?? [];
   const mayFallBack = policy.failover.requirements.includes(decision.requirement);
-  const seen = new Set<string>();
-  for (let runner: Runner | undefined = primary; runner !== undefined; ) {
-    seen.add(runner.id);
+  const candidates = [primary, ...fallbackChain(policy, primary).chain];
+  for (const [i, runner] of candidates.entries()) {
     const load = fleet[runner.id];
     const pick = load ? pickMachine(runner, load, need) : null;
     if (load === undefined || runner.kind === "github-hosted" || (!load.hasMachines && !load.saturated) || pick) {
@@ -111,12 +111,12 @@ export function chooseRunner(
       return { ...decision, runner: runner.id, runs_on, reasons, arm };
     }
     const why = unavailable(runner, load, need);
-    const next: Runner | undefined = runner.fallback === null ? undefined : policy.runners[runner.fallback];
+    const next = candidates[i + 1];
     if (!mayFallBack) {
       reasons.push(`${why}; ${decision.requirement} waits`);
       break;
     }
-    if (next === undefined || seen.has(next.id)) {
+    if (next === undefined) {
       reasons.push(`${why}, no fallback left; ${decision.requirement} waits on ${primary.id}`);
       break;
     }
@@ -127,7 +127,6 @@ export function chooseRunner(
       break;
     }
     reasons.push(`${why} → ${next.id}`);
-    runner = next;
   }
   return { ...decision, runner: primary.id, runs_on: [...primary.runsOn], reasons, arm };
 }

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { alertsSchema, resolveAlerts } from "./alerts.ts";
+import { fallbackChain } from "./chain.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
@@ -331,23 +332,24 @@ function checkPolicy(policy: RoutingPolicy, base: RoutingPolicy, where: string, 
     const id = policy.assign[requirement as Requirement];
     if (policy.runners[id] === undefined) problems.push(`${where}assign.${requirement}: unknown runner "${id}"`);
   }
-  const cycles = new Set<string>();
+  // Every runner's chain is walked; a problem several chains reach is reported once.
+  const reported = new Set<string>();
+  const report = (key: string, problem: string) => {
+    if (!reported.has(key)) problems.push(problem);
+    reported.add(key);
+  };
   for (const runner of Object.values(policy.runners)) {
-    const chain = [runner.id];
-    for (let next = runner.fallback; next !== null; next = policy.runners[next]?.fallback ?? null) {
-      if (policy.runners[next] === undefined) {
-        problems.push(`${where}runners.${chain.at(-1)}.fallback: unknown runner "${next}"`);
-        break;
-      }
-      if (chain.includes(next)) {
-        // Each cycle once, named from the runner where this walk entered it.
-        const cycle = chain.slice(chain.indexOf(next));
-        const key = [...cycle].sort().join("\n");
-        if (!cycles.has(key)) problems.push(`${where}runners.${next}.fallback: cycle ${[...cycle, next].join(" → ")}`);
-        cycles.add(key);
-        break;
-      }
-      chain.push(next);
+    const { chain, end } = fallbackChain(policy, runner);
+    const ids = [runner.id, ...chain.map((r) => r.id)];
+    if (end.kind === "unknown") {
+      report(`${ids.at(-1)}\n${end.id}`, `${where}runners.${ids.at(-1)}.fallback: unknown runner "${end.id}"`);
+    } else if (end.kind === "cycle") {
+      // Named from the runner where this walk entered it.
+      const cycle = ids.slice(ids.indexOf(end.id));
+      report(
+        [...cycle].sort().join("\n"),
+        `${where}runners.${end.id}.fallback: cycle ${[...cycle, end.id].join(" → ")}`,
+      );
     }
   }
   const owners = new Map<string, string>();

@@ -342,8 +342,8 @@ const PERIOD_HELP =
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
-/** The first instant of a UTC month; `month` may run past 11 into the next year. */
-function monthStart(year: number, month: number): Date {
+/** The first instant of a UTC month; `month` (0-based) may run past 11 into the next year. */
+export function monthStart(year: number, month: number): Date {
   const date = new Date(0);
   date.setUTCFullYear(year, month, 1);
   return date;

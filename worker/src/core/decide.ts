@@ -1,5 +1,5 @@
 import { hostedRunner } from "./config.ts";
-import { compileGlob, type Glob, matchGlob } from "./glob.ts";
+import { deployRefOf } from "./deploy.ts";
 import { type GlobEntry, GlobSet, pathView } from "./globset.ts";
 import type { Decision, Requirement, RoutingInput, RoutingPolicy, Rule, Runner } from "./types.ts";
 
@@ -13,7 +13,6 @@ export interface CompiledPolicy {
   /** Rule patterns under their requirement's group, the deploy paths under `deploy` (tag null). */
   globs: GlobSet<Rule | null>;
   deployPaths: number;
-  deployRefs: { glob: Glob; environment: string; ref: string }[];
 }
 
 const compiled = new WeakMap<RoutingPolicy, CompiledPolicy>();
@@ -30,7 +29,6 @@ export function compilePolicy(policy: RoutingPolicy): CompiledPolicy {
   const result: CompiledPolicy = {
     globs: new GlobSet<Rule | null>(patterns, 4),
     deployPaths: policy.deploy.paths.length,
-    deployRefs: policy.deploy.refs.map(({ ref, environment }) => ({ ref, environment, glob: compileGlob(ref) })),
   };
   compiled.set(policy, result);
   return result;
@@ -53,7 +51,7 @@ export function decide(input: RoutingInput, policy: RoutingPolicy): Decision {
   if (changes.truncated) {
     reasons.push(`file list truncated by GitHub (${changes.notes.join("; ")}): never routed as lightweight`);
   }
-  const verdict = classify(input, compilePolicy(policy), reasons);
+  const verdict = classify(input, policy, reasons);
   const { runner, satisfiable } = applyMode(verdict.requirement, policy, reasons);
   return {
     runner: runner.id,
@@ -79,8 +77,9 @@ type LightGroup = { pattern: string; rule: Rule; count: number; example: string 
  * up once for every group of patterns (a gpu file ends the pass; the first docker file, deploy
  * path and not-lightweight file are noted as they come).
  */
-function classify(input: RoutingInput, policy: CompiledPolicy, reasons: string[]): Verdict {
-  const target = deployTarget(input, policy);
+function classify(input: RoutingInput, routing: RoutingPolicy, reasons: string[]): Verdict {
+  const policy = compilePolicy(routing);
+  const target = deployTarget(input, routing);
   const complete = input.changes.known && !input.changes.truncated;
   const lookForDeploy = target !== null && !target.tag && policy.deployPaths > 0;
   let dockerHit: Hit | null = null;
@@ -157,11 +156,11 @@ interface DeployTarget {
 }
 
 /** The deploy ref an event targets, if any. */
-function deployTarget(input: RoutingInput, policy: CompiledPolicy): DeployTarget | null {
+function deployTarget(input: RoutingInput, policy: RoutingPolicy): DeployTarget | null {
   if (!DEPLOYING_EVENTS.has(input.event) || input.ref === null) return null;
   const ref = input.ref;
-  const target = policy.deployRefs.find((d) => matchGlob(d.glob, ref));
-  if (target === undefined) return null;
+  const target = deployRefOf(policy.deploy, ref);
+  if (target === null) return null;
   return { ref, pattern: target.ref, environment: target.environment, tag: ref.startsWith("refs/tags/") };
 }
 

@@ -2,12 +2,14 @@
 
 export * from "./alerts.ts";
 export * from "./builds.ts";
+export * from "./chain.ts";
 export * from "./changes.ts";
 export * from "./choose.ts";
 export * from "./config.ts";
 export * from "./costs.ts";
 export * from "./decide.ts";
 export * from "./defaults.ts";
+export * from "./deploy.ts";
 export * from "./effects.ts";
 export * from "./events.ts";
 export * from "./fleet.ts";

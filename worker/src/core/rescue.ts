@@ -1,5 +1,6 @@
 import type { BuildRecord, JobState } from "./builds.ts";
-import { runnerForLabels } from "./builds.ts";
+import { jobClass } from "./builds.ts";
+import { fallbackChain } from "./chain.ts";
 import type { FleetSnapshot } from "./load.ts";
 import { DEFAULT_QUEUE_TARGET_SECONDS, type Requirement, type RoutingPolicy, type Runner } from "./types.ts";
 
@@ -69,22 +70,12 @@ export function rescueAction(
 
 /** The first class along `runner`'s fallback chain that has room, as chooseRunner would walk it. */
 function roomyFallback(runner: Runner, policy: RoutingPolicy, fleet: FleetSnapshot): string | null {
-  const seen = new Set([runner.id]);
-  for (let id = runner.fallback; id !== null && !seen.has(id); ) {
-    const next = policy.runners[id];
-    if (next === undefined) return null;
+  for (const next of fallbackChain(policy, runner).chain) {
     if (policy.mode === "self-hosted-only" && next.kind === "github-hosted") return null;
-    const load = fleet[id];
-    if (load === undefined || next.kind === "github-hosted" || (!load.saturated && !load.offline)) return id;
-    seen.add(id);
-    id = next.fallback;
+    const load = fleet[next.id];
+    if (load === undefined || next.kind === "github-hosted" || (!load.saturated && !load.offline)) return next.id;
   }
   return null;
-}
-
-/** The class a queued job waits for: from its labels, else its recorded class, else the build's decision. */
-export function jobClass(policy: RoutingPolicy, build: BuildRecord, job: JobState): string | null {
-  return runnerForLabels(policy, job.labels)?.id ?? job.runner ?? build.decision?.runner ?? null;
 }
 
 /**
@@ -94,7 +85,7 @@ export function jobClass(policy: RoutingPolicy, build: BuildRecord, job: JobStat
 export function watchSeconds(policy: RoutingPolicy, build: BuildRecord, jobId: number): number {
   const alertAfter = policy.alerts.queuedTooLongSeconds;
   const job = build.jobs[String(jobId)];
-  const runnerClass = job === undefined ? null : jobClass(policy, build, job);
+  const runnerClass = job === undefined ? null : jobClass(policy, job, build);
   const runner = runnerClass === null ? undefined : policy.runners[runnerClass];
   if (runner === undefined) return alertAfter;
   return Math.min(alertAfter, runner.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS);
@@ -119,7 +110,7 @@ export function stuckDecision(input: {
   tokenAvailable: boolean;
 }): StuckDecision {
   const { policy, build, job, now } = input;
-  const runnerClass = jobClass(policy, build, job);
+  const runnerClass = jobClass(policy, job, build);
   if (runnerClass === null) {
     return { runnerClass, action: "wait", reason: "its labels fit no runner class", fallback: null };
   }

@@ -1,5 +1,3 @@
-import type { AlertsPolicy } from "./alerts.ts";
-
 /**
  * The vocabulary of the router. Everything here is plain data: no platform types.
  */
@@ -150,4 +148,22 @@ export interface Decision {
   rule: string | null;
   /** The A/B arm the commit landed on, when the class is under an A/B rollout (see `chooseRunner`). */
   arm: "control" | "candidate" | null;
+}
+
+/** The kinds of alert, in the order they are raised. */
+export const ALERT_KINDS = [
+  "production_deploy",
+  "gpu_build",
+  "deploy_ref_failure",
+  "unsatisfiable",
+  "fell_back",
+  "queued_too_long",
+] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+export interface AlertsPolicy {
+  /** The kinds that alert, in {@link ALERT_KINDS} order. */
+  enabled: AlertKind[];
+  /** How long a job may wait in the queue before `queued_too_long`. */
+  queuedTooLongSeconds: number;
 }
