@@ -1,20 +1,25 @@
 /**
  * The throughput section of `npm run bench`: how many signed deliveries a second the Worker
- * takes, next to the floor — a minimal node:http server in this process that only verifies and
- * parses each delivery with @octokit/webhooks (`verifyAndReceive`) and answers 202, recording
- * nothing. Both get the same deliveries (GitHub's example payloads, each its own repository and
- * commit, see load-plan.ts) from the same client code, with the same number in flight. After a
- * warm-up, they take turns on batches of fresh deliveries; deliveries/s is the median over the
- * batches, latency percentiles are over every timed delivery. Every answer must be 2xx before
- * any figure is printed; nothing is asserted about speed.
+ * takes, next to a fair peer — a node:http server in this process that verifies and parses each
+ * delivery with @octokit/webhooks (`verifyAndReceive`) and records it once, in one node:sqlite
+ * transaction (an in-memory table of deliveries keyed by delivery id, INSERT OR IGNORE), answering
+ * 202, or 200 duplicate for an id it has seen. Both get the same deliveries (GitHub's example
+ * payloads, each its own repository and commit, see load-plan.ts) from the same client code, with
+ * the same number in flight. After a warm-up, they take turns on batches of fresh deliveries;
+ * deliveries/s is the median over the batches, latency percentiles are over every timed delivery.
+ * Every answer must be 2xx before any figure is printed; nothing is asserted about speed. Aim: the
+ * Worker takes at least as many deliveries a second as the peer.
  */
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
+import { DatabaseSync } from "node:sqlite";
 import { Webhooks } from "@octokit/webhooks";
 import definitions from "@octokit/webhooks-examples" with { type: "json" };
+import { sign } from "@octokit/webhooks-methods";
 import { SECRET_NAMES } from "../worker/src/bindings.ts";
+import { type Aim, median, metOrNot } from "./bench-aims.ts";
 import { drive, postDelivery, type SignedDelivery } from "./load-client.ts";
 import {
   type Answer,
@@ -23,7 +28,6 @@ import {
   payloadFor,
   planDeliveries,
   selectExamples,
-  signature,
   summarize,
 } from "./load-plan.ts";
 import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
@@ -45,28 +49,51 @@ interface Server {
   stop: () => Promise<void>;
 }
 
-/** The floor: node:http + @octokit/webhooks, verify and parse only. */
-async function startFloor(secret: string): Promise<Server> {
+/**
+ * The peer: node:http + @octokit/webhooks to verify and parse, then one node:sqlite transaction
+ * that records the delivery id once; 202 for a new delivery, 200 duplicate for one seen before.
+ */
+async function startPeer(secret: string): Promise<Server> {
   const webhooks = new Webhooks({ secret });
+  const db = new DatabaseSync(":memory:");
+  db.exec("CREATE TABLE deliveries (id TEXT PRIMARY KEY, event TEXT NOT NULL, received_at INTEGER NOT NULL)");
+  const insert = db.prepare("INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)");
+  /** Records `id`; false when it was already there. */
+  const record = (id: string, event: string): boolean => {
+    db.exec("BEGIN");
+    try {
+      const { changes } = insert.run(id, event, Date.now());
+      db.exec("COMMIT");
+      return changes === 1;
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const header = (name: string) => String(req.headers[name] ?? "");
+      const id = header("x-github-delivery");
+      const name = header("x-github-event");
       webhooks
         .verifyAndReceive({
-          id: header("x-github-delivery"),
-          name: header("x-github-event"),
+          id,
+          name,
           payload: Buffer.concat(chunks).toString("utf8"),
           signature: header("x-hub-signature-256"),
         })
-        .then(
-          () => res.writeHead(202, { "content-type": "application/json" }).end('{"ok":true}'),
-          (error: unknown) => {
-            const status = (error as { status?: number }).status ?? 400;
-            res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error: String(error) }));
-          },
-        );
+        .then(() => {
+          const fresh = record(id, name);
+          res
+            .writeHead(fresh ? 202 : 200, { "content-type": "application/json" })
+            .end(fresh ? '{"ok":true}' : '{"ok":true,"duplicate":true}');
+        })
+        .catch((error: unknown) => {
+          const status = (error as { status?: number }).status ?? 400;
+          res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error: String(error) }));
+        });
     });
   });
   // Keep idle connections between batches (Node's default drops them after 5 s, and a Worker batch
@@ -76,13 +103,14 @@ async function startFloor(secret: string): Promise<Server> {
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
   return {
-    name: "floor",
-    what: "node:http + @octokit/webhooks verifyAndReceive, in this process: verify + JSON.parse, answer 202, record nothing",
+    name: "peer",
+    what: "node:http + @octokit/webhooks verifyAndReceive + one node:sqlite transaction (INSERT OR IGNORE by delivery id, in memory), in this process; 202, or 200 duplicate",
     base: `http://127.0.0.1:${port}`,
     stop: async () => {
       server.closeAllConnections();
       server.close();
       await once(server, "close");
+      db.close();
     },
   };
 }
@@ -98,13 +126,16 @@ async function startWorker(): Promise<Server> {
 }
 
 /** `count` fresh deliveries, signed, bodies built before anything is timed. */
-function deliveries(count: number, seed: number, secret: string): SignedDelivery[] {
+async function deliveries(count: number, seed: number, secret: string): Promise<SignedDelivery[]> {
   const examples = selectExamples(definitions);
   const counts = Object.fromEntries(LOAD_EVENTS.map((e) => [e, examples[e].length])) as Record<LoadEvent, number>;
-  return planDeliveries({ count, redeliver: 0, seed, examples: counts }).sends.map(({ spec }) => {
-    const body = payloadFor(spec, examples);
-    return { id: spec.id, event: spec.event, body, signature: signature(secret, body) };
-  });
+  const { sends } = planDeliveries({ count, redeliver: 0, seed, examples: counts });
+  return Promise.all(
+    sends.map(async ({ spec }) => {
+      const body = payloadFor(spec, examples);
+      return { id: spec.id, event: spec.event, body, signature: await sign(secret, body) };
+    }),
+  );
 }
 
 /** Sends `batch` to `server`, `concurrency` in flight: the elapsed seconds and every answer. */
@@ -126,31 +157,27 @@ async function round(server: Server, batch: SignedDelivery[], concurrency: numbe
   return { seconds, latencies: answers.map((a) => a.ms) };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 export interface ThroughputResult {
   worker: { perSecond: number; p50: number; p99: number };
-  floor: { perSecond: number; p50: number; p99: number };
+  peer: { perSecond: number; p50: number; p99: number };
+  /** The Worker's deliveries/s over the peer's. */
   ratio: number;
+  aims: Aim[];
 }
 
 export async function runThroughputBench(settings = THROUGHPUT): Promise<ThroughputResult> {
   const secret = LOCAL_DEFAULTS[SECRET_NAMES.webhookSecret];
   const perBatch = Math.ceil(settings.deliveries / settings.batches);
   const loadBefore = loadavg()[0]?.toFixed(2);
-  const servers = [await startWorker(), await startFloor(secret)];
+  const servers = [await startWorker(), await startPeer(secret)];
   try {
-    const warm = deliveries(settings.warmup, settings.seed, secret);
+    const warm = await deliveries(settings.warmup, settings.seed, secret);
     for (const server of servers) await round(server, warm, settings.concurrency);
 
     const perSecond = servers.map((): number[] => []);
     const latencies = servers.map((): number[] => []);
     for (let b = 0; b < settings.batches; b++) {
-      const batch = deliveries(perBatch, settings.seed + 1 + b, secret);
+      const batch = await deliveries(perBatch, settings.seed + 1 + b, secret);
       // Take turns on who goes first, so a change in machine load weighs on both alike.
       const order = b % 2 === 0 ? [0, 1] : [1, 0];
       for (const j of order) {
@@ -165,8 +192,8 @@ export async function runThroughputBench(settings = THROUGHPUT): Promise<Through
       const s = summarize(latencies[j] ?? []);
       return { perSecond: median(perSecond[j] ?? []), p50: s.p50, p99: s.p99, count: s.count };
     });
-    const [worker, floor] = figures as [(typeof figures)[0], (typeof figures)[0]];
-    const ratio = floor.perSecond / worker.perSecond;
+    const [worker, peer] = figures as [(typeof figures)[0], (typeof figures)[0]];
+    const ratio = worker.perSecond / peer.perSecond;
     const count = (v: number) => v.toLocaleString("en-US", { maximumFractionDigits: 0 });
     const line = (j: number) => {
       const f = figures[j] as (typeof figures)[0];
@@ -174,6 +201,12 @@ export async function runThroughputBench(settings = THROUGHPUT): Promise<Through
         `${(servers[j]?.name ?? "").padEnd(10)}${count(f.perSecond).padStart(14)}${f.p50.toFixed(1).padStart(10)}` +
         `${f.p99.toFixed(1).padStart(10)}   ${(perSecond[j] ?? []).map(count).join(" ")}`
       );
+    };
+    const aim: Aim = {
+      section: "throughput",
+      aim: "local Worker deliveries/s ≥ peer's",
+      figure: `${ratio.toFixed(2)}x (${count(worker.perSecond)} vs ${count(peer.perSecond)} /s)`,
+      met: worker.perSecond >= peer.perSecond,
     };
     console.log(
       [
@@ -189,14 +222,16 @@ export async function runThroughputBench(settings = THROUGHPUT): Promise<Through
         line(0),
         line(1),
         "",
-        `ratio (floor / worker): ${ratio.toFixed(1)}x deliveries/s; latency p50 ${(worker.p50 / floor.p50).toFixed(1)}x, ` +
-          `p99 ${(worker.p99 / floor.p99).toFixed(1)}x (worker / floor)`,
+        `ratio (worker / peer): ${ratio.toFixed(2)}x deliveries/s; latency p50 ${(worker.p50 / peer.p50).toFixed(1)}x, ` +
+          `p99 ${(worker.p99 / peer.p99).toFixed(1)}x (worker / peer)`,
+        `worker deliveries/s ≥ peer's: aim ${metOrNot(aim.met)}`,
       ].join("\n"),
     );
     return {
       worker: { perSecond: worker.perSecond, p50: worker.p50, p99: worker.p99 },
-      floor: { perSecond: floor.perSecond, p50: floor.p50, p99: floor.p99 },
+      peer: { perSecond: peer.perSecond, p50: peer.p50, p99: peer.p99 },
       ratio,
+      aims: [aim],
     };
   } finally {
     for (const server of servers) await server.stop();

@@ -5,7 +5,8 @@
  * Needs promtool on PATH (Debian/Ubuntu: `apt-get install prometheus`).
  */
 import { spawnSync } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { sign } from "@octokit/webhooks-methods";
 import { SECRET_NAMES } from "../worker/src/bindings.ts";
 import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
 
@@ -26,7 +27,7 @@ async function deliver(
   signWith: string = secret,
 ): Promise<number> {
   const body = JSON.stringify(payload);
-  const signature = `sha256=${createHmac("sha256", signWith).update(body).digest("hex")}`;
+  const signature = await sign(signWith, body);
   const res = await fetch(`${worker.url}/webhook/github`, {
     method: "POST",
     headers: {

@@ -1,28 +1,28 @@
 /**
  * `npm run explain -- [options]`: which runner the router would pick for a change, and why.
  *
- * Runs the Worker's own core (parseRoutingConfig, policyFor, changesFromList, decide) on a
- * change given as a git range or a list of files, so what it prints is what the Worker decides
- * for the same files, ref, event and configuration.
+ * Runs the Worker's own code (its settings loader for the configuration, then policyFor,
+ * changesFromList and route) on a change given as a git range or a list of files, so what it
+ * prints is what the Worker decides for the same files, ref, event and configuration.
  */
 import { execFile } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
+import { VAR_NAMES } from "../worker/src/bindings.ts";
 import {
   changesFromList,
   type Decision,
-  decide,
   isRepository,
   MODES,
   type Mode,
-  parseRoutingConfig,
   policyFor,
   type RoutingConfig,
-  RoutingConfigError,
   type RoutingInput,
+  route,
 } from "../worker/src/core/index.ts";
+import { readRouting } from "../worker/src/settings.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -88,7 +88,7 @@ export async function explain(argv: readonly string[], io: ExplainIO): Promise<n
   try {
     return await run(argv, io);
   } catch (error) {
-    if (error instanceof ExplainError || error instanceof RoutingConfigError) {
+    if (error instanceof ExplainError) {
       io.stderr.write(`explain: ${error.message}\n`);
       return 2;
     }
@@ -167,7 +167,7 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
     changes: changesFromList(files, Number.POSITIVE_INFINITY, source),
     environment: values.environment ?? null,
   };
-  const decision = decide(input, policy);
+  const decision = route(input, policy, null);
 
   if (values.json) {
     io.stdout.write(`${JSON.stringify(decision, null, 2)}\n`);
@@ -198,8 +198,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** `--mode`, else `RUNNER_DISPATCH_MODE` as the Worker reads it, else whatever the config says. */
 function readMode(option: string | undefined, env: Record<string, string | undefined>): Mode | undefined {
-  const [text, name] =
-    option !== undefined ? [option, "--mode"] : [nonEmpty(env.RUNNER_DISPATCH_MODE), "RUNNER_DISPATCH_MODE"];
+  const [text, name] = option !== undefined ? [option, "--mode"] : [nonEmpty(env[VAR_NAMES.mode]), VAR_NAMES.mode];
   if (text === undefined) return undefined;
   if (!(MODES as readonly string[]).includes(text)) {
     throw new ExplainError(`${name} must be one of ${MODES.join(", ")} (got "${text}")`);
@@ -227,31 +226,26 @@ async function loadConfig(
       const code = (error as NodeJS.ErrnoException).code;
       throw new ExplainError(`--config ${file}: cannot read it (${code ?? String(error)})`);
     }
-  } else if (nonEmpty(env.ROUTING_CONFIG) !== undefined) {
-    source = "ROUTING_CONFIG";
-    text = env.ROUTING_CONFIG;
+  } else if (nonEmpty(env[VAR_NAMES.routingConfig]) !== undefined) {
+    source = VAR_NAMES.routingConfig;
+    text = env[VAR_NAMES.routingConfig];
   }
 
-  let input: Record<string, unknown> = {};
-  if (text !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new ExplainError(`${source} is not valid JSON (${error instanceof Error ? error.message : error})`);
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      throw new ExplainError(`${source} must be a JSON object`);
-    }
-    input = parsed as Record<string, unknown>;
-  }
-  if (mode !== undefined) input = { ...input, mode };
-  try {
-    return { config: parseRoutingConfig(input), source };
-  } catch (error) {
-    if (error instanceof RoutingConfigError) throw new ExplainError(`${source}: ${error.message}`);
-    throw error;
-  }
+  // Read the way the Worker reads its bindings, so the same text means the same config.
+  const routing = readRouting({
+    [VAR_NAMES.routingConfig]: text,
+    ...(mode === undefined ? {} : { [VAR_NAMES.mode]: mode }),
+  });
+  if (routing.ok) return { config: routing.value, source };
+  // The loader names the binding; say where the text came from instead. A problem with the
+  // text as a whole ("is not valid JSON") reads as a sentence about it.
+  const problems = routing.error.problems.map((p) => p.replace(/^ROUTING_CONFIG /, ""));
+  const whole = problems.find((p) => /^(is|must) /.test(p));
+  if (whole !== undefined) throw new ExplainError(`${source} ${whole}`);
+  const n = problems.length;
+  throw new ExplainError(
+    `${source}: invalid routing config (${n} problem${n === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+  );
 }
 
 /** The revisions `git diff` compares for `A..B` (or `A...B`, from their merge base). */

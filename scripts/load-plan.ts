@@ -4,8 +4,8 @@
  * from GitHub's own examples, latency percentiles, the reading of /metrics and the checks on the
  * answers. No network, no clock, no randomness but the seeded one.
  */
-import { createHmac } from "node:crypto";
 import { parseArgs } from "node:util";
+import { sign } from "@octokit/webhooks-methods";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { METRICS } from "../worker/src/core/metrics.ts";
 import { mulberry32 } from "./bench-data.ts";
@@ -250,8 +250,8 @@ export function payloadFor(spec: DeliverySpec, examples: LoadExamples): string {
 }
 
 /** X-Hub-Signature-256 for `body`, as GitHub computes it. */
-export function signature(secret: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+export function signature(secret: string, body: string): Promise<string> {
+  return sign(secret, body);
 }
 
 // ---------------------------------------------------------------------------------------------

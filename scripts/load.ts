@@ -183,7 +183,7 @@ async function run(): Promise<void> {
       const body = payloadFor(send.spec, examples);
       answers[i] = await postDelivery(
         base,
-        { id: send.spec.id, event: send.spec.event, body, signature: signature(secret, body) },
+        { id: send.spec.id, event: send.spec.event, body, signature: await signature(secret, body) },
         deadline.signal,
       );
       doneAt.push(performance.now() - started);

@@ -30,17 +30,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type AcceptOptions, Book, type JobLookup } from "../worker/src/book.ts";
+import { type AcceptOptions, Book } from "../worker/src/book.ts";
 import {
-  buildId,
   changesFromPush,
-  decide,
+  type Intent,
   interpretEvent,
-  newBuild,
+  ok,
   type Plan,
-  policyFor,
+  routePlan,
   updatePlan,
 } from "../worker/src/core/index.ts";
+import type { JobLookup } from "../worker/src/github.ts";
 import { parseSettings } from "../worker/src/settings.ts";
 import { mulberry32 } from "./bench-data.ts";
 import { openSqlite } from "./sqlite.ts";
@@ -138,27 +138,23 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
   const lognormal = (median: number, sigma: number) => median * Math.exp(sigma * gaussian(random));
 
+  /** What a delivery of the organisation's reads as; it is never malformed. */
+  function intentOf(event: string, payload: unknown): Intent {
+    const read = interpretEvent(event, payload, settings.config);
+    if (!read.ok) throw new Error(`soak ${event}: ${read.error.message}`);
+    return read.value;
+  }
+
   /** A delivery planned as the Worker plans it: what it hands the Ledger. */
   function plan(d: Delivery): [string, string, Plan, AcceptOptions] {
     const id = `soak-${++deliveryNumber}`;
     if (d.event === "push") {
-      const intent = interpretEvent("push", d.payload, settings.config);
+      const intent = intentOf("push", d.payload);
       if (intent.kind !== "route" || intent.push === null) throw new Error("soak push did not route");
-      const policy = policyFor(settings.config, intent.repository);
-      const decision = decide({ ...intent, changes: changesFromPush(intent.push.commits) }, policy);
-      const build = newBuild({
-        build_id: buildId(intent.sha, id),
-        repository: intent.repository,
-        event: intent.event,
-        ref: intent.ref,
-        sha: intent.sha,
-        delivery: id,
-        decision,
-        at: iso(d.at),
-      });
-      return [id, "push", { kind: "create", build }, { contentKey: intent.key }];
+      const plan = routePlan(intent, changesFromPush(intent.push.commits), id, iso(d.at));
+      return [id, "push", plan, { contentKey: intent.key }];
     }
-    const intent = interpretEvent(d.event, d.payload, settings.config);
+    const intent = intentOf(d.event, d.payload);
     if (intent.kind !== "update") throw new Error(`soak ${d.event} did not update`);
     return [id, d.event, updatePlan(intent, id, iso(d.at)), { contentKey: intent.key }];
   }
@@ -263,7 +259,7 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
   /** What GitHub's jobs API says at `now` about a job the fleet holds. */
   function lookup(jobId: number, now: number): JobLookup {
     const job = live.get(jobId);
-    return job === undefined ? { kind: "not_found" } : { kind: "job", job: job.at(now) };
+    return job === undefined ? ok({ kind: "not_found" }) : ok({ kind: "job", job: job.at(now) });
   }
 
   const day = (n: number) => START + n * DAY;

@@ -1,5 +1,6 @@
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import { sign } from "@octokit/webhooks-methods";
 import { SECRET_NAMES, VAR_NAMES } from "../worker/src/bindings.ts";
 import { ROOT } from "./bundle.ts";
 import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
@@ -46,7 +47,7 @@ const sample = JSON.stringify({
   repository: { full_name: "acme/app" },
   commits: [{ added: ["kernels/matmul.cu"], removed: [], modified: ["README.md"] }],
 });
-const signature = `sha256=${createHmac("sha256", secret).update(sample).digest("hex")}`;
+const signature = await sign(secret, sample);
 const fromDefault = (name: string) => (process.env[name] ? "from the environment" : "local default");
 const shown = (name: (typeof passthrough)[number]) => {
   const isSecret = (Object.values(SECRET_NAMES) as string[]).includes(name);

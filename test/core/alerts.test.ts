@@ -5,7 +5,6 @@ import {
   ALERT_KINDS,
   type Alert,
   type AlertKind,
-  type AlertsPolicy,
   alertsFor,
   alertsSchema,
   applyUpdate,

@@ -9,11 +9,14 @@ import { Book, BUILD_RETENTION_MS, DELIVERY_RETENTION_MS } from "../../worker/sr
 import {
   type BuildRecord,
   buildId,
-  interpretEvent,
+  changesFromList,
+  fail,
   MAX_JOBS_PER_BUILD,
   MAX_RUNS_PER_BUILD,
-  newBuild,
+  ok,
   type Plan,
+  type RouteIntent,
+  routePlan,
   updatePlan,
 } from "../../worker/src/core/index.ts";
 import { parseSettings, type Settings } from "../../worker/src/settings.ts";
@@ -21,6 +24,7 @@ import { KV_WRITE_INTERVAL_MS } from "../../worker/src/store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS } from "../../worker/src/store/costs.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
+import { intentOf } from "../support/intent.ts";
 import { V1, writeVersion1 } from "../support/schema-v1.ts";
 
 const DAY = 86_400_000;
@@ -52,22 +56,24 @@ function push(book: Book, now: number, fields: { sha?: string; files?: string[];
   const repository = fields.repository ?? "acme/app";
   const delivery = `d-${++nextDelivery}`;
   const sha = fields.sha ?? nextDelivery.toString(16).padStart(40, "a");
-  const build = newBuild({
-    build_id: buildId(sha, delivery),
+  const intent: RouteIntent = {
+    kind: "route",
+    key: `push-${delivery}`,
     repository,
     event: "push",
     ref: "refs/heads/feature",
     sha,
-    delivery,
-    decision: null,
-    at: iso(now),
-  });
-  return book.accept(delivery, "push", { kind: "create", build }, { contentKey: `push-${delivery}` }, now);
+    pullRequest: null,
+    push: null,
+    environment: null,
+  };
+  const plan = routePlan(intent, changesFromList(fields.files ?? [], 3000, "test"), delivery, iso(now));
+  return book.accept(delivery, "push", plan, { contentKey: intent.key }, now);
 }
 
 /** A workflow event (GitHub's payload shape) through the same path as a delivery. */
 function event(book: Book, settings: { config: Settings["config"] }, name: string, payload: unknown, now: number) {
-  const intent = interpretEvent(name, payload, settings.config);
+  const intent = intentOf(name, payload, settings.config);
   if (intent.kind !== "update") throw new Error(`${name}: ${JSON.stringify(intent)}`);
   const delivery = `d-${++nextDelivery}`;
   const plan: Plan = updatePlan(intent, delivery, iso(now));
@@ -387,7 +393,7 @@ describe("costs", () => {
     const completed = jobPayload({ id: 20, action: "completed", runner: "vps-1", started: T0, completed: T0 + 60_000 });
     event(book, settings, "workflow_job", completed, T0 + 60_000);
     // The same completion under another delivery with no content key (as a check might bring it).
-    const intent = interpretEvent("workflow_job", completed, settings.config);
+    const intent = intentOf("workflow_job", completed, settings.config);
     if (intent.kind !== "update") throw new Error("not an update");
     book.accept("other", "workflow_job", updatePlan(intent, "other", iso(T0)), {}, T0 + 61_000);
     expect(count("cost_jobs")).toBe(1);
@@ -437,7 +443,7 @@ describe("job checks: a job held longer than usual is asked about, and a lost ev
       completed: T0 + 30 * 60_000,
     });
     const now = T0 + 61 * 60_000;
-    expect(book.applyCheck(row, { kind: "job", job: completed.workflow_job }, now)).toBe("repaired");
+    expect(book.applyCheck(row, ok({ kind: "job", job: completed.workflow_job }), now)).toBe("repaired");
     expect(book.fleet.job(30)?.state).toBe("done");
     expect(book.fleet.counts().busyByMachine.get("vps-1")).toBeUndefined();
     expect(book.metrics.gauge("jobChecks", { result: "repaired" })).toBe(1);
@@ -454,12 +460,12 @@ describe("job checks: a job held longer than usual is asked about, and a lost ev
     const { book, row } = held();
     const running = jobPayload({ id: 30, action: "in_progress", runner: "vps-1", started: T0 });
     const first = T0 + 61 * 60_000;
-    expect(book.applyCheck(row, { kind: "job", job: running.workflow_job }, first)).toBe("unchanged");
+    expect(book.applyCheck(row, ok({ kind: "job", job: running.workflow_job }), first)).toBe("unchanged");
     const after1 = book.fleet.job(30);
     expect(after1).toMatchObject({ state: "busy", checks: 1, checkAt: first + 2 * 60 * 60_000 });
-    expect(book.applyCheck(after1 ?? row, { kind: "not_found" }, first + 1)).toBe("not_found");
+    expect(book.applyCheck(after1 ?? row, ok({ kind: "not_found" }), first + 1)).toBe("not_found");
     expect(book.fleet.job(30)).toMatchObject({ checks: 2, checkAt: first + 1 + 4 * 60 * 60_000 });
-    expect(book.applyCheck(row, { kind: "failed", why: "500" }, first + 2)).toBe("failed");
+    expect(book.applyCheck(row, fail("upstream", "500"), first + 2)).toBe("failed");
     expect(book.metrics.gauge("jobChecks", { result: "unchanged" })).toBe(1);
     expect(book.metrics.gauge("jobChecks", { result: "not_found" })).toBe(1);
     expect(book.metrics.gauge("jobChecks", { result: "failed" })).toBe(1);
@@ -469,7 +475,7 @@ describe("job checks: a job held longer than usual is asked about, and a lost ev
 
   it("what GitHub's API says is checked like a delivery: a job of another shape is a failed check, changing nothing", () => {
     const { book, row } = held();
-    expect(book.applyCheck(row, { kind: "job", job: { id: "thirty" } }, T0 + 61 * 60_000)).toBe("failed");
+    expect(book.applyCheck(row, ok({ kind: "job", job: { id: "thirty" } }), T0 + 61 * 60_000)).toBe("failed");
     expect(book.fleet.job(30)?.state).toBe("busy");
   });
 });
@@ -520,7 +526,7 @@ describe("what one build may hold is bounded", () => {
     expect(record?.truncated).toBe(true);
     expect(Object.keys(record?.jobs ?? {})).toHaveLength(MAX_JOBS_PER_BUILD);
     expect(book.metrics.gauge("jobs", { runner: "vps", conclusion: "success" })).toBe(total);
-    expect(book.metrics.gauge("accuracy", { suggested: "none", used: "vps" })).toBe(total);
+    expect(book.metrics.gauge("accuracy", { suggested: record?.decision?.runner ?? "", used: "vps" })).toBe(total);
     expect(book.metrics.histogram("runSeconds", { runner: "vps" })?.reduce((a, b) => a + b, 0)).toBe(total);
     expect(book.costsFor("2026-11-01T00:00:00.000Z", "2026-12-01T00:00:00.000Z").totals.jobs).toBe(total);
   });

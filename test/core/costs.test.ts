@@ -5,7 +5,9 @@ import {
   costLineOf,
   costReport,
   DEFAULT_RUNNERS,
+  fail,
   jobMinutes,
+  ok,
   parsePeriod,
   type Requirement,
   type Runner,
@@ -253,8 +255,8 @@ describe("costReport", () => {
 
   it("prorates monthly costs by the period's length (February 2024: 29 days)", () => {
     const february = parsePeriod("2024-02", new Date("2024-03-15T00:00:00Z"));
-    if (!february.ok) throw new Error(february.message);
-    const report = reportOf([], DEFAULT_RUNNERS, february);
+    if (!february.ok) throw new Error(february.error.message);
+    const report = reportOf([], DEFAULT_RUNNERS, february.value);
     expect(report.period.days).toBe(29);
     // 10 × 29 / 30.4375 = 9.5277…
     expect(report.by_runner.vps?.cost_usd).toBe(9.53);
@@ -362,26 +364,27 @@ describe("parsePeriod", () => {
     ["30D", "2024-02-15T00:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 30 days"],
     ["400d", "2023-02-10T00:00:00.000Z", "2024-03-15T12:00:00.000Z", "last 400 days"],
   ])("%j → [%s, %s) %s", (text, start, end, label) => {
-    expect(parsePeriod(text, NOW)).toEqual({ ok: true, start, end, label });
+    expect(parsePeriod(text, NOW)).toEqual(ok({ start, end, label }));
   });
 
   it("leap Februaries have 29 days, others 28", () => {
     const days = (text: string) => {
       const p = parsePeriod(text, NOW);
-      if (!p.ok) throw new Error(p.message);
-      return (Date.parse(p.end) - Date.parse(p.start)) / 86_400_000;
+      if (!p.ok) throw new Error(p.error.message);
+      return (Date.parse(p.value.end) - Date.parse(p.value.start)) / 86_400_000;
     };
     expect([days("2024-02"), days("2023-02"), days("2000-02"), days("1970-02")]).toEqual([29, 28, 29, 28]);
   });
 
   it("at the first instant of a month, month-to-date is empty", () => {
     const now = new Date("2024-03-01T00:00:00.000Z");
-    expect(parsePeriod(null, now)).toEqual({
-      ok: true,
-      start: now.toISOString(),
-      end: now.toISOString(),
-      label: "2024-03 to date",
-    });
+    expect(parsePeriod(null, now)).toEqual(
+      ok({
+        start: now.toISOString(),
+        end: now.toISOString(),
+        label: "2024-03 to date",
+      }),
+    );
   });
 
   it.each([
@@ -393,29 +396,30 @@ describe("parsePeriod", () => {
     ["401d", 'period "401d": the number of days must be 1 to 400'],
     ["99999999999999999999d", 'period "99999999999999999999d": the number of days must be 1 to 400'],
   ])("%j → %s", (text, message) => {
-    expect(parsePeriod(text, NOW)).toEqual({ ok: false, message });
+    expect(parsePeriod(text, NOW)).toEqual(fail("invalid_request", message));
   });
 
   it.each(["2024-3", "2024-02-01", "last month", "30", "-5d", "1.5d", "d", "24-02", "2024/02", "7 d"])(
     "%j is not understood",
     (text) => {
-      expect(parsePeriod(text, NOW)).toEqual({
-        ok: false,
-        message: `period ${JSON.stringify(text)} is not understood: use "YYYY-MM" for a calendar month (UTC), "Nd" for the last N days (1 to 400), or nothing for this month to date`,
-      });
+      expect(parsePeriod(text, NOW)).toEqual(
+        fail(
+          "invalid_request",
+          `period ${JSON.stringify(text)} is not understood: use "YYYY-MM" for a calendar month (UTC), "Nd" for the last N days (1 to 400), or nothing for this month to date`,
+        ),
+      );
     },
   );
 
   it("quotes at most 40 characters of what it could not read", () => {
     const result = parsePeriod("x".repeat(1000), NOW);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.message.startsWith(`period "${"x".repeat(40)}…" is not understood`)).toBe(true);
+    if (!result.ok) expect(result.error.message.startsWith(`period "${"x".repeat(40)}…" is not understood`)).toBe(true);
   });
 
   it("refuses an invalid clock", () => {
-    expect(parsePeriod("7d", new Date(Number.NaN))).toEqual({
-      ok: false,
-      message: "the current time is not a valid date",
-    });
+    expect(parsePeriod("7d", new Date(Number.NaN))).toEqual(
+      fail("invalid_request", "the current time is not a valid date"),
+    );
   });
 });

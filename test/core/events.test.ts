@@ -6,8 +6,8 @@ import {
   contentKey,
   DEFAULT_POLICY,
   decide,
+  fail,
   HANDLED_EVENTS,
-  type Intent,
   interpretEvent,
   isRepository,
   isSha,
@@ -18,6 +18,7 @@ import {
   routeInput,
   unknownChanges,
 } from "../../worker/src/core/index.ts";
+import { intentOf } from "../support/intent.ts";
 
 const config = parseRoutingConfig({});
 
@@ -67,7 +68,7 @@ describe("the examples package", () => {
 
 describe("interpretEvent: ping", () => {
   it.each(numbered(examplesOf("ping")))("example %i → ping", (_, payload) => {
-    expect(interpretEvent("ping", payload, config)).toEqual({ kind: "ping" });
+    expect(intentOf("ping", payload, config)).toEqual({ kind: "ping" });
   });
 });
 
@@ -87,7 +88,7 @@ describe("interpretEvent: push", () => {
   });
 
   it.each(numbered(pushes).filter(([, p]) => !p.deleted))("example %i → route with the push's fields", (_, payload) => {
-    expect(interpretEvent("push", payload, config)).toEqual({
+    expect(intentOf("push", payload, config)).toEqual({
       kind: "route",
       key: contentKey("push", "Codertocat/Hello-World", payload.ref, ZERO, "6113728f27ae82c7b1a177c8d03f9e96e0adf246"),
       repository: "Codertocat/Hello-World",
@@ -111,14 +112,14 @@ describe("interpretEvent: push", () => {
   });
 
   it("a branch push carries its commits' file lists", () => {
-    const intent = interpretEvent("push", nth(pushes, 4), config);
+    const intent = intentOf("push", nth(pushes, 4), config);
     if (intent.kind !== "route") throw new Error(`expected route, got ${intent.kind}`);
     expect(intent.ref).toBe("refs/heads/master");
     expect(intent.push?.commits.map((c) => [c.added, c.removed, c.modified])).toEqual([[["README.md"], [], []]]);
   });
 
   it.each(numbered(pushes).filter(([, p]) => p.deleted))("example %i (deleted: true) → ignore", (_, payload) => {
-    expect(interpretEvent("push", payload, config)).toEqual({
+    expect(intentOf("push", payload, config)).toEqual({
       kind: "ignore",
       reason: "push deletes refs/tags/simple-tag",
     });
@@ -129,7 +130,7 @@ describe("interpretEvent: push", () => {
       p.deleted = false;
       p.after = ZERO;
     });
-    expect(interpretEvent("push", payload, config)).toEqual({
+    expect(intentOf("push", payload, config)).toEqual({
       kind: "ignore",
       reason: "push deletes refs/heads/master",
     });
@@ -139,7 +140,7 @@ describe("interpretEvent: push", () => {
     const payload = changed(nth(pushes, 4), (p) => {
       (p as { commits: unknown }).commits = null;
     });
-    const intent = interpretEvent("push", payload, config);
+    const intent = intentOf("push", payload, config);
     expect(intent).toMatchObject({ kind: "route", push: { commits: [] } });
   });
 });
@@ -154,7 +155,7 @@ describe("interpretEvent: pull_request", () => {
   });
 
   it.each(numbered(prs).map(([i, p]) => [i, p.action, p] as const))("example %i (%s)", (_, action, payload) => {
-    const intent = interpretEvent("pull_request", payload, config);
+    const intent = intentOf("pull_request", payload, config);
     if (PULL_REQUEST_ACTIONS.includes(action)) {
       expect(intent).toEqual({
         kind: "route",
@@ -187,7 +188,7 @@ describe("interpretEvent: pull_request", () => {
       const payload = changed(nth(prs, 0), (p) => {
         (p as { action: string }).action = action;
       });
-      expect(interpretEvent("pull_request", payload, config)).toEqual({
+      expect(intentOf("pull_request", payload, config)).toEqual({
         kind: "ignore",
         reason: `pull_request action "${action}" does not start a build`,
       });
@@ -202,7 +203,7 @@ describe("interpretEvent: workflow_dispatch", () => {
     [0, "refs/heads/main"],
     [1, "refs/heads/master"],
   ])("example %i → route on %s, no environment", (i, ref) => {
-    expect(interpretEvent("workflow_dispatch", nth(dispatches, i), config)).toEqual({
+    expect(intentOf("workflow_dispatch", nth(dispatches, i), config)).toEqual({
       kind: "route",
       key: null,
       repository: "octo-org/octo-repo",
@@ -224,7 +225,7 @@ describe("interpretEvent: workflow_dispatch", () => {
     const payload = changed(nth(dispatches, 0), (p) => {
       p.inputs = { environment } as typeof p.inputs;
     });
-    expect(interpretEvent("workflow_dispatch", payload, config)).toMatchObject({
+    expect(intentOf("workflow_dispatch", payload, config)).toMatchObject({
       kind: "route",
       environment: expected,
     });
@@ -234,14 +235,14 @@ describe("interpretEvent: workflow_dispatch", () => {
     const payload = changed(nth(dispatches, 0), (p) => {
       p.ref = "main";
     });
-    expect(interpretEvent("workflow_dispatch", payload, config)).toMatchObject({ ref: "refs/heads/main" });
+    expect(intentOf("workflow_dispatch", payload, config)).toMatchObject({ ref: "refs/heads/main" });
   });
 
   it("null inputs are no environment", () => {
     const payload = changed(nth(dispatches, 0), (p) => {
       (p as { inputs: unknown }).inputs = null;
     });
-    expect(interpretEvent("workflow_dispatch", payload, config)).toMatchObject({ kind: "route", environment: null });
+    expect(intentOf("workflow_dispatch", payload, config)).toMatchObject({ kind: "route", environment: null });
   });
 });
 
@@ -250,7 +251,7 @@ describe("interpretEvent: workflow_run", () => {
 
   it.each(numbered(runs))("example %i → update of that repository and head SHA", (_, payload) => {
     const r = payload.workflow_run;
-    expect(interpretEvent("workflow_run", payload, config)).toEqual({
+    expect(intentOf("workflow_run", payload, config)).toEqual({
       kind: "update",
       key: contentKey("workflow_run", payload.repository.full_name, r.id, payload.action, r.run_attempt),
       repository: payload.repository.full_name,
@@ -273,7 +274,7 @@ describe("interpretEvent: workflow_run", () => {
   });
 
   it("pins one example's fields exactly", () => {
-    expect(interpretEvent("workflow_run", nth(runs, 1), config)).toEqual({
+    expect(intentOf("workflow_run", nth(runs, 1), config)).toEqual({
       kind: "update",
       key: "workflow_run\nocto-org/octo-repo\n289782451\ncompleted\n1",
       repository: "octo-org/octo-repo",
@@ -301,7 +302,7 @@ describe("interpretEvent: workflow_run", () => {
       delete r.status;
       delete r.run_attempt;
     });
-    expect(interpretEvent("workflow_run", payload, config)).toMatchObject({
+    expect(intentOf("workflow_run", payload, config)).toMatchObject({
       update: { run: { status: "requested", attempt: 1 } },
     });
   });
@@ -323,7 +324,7 @@ describe("interpretEvent: workflow_job", () => {
   ])("example %i (%s) → runner %s", (i, status, runner) => {
     const payload = nth(jobs, i);
     const j = payload.workflow_job;
-    expect(interpretEvent("workflow_job", payload, config)).toEqual({
+    expect(intentOf("workflow_job", payload, config)).toEqual({
       kind: "update",
       key: contentKey("workflow_job", payload.repository.full_name, j.id, payload.action, j.run_attempt ?? 1),
       repository: payload.repository.full_name,
@@ -354,7 +355,7 @@ describe("interpretEvent: workflow_job", () => {
   });
 
   it("pins one example's fields exactly", () => {
-    expect(interpretEvent("workflow_job", nth(jobs, 1), config)).toEqual({
+    expect(intentOf("workflow_job", nth(jobs, 1), config)).toEqual({
       kind: "update",
       key: "workflow_job\ncodertocat/hello-world\n289782451\ncompleted\n1",
       repository: "Codertocat/Hello-World",
@@ -391,7 +392,7 @@ describe("interpretEvent: workflow_job", () => {
       p.workflow_job.labels = labels;
       (p.workflow_job as { runner_name: string | null }).runner_name = runnerName;
     });
-    expect(interpretEvent("workflow_job", payload, config)).toMatchObject({ update: { job: { runner } } });
+    expect(intentOf("workflow_job", payload, config)).toMatchObject({ update: { job: { runner } } });
   });
 
   it("maps labels with the job's repository's own runners", () => {
@@ -406,8 +407,8 @@ describe("interpretEvent: workflow_job", () => {
       (p.workflow_job as { runner_name: string | null }).runner_name = "k8s-pod-1";
     });
     expect(payload.repository.full_name).toBe("lineville/elastic-machines-testing");
-    expect(interpretEvent("workflow_job", payload, withK8s)).toMatchObject({ update: { job: { runner: "k8s" } } });
-    expect(interpretEvent("workflow_job", payload, config)).toMatchObject({ update: { job: { runner: null } } });
+    expect(intentOf("workflow_job", payload, withK8s)).toMatchObject({ update: { job: { runner: "k8s" } } });
+    expect(intentOf("workflow_job", payload, config)).toMatchObject({ update: { job: { runner: null } } });
   });
 });
 
@@ -424,7 +425,7 @@ describe("interpretEvent: events the router does not handle", () => {
     ["deployment_status"],
     ["repository_dispatch"],
   ] as const)("%s → ignore with a reason", (name) => {
-    expect(interpretEvent(name, nth(examplesOf(name), 0), config)).toEqual({
+    expect(intentOf(name, nth(examplesOf(name), 0), config)).toEqual({
       kind: "ignore",
       reason: `event "${name}" is not one the router handles`,
     });
@@ -501,8 +502,7 @@ describe("interpretEvent: payloads missing what the router needs", () => {
       ["workflow_dispatch payload repository: expected an object, got nothing"],
     ],
   ])("%s %# → invalid, naming the field", (event, payload, problems) => {
-    const intent: Intent = interpretEvent(event, payload, config);
-    expect(intent).toEqual({ kind: "invalid", problems });
+    expect(interpretEvent(event, payload, config)).toEqual(fail("invalid_payload", ...problems));
   });
 });
 
@@ -530,10 +530,9 @@ describe("parseRouteRequest", () => {
   it(`accepts exactly ${MAX_ROUTE_FILES} files, and rejects one more`, () => {
     const files = Array.from({ length: MAX_ROUTE_FILES }, (_, i) => `f${i}`);
     expect(parseRouteRequest({ repository: "a/b", files }).ok).toBe(true);
-    expect(parseRouteRequest({ repository: "a/b", files: [...files, "one-more"] })).toEqual({
-      ok: false,
-      problems: ["files: Too big: expected array to have <=3000 items"],
-    });
+    expect(parseRouteRequest({ repository: "a/b", files: [...files, "one-more"] })).toEqual(
+      fail("invalid_request", "files: Too big: expected array to have <=3000 items"),
+    );
   });
 
   it("reports every bad field at once", () => {
@@ -548,9 +547,9 @@ describe("parseRouteRequest", () => {
         environment: "",
         extra: 1,
       }),
-    ).toEqual({
-      ok: false,
-      problems: [
+    ).toEqual(
+      fail(
+        "invalid_request",
         'repository: must be "owner/name"',
         'event: Invalid option: expected one of "push"|"pull_request"|"workflow_dispatch"',
         'ref: must be a full ref starting with "refs/"',
@@ -560,8 +559,8 @@ describe("parseRouteRequest", () => {
         "truncated: Invalid input: expected boolean, received string",
         "environment: Too small: expected string to have >=1 characters",
         '(body): Unrecognized key: "extra"',
-      ],
-    });
+      ),
+    );
   });
 
   it.each<[unknown, string[]]>([
@@ -571,7 +570,7 @@ describe("parseRouteRequest", () => {
     [{ repository: "a/b/c" }, ['repository: must be "owner/name"']],
     [{ repository: "a/b", sha: "abc123" }, ["sha: must be a hex commit id"]],
   ])("%j → %j", (body, problems) => {
-    expect(parseRouteRequest(body)).toEqual({ ok: false, problems });
+    expect(parseRouteRequest(body)).toEqual(fail("invalid_request", ...problems));
   });
 
   it.each<[string, boolean]>([
@@ -637,7 +636,7 @@ describe("routeInput", () => {
       ref: "refs/heads/main",
       environment: "production",
     });
-    if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+    if (!parsed.ok) throw new Error(parsed.error.message);
     const input = routeInput(parsed.value);
     expect(input).toMatchObject({ event: "workflow_dispatch", ref: "refs/heads/main", environment: "production" });
     expect(decide(input, DEFAULT_POLICY)).toMatchObject({

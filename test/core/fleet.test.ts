@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   abBucket,
+  afterCancel,
+  CANCEL_CONFIRM_MS,
   chooseRunner,
   type Decision,
   fleetSnapshot,
@@ -765,5 +767,22 @@ describe("rescueAction", () => {
       action: "wait",
       reason: "queued 660 s, past vps's 600 s target, and no fallback of vps has room",
     });
+  });
+});
+
+describe("afterCancel: a run cancelled for a rescue", () => {
+  const cancelledAt = Date.parse("2026-11-20T12:00:00Z");
+  const rescue = { runAttempt: 1, cancelledAt };
+  const run = (status: string, conclusion: string | null, attempt = 1) => ({ status, conclusion, attempt });
+  it.each<[string, ReturnType<typeof run> | undefined, number, boolean, string]>([
+    ["not seen yet", undefined, 1_000, true, "wait"],
+    ["still in progress", run("in_progress", null), 1_000, true, "wait"],
+    ["never seen completed within the hour", run("in_progress", null), CANCEL_CONFIRM_MS + 1, true, "give_up"],
+    ["an earlier attempt completed", run("completed", "cancelled", 0), 1_000, true, "wait"],
+    ["ended cancelled", run("completed", "cancelled"), 1_000, true, "rerun"],
+    ["ended cancelled, no token", run("completed", "cancelled"), 1_000, false, "not_rerun"],
+    ["ended otherwise (someone finished it)", run("completed", "success"), 1_000, true, "not_rerun"],
+  ])("%s → %s", (_, state, after, token, expected) => {
+    expect(afterCancel(state, rescue, cancelledAt + after, token)).toBe(expected);
   });
 });

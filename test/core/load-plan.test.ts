@@ -23,8 +23,9 @@ import {
   signature,
   summarize,
 } from "../../scripts/load-plan.ts";
-import { interpretEvent, parseRoutingConfig } from "../../worker/src/core/index.ts";
+import { parseRoutingConfig } from "../../worker/src/core/index.ts";
 import { renderExposition, type Sample } from "../../worker/src/core/metrics.ts";
+import { intentOf } from "../support/intent.ts";
 
 const examples = selectExamples(definitions);
 const counts = Object.fromEntries(LOAD_EVENTS.map((e) => [e, examples[e].length])) as Record<LoadEvent, number>;
@@ -258,7 +259,7 @@ describe("payloads", () => {
   it("gives the router each delivery's own repository and commit", () => {
     for (const spec of plan.unique) {
       const body = payloadFor(spec, examples);
-      const intent = interpretEvent(spec.event, JSON.parse(body), config);
+      const intent = intentOf(spec.event, JSON.parse(body), config);
       const example = examples[spec.event][spec.example] ?? {};
       if (spec.event === "push" && deletesRef(example)) {
         expect(intent.kind).toBe("ignore");
@@ -284,7 +285,7 @@ describe("payloads", () => {
 
   it("signs as GitHub does", async () => {
     const body = payloadFor(plan.unique[1] ?? plan.sends[0]?.spec ?? ({} as never), examples);
-    const sig = signature("s3cret", body);
+    const sig = await signature("s3cret", body);
     expect(sig).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(await verify("s3cret", body, sig)).toBe(true);
     expect(await verify("other", body, sig)).toBe(false);

@@ -4,7 +4,12 @@
  * what the Worker stored in KV and in the Ledger.
  */
 
-import { createExecutionContext, listDurableObjectIds, runInDurableObject } from "cloudflare:test";
+import {
+  createExecutionContext,
+  listDurableObjectIds,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import examples from "@octokit/webhooks-examples";
 import { expect } from "vitest";
@@ -24,7 +29,13 @@ type Bindings = { [K in keyof Cloudflare.Env]?: Cloudflare.Env[K] | undefined };
  * one). A new env object each call, so settings are read afresh.
  */
 export function withBindings(overrides: Bindings): Fetch {
-  return async (request) => app.fetch(request, { ...env, ...overrides } as Cloudflare.Env, createExecutionContext());
+  return async (request) => {
+    const ctx = createExecutionContext();
+    const response = await app.fetch(request, { ...env, ...overrides } as Cloudflare.Env, ctx);
+    // What the Worker does after answering (the KV copy) is done before the test looks.
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
 }
 
 export interface Answer<T = Record<string, unknown>> {

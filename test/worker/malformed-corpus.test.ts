@@ -764,8 +764,8 @@ table("POST /webhook/github: absurd values the router cannot use → 400 / 422",
     }),
   ),
   {
-    // Not UTF-8: it cannot be a GitHub delivery, so the Worker does not verify it (body.ts reads
-    // it as nothing) even when the HMAC over its bytes is right.
+    // Not UTF-8: it cannot be a GitHub delivery, so the Worker refuses it as unsigned even when
+    // the HMAC over its bytes is right.
     name: "a body that is not UTF-8, with the right HMAC of its bytes",
     request: async () => {
       const bytes = new Uint8Array([0x7b, 0x22, 0x72, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]);

@@ -1,20 +1,19 @@
 import { BUILD_KEY_PREFIX } from "./bindings.ts";
-import { decodePayload, readBody } from "./body.ts";
+import { bodyText, decodePayload, readBody } from "./body.ts";
 import { changesForCommit } from "./changes.ts";
 import {
   type BuildRecord,
-  chooseRunner,
-  decide,
   isRepository,
   isSha,
   PAYLOAD_LIMITS,
   parsePeriod,
   parseRouteRequest,
   policyFor,
+  route,
   routeInput,
 } from "./core/index.ts";
 import type { Env } from "./env.ts";
-import { HttpError } from "./errors.ts";
+import { HttpError, valueOr } from "./errors.ts";
 import { ledgerOf } from "./ledger.ts";
 import type { Settings } from "./settings.ts";
 
@@ -49,18 +48,16 @@ export async function status(url: URL, env: Env): Promise<Response> {
 
 /** `POST /route`: a decision for a described change, with the fleet's load. Records nothing. */
 export async function routePost(request: Request, env: Env, settings: Settings): Promise<Response> {
-  const body = decodePayload(request.headers.get("content-type"), await readBody(request, MAX_ROUTE_BODY));
-  const parsed = parseRouteRequest(body);
-  if (!parsed.ok) throw new HttpError("invalid_request", parsed.problems.join("; "));
-  const { files, sha, repository } = parsed.value;
+  const text = bodyText(await readBody(request, MAX_ROUTE_BODY));
+  if (text === null) throw new HttpError("invalid_body", "body is not UTF-8 text");
+  const body = decodePayload(request.headers.get("content-type"), text);
+  const asked = valueOr(parseRouteRequest(body));
+  const { files, sha, repository } = asked;
   const listed = files === undefined && sha ? await changesForCommit(repository, sha, settings) : undefined;
-  const input = routeInput(parsed.value, listed);
+  const input = routeInput(asked, listed);
   const policy = policyFor(settings.config, input.repository);
   const snapshot = await ledgerOf(env).fleetLoad(input.repository);
-  const decision = chooseRunner(decide(input, policy), policy, snapshot, {
-    repository: input.repository,
-    sha: input.sha,
-  });
+  const decision = route(input, policy, snapshot);
   return Response.json({ decision });
 }
 
@@ -81,12 +78,8 @@ export async function routeGet(url: URL, env: Env, settings: Settings): Promise<
   }
   const changes = await changesForCommit(repository, sha, settings);
   const policy = policyFor(settings.config, repository);
-  const decision = chooseRunner(
-    decide({ repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes }, policy),
-    policy,
-    snapshot,
-    { repository, sha },
-  );
+  const input = { repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes };
+  const decision = route(input, policy, snapshot);
   return Response.json({ build_id: null, decision, recorded: false });
 }
 
@@ -107,8 +100,7 @@ export async function metrics(env: Env): Promise<Response> {
 
 /** `GET /costs?period=`: the cost ledger for a period, against running everything on GitHub-hosted runners. */
 export async function costs(url: URL, env: Env): Promise<Response> {
-  const period = parsePeriod(url.searchParams.get("period"), new Date());
-  if (!period.ok) throw new HttpError("invalid_request", period.message);
+  const period = valueOr(parsePeriod(url.searchParams.get("period"), new Date()));
   const report = await ledgerOf(env).costsFor(period.start, period.end);
   return Response.json({ ...report, period: { ...report.period, label: period.label } });
 }

@@ -68,7 +68,7 @@ const bearer = async (c: { req: { raw: Request }; get: (k: "settings") => Settin
 };
 
 app.get("/health", (c) => health(c.get("settings")));
-app.post(WEBHOOK_PATH, (c) => handleWebhook(c.req.raw, c.env, c.get("settings")));
+app.post(WEBHOOK_PATH, (c) => handleWebhook(c.req.raw, c.env, c.get("settings"), c.executionCtx));
 app.get("/status", bearer, (c) => status(new URL(c.req.url), c.env));
 app.get("/route", bearer, (c) => routeGet(new URL(c.req.url), c.env, c.get("settings")));
 app.post("/route", bearer, (c) => routePost(c.req.raw, c.env, c.get("settings")));

@@ -6,11 +6,17 @@ export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** The raw body as text, refusing more than `limit` bytes before reading them all. */
-export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
+/**
+ * The raw body as the bytes that arrived, refusing more than `limit` bytes: at once when
+ * `Content-Length` says so, else while it streams in, before it is all read.
+ */
+export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
+  const length = request.headers.get("content-length");
+  const declared = length === null ? Number.NaN : Number(length);
   if (declared > limit) throw new HttpError("payload_too_large", `body is over ${limit} bytes`);
-  if (request.body === null) return "";
+  if (request.body === null) return new Uint8Array(0);
+  // A declared length bounds the body (the runtime holds it to it): one read.
+  if (Number.isSafeInteger(declared)) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -24,12 +30,15 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
     }
     chunks.push(value);
   }
-  const bytes = chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, size);
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, size);
+}
+
+/** The body as text, decoded once, or null when it is not UTF-8 (then it cannot be a GitHub delivery). */
+export function bodyText(bytes: Uint8Array): string | null {
   try {
     return utf8.decode(bytes);
   } catch {
-    // Not UTF-8: it cannot be a GitHub delivery, and its signature will not verify.
-    return "";
+    return null;
   }
 }
 

@@ -6,10 +6,10 @@ import {
   bounded,
   type Change,
   type CostReport,
-  chooseRunner,
   configuredClass,
   costReport,
   DEFAULT_QUEUE_TARGET_SECONDS,
+  type Decision,
   discordMessage,
   EVENT_LABELS,
   effectsOf,
@@ -22,18 +22,22 @@ import {
   type JobState,
   jobClass,
   monthStart,
+  newBuild,
   nextCheck,
   type Plan,
   policyFor,
   type RoutingConfig,
+  type RoutingInput,
   type RoutingPolicy,
   renderExposition,
+  route,
   stepJob,
   updatePlan,
   watchSeconds,
 } from "./core/index.ts";
+import type { JobLookup } from "./github.ts";
 import { RescueDesk } from "./rescue-desk.ts";
-import type { Settings } from "./settings.ts";
+import { type RoutingSource, routingOf, type Settings } from "./settings.ts";
 import { BuildStore, KV_WRITE_INTERVAL_MS } from "./store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./store/costs.ts";
 import { DeliveryStore } from "./store/deliveries.ts";
@@ -80,6 +84,11 @@ export interface AcceptOptions {
   seen?: Observations;
   /** Found by a job check, not delivered by GitHub. */
   checked?: boolean;
+  /**
+   * The configuration the Worker read (its bindings' text), for a routed delivery: the Ledger
+   * decides with it, so a decision never mixes two versions of the configuration.
+   */
+  routing?: RoutingSource;
 }
 
 export interface Outcome {
@@ -99,7 +108,6 @@ export interface ListedRunner {
 }
 
 /** What GitHub said of a job the fleet holds longer than usual. */
-export type JobLookup = { kind: "job"; job: unknown } | { kind: "not_found" } | { kind: "failed"; why: string };
 
 export type CheckResult = "repaired" | "unchanged" | "not_found" | "failed";
 
@@ -173,7 +181,7 @@ export class Book {
           this.metrics.add("deliveries", { event: bounded(event, EVENT_LABELS), outcome: "duplicate" });
         return { duplicate: true, status: first.status, body: first.body, persist: null };
       }
-      const { change, ...result } = this.apply(plan, event, now, options.checked === true);
+      const { change, ...result } = this.apply(plan, event, now, options);
       this.record(change, now);
       this.deliveries.record(delivery, contentKey, event, result, now);
       return { duplicate: false, ...result };
@@ -316,16 +324,18 @@ export class Book {
   applyCheck(held: FleetJob, lookup: JobLookup, now: number): CheckResult {
     const settings = this.deps.settings();
     let result: CheckResult = "failed";
-    if (lookup.kind === "not_found") result = "not_found";
-    else if (lookup.kind === "job" && settings !== null) {
-      const job = lookup.job as { status?: unknown; run_attempt?: unknown } | null;
+    const found = lookup.ok ? lookup.value : null;
+    if (found?.kind === "not_found") result = "not_found";
+    else if (found?.kind === "job" && settings !== null) {
+      const job = found.job as { status?: unknown; run_attempt?: unknown } | null;
       const payload = {
         action: typeof job?.status === "string" ? job.status : "unknown",
         repository: { full_name: held.repository },
         workflow_job: job,
       };
-      const intent = interpretEvent("workflow_job", payload, settings.config);
-      if (intent.kind === "update" && intent.update.kind === "job") {
+      const read = interpretEvent("workflow_job", payload, settings.config);
+      const intent = read.ok ? read.value : null;
+      if (intent?.kind === "update" && intent.update.kind === "job") {
         const { job: state } = intent.update;
         const delivery = `check-${state.id}-${payload.action}-${state.run_attempt}`;
         const plan = updatePlan(intent, delivery, new Date(now).toISOString());
@@ -355,8 +365,10 @@ export class Book {
     plan: Plan,
     event: string,
     now: number,
-    checked: boolean,
+    options: AcceptOptions,
   ): Omit<Outcome, "duplicate"> & { change: Change } {
+    const checked = options.checked === true;
+    const routing = options.routing;
     switch (plan.kind) {
       case "respond":
         return {
@@ -367,7 +379,10 @@ export class Book {
         };
       case "create": {
         const early = plan.build.sha === null ? null : this.builds.forCommit(plan.build.repository, plan.build.sha);
-        const build = this.withEarlyEvents(this.withLoad(plan.build), early);
+        const build = this.withEarlyEvents(
+          newBuild({ ...plan.build, decision: this.decide(plan.input, routing) }),
+          early,
+        );
         if (early !== null && early.decision === null) this.builds.remove(early.build_id);
         this.builds.insert(build, now);
         const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
@@ -510,14 +525,13 @@ export class Book {
     }
   }
 
-  /** The build with its decision adjusted to the fleet's load (least-loaded machine, failover, A/B arm). */
-  private withLoad(build: BuildRecord): BuildRecord {
-    const config = this.config();
-    if (config === null || build.decision === null) return build;
-    const policy = policyFor(config, build.repository);
-    const snapshot = fleetSnapshot(this.fleet.counts(), policy);
-    const decision = chooseRunner(build.decision, policy, snapshot, { repository: build.repository, sha: build.sha });
-    return { ...build, decision };
+  /** The decision for a change under its repository's policy and the fleet's load now. */
+  private decide(input: RoutingInput, routing: RoutingSource | undefined): Decision {
+    const read = routing === undefined ? null : routingOf(routing);
+    const config = read === null ? this.config() : read.ok ? read.value : null;
+    if (config === null) throw new Error("the routing configuration cannot be read: nothing is routed");
+    const policy = policyFor(config, input.repository);
+    return route(input, policy, fleetSnapshot(this.fleet.counts(), policy));
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { FailureCode, Result } from "./core/index.ts";
+
 /** Every error the API answers with: one code, one status, a message for a person. */
 export const ERRORS = {
   not_found: 404,
@@ -21,6 +23,14 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** The answer to a core failure: a caller's bad request or payload keeps its code; anything else is ours. */
+const FAILURE_ERRORS: Record<FailureCode, ErrorCode> = {
+  invalid_request: "invalid_request",
+  invalid_payload: "invalid_payload",
+  invalid_config: "misconfigured",
+  upstream: "unavailable",
+};
+
 export class HttpError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
@@ -31,6 +41,12 @@ export class HttpError extends Error {
   get status(): number {
     return ERRORS[this.code];
   }
+}
+
+/** A core step's value, or the HttpError its failure answers with. */
+export function valueOr<T>(result: Result<T>): T {
+  if (result.ok) return result.value;
+  throw new HttpError(FAILURE_ERRORS[result.error.code], result.error.message);
 }
 
 export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit): Response {

@@ -1,4 +1,4 @@
-import { type ChangeSet, changesFromList, GITHUB_CAPS, unknownChanges } from "./core/index.ts";
+import { type ChangeSet, changesFromList, fail, GITHUB_CAPS, ok, type Result, unknownChanges } from "./core/index.ts";
 
 /** GitHub's REST API, for the file lists webhooks leave out. */
 export interface GitHubOptions {
@@ -27,8 +27,14 @@ export interface SelfHostedRunner {
   labels: string[];
 }
 
-/** The outcome of a write call. */
-export type CallResult = { ok: true; status: number } | { ok: false; why: string };
+/** The outcome of a write call: GitHub's 2xx status, or an `upstream` failure saying why. */
+export type CallResult = Result<{ status: number }>;
+
+/** A job as GitHub reports it now (the `workflow_job` payload's shape), or that GitHub does not know it. */
+export type JobLookup = Result<{ kind: "job"; job: unknown } | { kind: "not_found" }>;
+
+/** `timed out` or `failed`, for an error thrown by a call. */
+const thrown = (error: unknown) => (error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed");
 
 interface FileEntry {
   filename?: unknown;
@@ -76,10 +82,7 @@ export class GitHubClient {
   }
 
   /** `GET /repos/{repo}/actions/jobs/{id}`: a job's current state, as a `workflow_job` payload carries it. */
-  async job(
-    repository: string,
-    jobId: number,
-  ): Promise<{ kind: "job"; job: unknown } | { kind: "not_found" } | { kind: "failed"; why: string }> {
+  async job(repository: string, jobId: number): Promise<JobLookup> {
     try {
       const response = await this.options.fetch(`${this.options.apiUrl}/repos/${repository}/actions/jobs/${jobId}`, {
         headers: this.headers(),
@@ -88,18 +91,15 @@ export class GitHubClient {
       this.noteRateLimit(response);
       if (response.status === 404) {
         await response.body?.cancel();
-        return { kind: "not_found" };
+        return ok({ kind: "not_found" });
       }
       if (!response.ok) {
         await response.body?.cancel();
-        return { kind: "failed", why: `jobs API answered ${response.status}` };
+        return fail("upstream", `jobs API answered ${response.status}`);
       }
-      return { kind: "job", job: await response.json() };
+      return ok({ kind: "job", job: await response.json() });
     } catch (error) {
-      return {
-        kind: "failed",
-        why: `jobs API ${error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed"}`,
-      };
+      return fail("upstream", `jobs API ${thrown(error)}`);
     }
   }
 
@@ -117,7 +117,7 @@ export class GitHubClient {
    * `GET /orgs/{org}/actions/runners`, every page: the organization's self-hosted runners.
    * An error (never a partial list) when GitHub refused, a page was malformed, or the budget ran out.
    */
-  async organizationRunners(org: string): Promise<{ runners: SelfHostedRunner[] } | { error: string }> {
+  async organizationRunners(org: string): Promise<Result<SelfHostedRunner[]>> {
     const signal = AbortSignal.timeout(this.options.budgetMs);
     const runners: SelfHostedRunner[] = [];
     try {
@@ -127,10 +127,10 @@ export class GitHubClient {
         this.noteRateLimit(response);
         if (!response.ok) {
           await response.body?.cancel();
-          return { error: `runners API answered ${response.status}` };
+          return fail("upstream", `runners API answered ${response.status}`);
         }
         const body = (await response.json()) as { runners?: unknown } | null;
-        if (!Array.isArray(body?.runners)) return { error: "runners API answered without a runners list" };
+        if (!Array.isArray(body?.runners)) return fail("upstream", "runners API answered without a runners list");
         for (const entry of body.runners as Record<string, unknown>[]) {
           if (typeof entry?.name !== "string") continue;
           runners.push({
@@ -145,11 +145,9 @@ export class GitHubClient {
         if (body.runners.length < PER_PAGE) break;
       }
     } catch (error) {
-      return {
-        error: `runners API ${error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed"}`,
-      };
+      return fail("upstream", `runners API ${thrown(error)}`);
     }
-    return { runners };
+    return ok(runners);
   }
 
   private headers(): Record<string, string> {
@@ -175,9 +173,9 @@ export class GitHubClient {
       });
       this.noteRateLimit(response);
       await response.body?.cancel();
-      return response.ok ? { ok: true, status: response.status } : { ok: false, why: `answered ${response.status}` };
+      return response.ok ? ok({ status: response.status }) : fail("upstream", `answered ${response.status}`);
     } catch (error) {
-      return { ok: false, why: error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed" };
+      return fail("upstream", thrown(error));
     }
   }
 

@@ -7,7 +7,7 @@ import {
   LEDGER_INSTANCE,
 } from "./bindings.ts";
 import { type AcceptOptions, Book, type CheckResult, type FleetView, type ListedRunner, type Outcome } from "./book.ts";
-import type { BuildRecord, CostReport, FleetSnapshot, Plan } from "./core/index.ts";
+import { type BuildRecord, type CostReport, type FleetSnapshot, fail, type Plan } from "./core/index.ts";
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
@@ -175,12 +175,12 @@ export class Ledger extends DurableObject<LedgerEnv> {
         if (remaining !== null && remaining < CHECK_RESERVE) break;
         const lookup =
           job.repository === ""
-            ? { kind: "failed" as const, why: "the job's repository is not known" }
+            ? fail("upstream", "the job's repository is not known")
             : await client.job(job.repository, job.jobId);
         const result = this.book.applyCheck(job, lookup, Date.now());
         results.push(result);
         if (result === "failed") {
-          log("warn", "job check failed", { job_id: job.jobId, why: lookup.kind === "failed" ? lookup.why : result });
+          log("warn", "job check failed", { job_id: job.jobId, why: lookup.ok ? result : lookup.error.message });
           break;
         }
       }

@@ -1,3 +1,4 @@
+import { fail, ok } from "./core/index.ts";
 import { log } from "./log.ts";
 import type { MetricsStore } from "./store/metrics.ts";
 import type { Outbox } from "./store/outbox.ts";
@@ -26,9 +27,12 @@ export async function sendDueAlerts(outbox: Outbox, metrics: MetricsStore, url: 
         body: row.payload,
         signal: AbortSignal.timeout(DISCORD_TIMEOUT_MS),
       });
-      result = { status: response.status, retryAfterSeconds: await retryAfter(response) };
+      result = ok({ status: response.status, retryAfterSeconds: await retryAfter(response) });
     } catch (error) {
-      result = { error: error instanceof Error && error.name === "TimeoutError" ? "timed out" : "network error" };
+      result = fail(
+        "upstream",
+        error instanceof Error && error.name === "TimeoutError" ? "timed out" : "network error",
+      );
     }
     const step = outbox.record(row, result, Date.now());
     if (step.kind === "retry") metrics.add("notificationRetries");

@@ -1,5 +1,6 @@
 import {
   type AlertEvent,
+  afterCancel,
   type BuildRecord,
   type FleetSnapshot,
   policyFor,
@@ -17,8 +18,6 @@ import type { Sql } from "./store/sql.ts";
 
 /** While a rescue is under way (cancel sent, run not yet seen cancelled), the alarm comes back this soon. */
 export const RESCUE_POLL_MS = 30_000;
-/** A cancel GitHub accepted but never confirmed by a `completed` / `cancelled` run within this is given up. */
-export const CANCEL_CONFIRM_MS = 60 * 60 * 1000;
 /** GitHub calls per alarm run, per step; the rest wait for the next run. */
 export const RESCUE_BATCH = 10;
 
@@ -148,21 +147,22 @@ export class RescueDesk {
       }
       const result = await client.cancelRun(row.repository, row.run_id);
       rescues.advance(row.run_id, "cancel_pending", result.ok ? "cancelled_for_rescue" : "cancel_failed", Date.now());
-      if (!result.ok) log("warn", "rescue: GitHub did not cancel the run", { ...fields, why: result.why });
+      if (!result.ok) log("warn", "rescue: GitHub did not cancel the run", { ...fields, why: result.error.message });
     }
     for (const row of rescues.at("cancelled_for_rescue", RESCUE_BATCH)) {
       const fields = { run_id: row.run_id, build_id: row.build_id };
       const run = this.deps.buildById(row.build_id)?.runs[String(row.run_id)];
-      if (run?.status !== "completed" || run.attempt < row.run_attempt) {
-        if (Date.now() - row.last_at > CANCEL_CONFIRM_MS) {
-          rescues.advance(row.run_id, "cancelled_for_rescue", "cancel_failed", Date.now());
-          log("warn", "rescue: the cancelled run never completed", fields);
-        }
+      const rescue = { runAttempt: row.run_attempt, cancelledAt: row.last_at };
+      const step = afterCancel(run, rescue, Date.now(), client !== null);
+      if (step === "wait") continue;
+      if (step === "give_up") {
+        rescues.advance(row.run_id, "cancelled_for_rescue", "cancel_failed", Date.now());
+        log("warn", "rescue: the cancelled run never completed", fields);
         continue;
       }
-      if (run.conclusion !== "cancelled" || client === null) {
+      if (step === "not_rerun" || client === null) {
         rescues.advance(row.run_id, "cancelled_for_rescue", "rerun_failed", Date.now());
-        log("warn", "rescue: not re-run", { ...fields, conclusion: run.conclusion, token: client !== null });
+        log("warn", "rescue: not re-run", { ...fields, conclusion: run?.conclusion ?? null, token: client !== null });
         continue;
       }
       // Claimed before the call: a run is re-run at most once per rescue.
@@ -170,7 +170,7 @@ export class RescueDesk {
       const result = await client.rerunRun(row.repository, row.run_id);
       if (!result.ok) {
         rescues.advance(row.run_id, "rerun", "rerun_failed", Date.now());
-        log("warn", "rescue: GitHub did not re-run the run", { ...fields, why: result.why });
+        log("warn", "rescue: GitHub did not re-run the run", { ...fields, why: result.error.message });
       }
     }
   }

@@ -55,11 +55,11 @@ export async function reconcile(env: Env, now: number, fetcher?: typeof fetch): 
     ...(fetcher === undefined ? {} : { fetch: fetcher }),
   });
   const listed = await client.organizationRunners(owner);
-  if ("error" in listed) {
-    log("warn", "fleet reconciliation failed", { owner, why: listed.error });
-    return { kind: "failed", why: listed.error };
+  if (!listed.ok) {
+    log("warn", "fleet reconciliation failed", { owner, why: listed.error.message });
+    return { kind: "failed", why: listed.error.message };
   }
-  const runners = listed.runners.map(({ name, status, busy }) => ({ name, status, busy }));
+  const runners = listed.value.map(({ name, status, busy }) => ({ name, status, busy }));
   await ledgerOf(env).reconcileFleet(runners, now);
   const online = runners.filter((r) => r.status === "online").length;
   return { kind: "reconciled", online, offline: runners.length - online };

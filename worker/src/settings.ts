@@ -1,14 +1,31 @@
 import { SECRET_NAMES, VAR_NAMES } from "./bindings.ts";
-import { MODES, type Mode, parseRoutingConfig, type RoutingConfig, RoutingConfigError } from "./core/index.ts";
+import {
+  fail,
+  MODES,
+  type Mode,
+  ok,
+  parseRoutingConfig,
+  type Result,
+  type RoutingConfig,
+  RoutingConfigError,
+} from "./core/index.ts";
 
 export type SecretName = (typeof SECRET_NAMES)[keyof typeof SECRET_NAMES];
 export type VarName = (typeof VAR_NAMES)[keyof typeof VAR_NAMES];
 /** The Worker's string bindings, as settings read them. */
 export type SettingsSource = { readonly [K in SecretName | VarName]?: string | undefined };
 
+/** The text of the two bindings the routing configuration is read from. */
+export interface RoutingSource {
+  config: string | null;
+  mode: string | null;
+}
+
 /** The Worker's settings, read from its bindings once per isolate. */
 export interface Settings {
   config: RoutingConfig;
+  /** What `config` was read from: handed to the Ledger, which routes with the same configuration. */
+  routing: RoutingSource;
   mode: Mode;
   webhookSecrets: string[];
   /** The API token, then the previous one during a rotation. */
@@ -68,10 +85,7 @@ export function settingsOrNull(source: SettingsSource): Settings | null {
 
 export function parseSettings(source: SettingsSource): Settings {
   const problems: { setting: string; problem: string }[] = [];
-  const read = (name: SecretName | VarName) => {
-    const value = source[name];
-    return typeof value === "string" && value.length > 0 ? value : null;
-  };
+  const read = (name: SecretName | VarName) => setting(source, name);
   const webhookSecret = read(SECRET_NAMES.webhookSecret);
   const previous = read(SECRET_NAMES.webhookSecretPrevious);
   const apiToken = read(SECRET_NAMES.apiToken);
@@ -84,16 +98,60 @@ export function parseSettings(source: SettingsSource): Settings {
   }
   const apiTokens = apiToken === null ? [] : [apiToken, ...(previousToken === null ? [] : [previousToken])];
 
-  const modeText = read(VAR_NAMES.mode);
+  const routing = readRouting(source);
+  if (!routing.ok) {
+    // Each problem starts with the name of the setting it is about.
+    const about = (problem: string) => (problem.startsWith(VAR_NAMES.mode) ? VAR_NAMES.mode : VAR_NAMES.routingConfig);
+    problems.push(...routing.error.problems.map((problem) => ({ setting: about(problem), problem })));
+  }
+  const config = routing.ok ? routing.value : null;
+
+  if (problems.length > 0 || config === null || webhookSecret === null || apiToken === null) {
+    throw new SettingsError(problems, apiTokens);
+  }
+  const githubToken = read(SECRET_NAMES.githubToken);
+  return {
+    config,
+    routing: { config: read(VAR_NAMES.routingConfig), mode: read(VAR_NAMES.mode) },
+    mode: config.defaults.mode,
+    webhookSecrets: previous === null ? [webhookSecret] : [webhookSecret, previous],
+    apiTokens,
+    github:
+      githubToken === null
+        ? null
+        : {
+            token: githubToken,
+            apiUrl: (read(VAR_NAMES.githubApiUrl) ?? "https://api.github.com").replace(/\/+$/, ""),
+          },
+    discordWebhookUrl: read(SECRET_NAMES.discordWebhookUrl),
+    runnersOwner: read(VAR_NAMES.runnersOwner)?.trim() || null,
+  };
+}
+
+/** A binding's value, or null when it is unset or empty. */
+function setting(source: SettingsSource, name: SecretName | VarName): string | null {
+  const value = source[name];
+  return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+/**
+ * The routing configuration from `ROUTING_CONFIG` (JSON; unset means the defaults), with
+ * `RUNNER_DISPATCH_MODE` as its top-level mode (each repository's own mode still wins), or
+ * every problem with either, each naming its setting. The Worker's settings and
+ * `npm run explain` read the configuration this one way.
+ */
+export function readRouting(source: SettingsSource): Result<RoutingConfig> {
+  const problems: string[] = [];
+  const modeText = setting(source, VAR_NAMES.mode);
   const modeValid = modeText !== null && (MODES as readonly string[]).includes(modeText);
   if (modeText !== null && !modeValid) {
     // The value is not quoted: a variable set by mistake may hold anything, a token included.
-    problems.push({ setting: VAR_NAMES.mode, problem: `${VAR_NAMES.mode} must be one of ${MODES.join(", ")}` });
+    problems.push(`${VAR_NAMES.mode} must be one of ${MODES.join(", ")}`);
   }
 
   let configInput: Record<string, unknown> = {};
-  const configText = read(VAR_NAMES.routingConfig);
-  const configProblem = (problem: string) => problems.push({ setting: VAR_NAMES.routingConfig, problem });
+  const configText = setting(source, VAR_NAMES.routingConfig);
+  const configProblem = (problem: string) => problems.push(problem);
   if (configText !== null) {
     try {
       const parsed: unknown = JSON.parse(configText);
@@ -113,24 +171,24 @@ export function parseSettings(source: SettingsSource): Settings {
     if (!(error instanceof RoutingConfigError)) throw error;
     for (const p of error.problems) configProblem(`${VAR_NAMES.routingConfig} ${p}`);
   }
+  return problems.length > 0 || config === null ? fail("invalid_config", ...problems) : ok(config);
+}
 
-  if (problems.length > 0 || config === null || webhookSecret === null || apiToken === null) {
-    throw new SettingsError(problems, apiTokens);
+const routings = new Map<string, Result<RoutingConfig>>();
+/** Configurations kept by their text: one in steady state, a few while a deploy rolls out. */
+const MAX_ROUTINGS = 4;
+
+/** {@link readRouting} for the bindings' text, kept by that text, so each is parsed once per isolate. */
+export function routingOf(source: RoutingSource): Result<RoutingConfig> {
+  const key = `${source.mode ?? ""}\n${source.config ?? ""}`;
+  let routing = routings.get(key);
+  if (routing === undefined) {
+    if (routings.size >= MAX_ROUTINGS) routings.clear();
+    routing = readRouting({
+      ...(source.config === null ? {} : { [VAR_NAMES.routingConfig]: source.config }),
+      ...(source.mode === null ? {} : { [VAR_NAMES.mode]: source.mode }),
+    });
+    routings.set(key, routing);
   }
-  const githubToken = read(SECRET_NAMES.githubToken);
-  return {
-    config,
-    mode: config.defaults.mode,
-    webhookSecrets: previous === null ? [webhookSecret] : [webhookSecret, previous],
-    apiTokens,
-    github:
-      githubToken === null
-        ? null
-        : {
-            token: githubToken,
-            apiUrl: (read(VAR_NAMES.githubApiUrl) ?? "https://api.github.com").replace(/\/+$/, ""),
-          },
-    discordWebhookUrl: read(SECRET_NAMES.discordWebhookUrl),
-    runnersOwner: read(VAR_NAMES.runnersOwner)?.trim() || null,
-  };
+  return routing;
 }

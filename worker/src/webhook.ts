@@ -1,19 +1,9 @@
 import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS } from "./bindings.ts";
-import { decodePayload, readBody } from "./body.ts";
+import { bodyText, decodePayload, readBody } from "./body.ts";
 import { changesFor } from "./changes.ts";
-import {
-  type BuildRecord,
-  buildId,
-  DELIVERY,
-  decide,
-  interpretEvent,
-  newBuild,
-  type Plan,
-  policyFor,
-  updatePlan,
-} from "./core/index.ts";
+import { type BuildRecord, DELIVERY, interpretEvent, type Plan, routePlan, updatePlan } from "./core/index.ts";
 import type { Env } from "./env.ts";
-import { HttpError } from "./errors.ts";
+import { HttpError, valueOr } from "./errors.ts";
 import { GitHubClient } from "./github.ts";
 import { ledgerOf, type Outcome } from "./ledger.ts";
 import { log } from "./log.ts";
@@ -31,8 +21,16 @@ export async function persistBuild(env: Env, build: BuildRecord): Promise<void> 
   }
 }
 
-/** `POST /webhook/github`: verify, read, decide, record once, answer. */
-export async function handleWebhook(request: Request, env: Env, settings: Settings): Promise<Response> {
+/**
+ * `POST /webhook/github`: verify, read, decide, record once, answer. The KV copy of the build
+ * is written after the answer (`waitUntil`): the Ledger already holds the record.
+ */
+export async function handleWebhook(
+  request: Request,
+  env: Env,
+  settings: Settings,
+  ctx: Pick<ExecutionContext, "waitUntil">,
+): Promise<Response> {
   const signature = request.headers.get("x-hub-signature-256");
   if (signature === null) throw new HttpError("missing_signature", "X-Hub-Signature-256 header is missing");
   const event = request.headers.get("x-github-event");
@@ -53,13 +51,14 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
       "X-GitHub-Delivery must be 1 to 128 letters, digits, '.', '_', ':' or '-' (GitHub sends a GUID)",
     );
   }
-  const body = await readBody(request);
-  if (!(await verifySignature(settings.webhookSecrets, body, signature))) {
+  const bytes = await readBody(request);
+  // GitHub sends UTF-8: a body that is not cannot be one of its deliveries, whatever it is signed with.
+  const text = bodyText(bytes);
+  if (text === null || !(await verifySignature(settings.webhookSecrets, bytes, signature))) {
     throw new HttpError("invalid_signature", "X-Hub-Signature-256 does not match the body");
   }
-  const payload = decodePayload(request.headers.get("content-type"), body);
-  const intent = interpretEvent(event, payload, settings.config);
-  if (intent.kind === "invalid") throw new HttpError("invalid_payload", intent.problems.join("; "));
+  const payload = decodePayload(request.headers.get("content-type"), text);
+  const intent = valueOr(interpretEvent(event, payload, settings.config));
 
   const at = new Date().toISOString();
   const github = settings.github === null ? null : new GitHubClient(settings.github);
@@ -71,24 +70,10 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
     case "ignore":
       plan = { kind: "respond", status: 202, body: JSON.stringify({ ignored: true, reason: intent.reason }) };
       break;
-    case "route": {
-      const changes = await changesFor(intent, settings, github);
-      const decision = decide({ ...intent, changes }, policyFor(settings.config, intent.repository));
-      const build = newBuild({
-        build_id: buildId(intent.sha, delivery),
-        repository: intent.repository,
-        event: intent.event,
-        ref: intent.ref,
-        sha: intent.sha,
-        pull_request: intent.pullRequest,
-        delivery,
-        decision,
-        at,
-      });
-      // The Ledger applies the fleet's load to the decision and answers {build_id, decision}.
-      plan = { kind: "create", build };
+    case "route":
+      // The Ledger decides, with the fleet's load, in the transaction that records the build.
+      plan = routePlan(intent, await changesFor(intent, settings, github), delivery, at);
       break;
-    }
     case "update":
       plan = updatePlan(intent, delivery, at);
       break;
@@ -100,6 +85,7 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
     outcome = await ledgerOf(env).accept(delivery, event, plan, {
       contentKey,
       seen: { rateLimitRemaining: github?.rateLimitRemaining ?? null },
+      ...(plan.kind === "create" ? { routing: settings.routing } : {}),
     });
   } catch (error) {
     // Nothing was recorded: answer 5xx so GitHub marks the delivery failed and it can be redelivered.
@@ -113,7 +99,7 @@ export async function handleWebhook(request: Request, env: Env, settings: Settin
       "the build ledger is unavailable; nothing was recorded, redeliver this delivery",
     );
   }
-  if (outcome.persist !== null) await persistBuild(env, outcome.persist);
+  if (outcome.persist !== null) ctx.waitUntil(persistBuild(env, outcome.persist));
   const status = outcome.duplicate ? 200 : outcome.status;
   log("info", "webhook", { event, delivery, status, duplicate: outcome.duplicate });
   if (!outcome.duplicate) {

@@ -1,3 +1,4 @@
+import { fail, ok, type Result } from "./result.ts";
 import type { Requirement, Runner } from "./types.ts";
 
 /**
@@ -335,7 +336,12 @@ export function costReport(
 /** Longest rolling period `Nd` accepts. */
 export const MAX_PERIOD_DAYS = 400;
 
-export type PeriodResult = { ok: true; start: string; end: string; label: string } | { ok: false; message: string };
+/** A report period: [start, end) as ISO instants, and how to name it. */
+export interface Period {
+  start: string;
+  end: string;
+  label: string;
+}
 
 const PERIOD_HELP =
   'use "YYYY-MM" for a calendar month (UTC), "Nd" for the last N days (1 to 400), or nothing for this month to date';
@@ -356,42 +362,37 @@ export function monthStart(year: number, month: number): Date {
  * - `Nd`, 1 ≤ N ≤ 400: the last N days, whole UTC days: today (to `now`) and the N - 1 before it;
  * - null or blank: the current UTC calendar month, to `now`.
  */
-export function parsePeriod(text: string | null, now: Date): PeriodResult {
+export function parsePeriod(text: string | null, now: Date): Result<Period> {
   const nowMs = now.getTime();
-  if (!Number.isFinite(nowMs)) return { ok: false, message: "the current time is not a valid date" };
+  if (!Number.isFinite(nowMs)) return fail("invalid_request", "the current time is not a valid date");
   const value = (text ?? "").trim();
   if (value === "") {
     const start = monthStart(now.getUTCFullYear(), now.getUTCMonth());
     const label = `${start.getUTCFullYear()}-${pad2(start.getUTCMonth() + 1)} to date`;
-    return { ok: true, start: start.toISOString(), end: now.toISOString(), label };
+    return ok({ start: start.toISOString(), end: now.toISOString(), label });
   }
   const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   const month = /^(\d{4})-(\d{2})$/.exec(value);
   if (month) {
     const year = Number(month[1]);
     const m = Number(month[2]);
-    if (m < 1 || m > 12) return { ok: false, message: `period ${shown}: the month must be 01 to 12` };
-    if (year < 1970) return { ok: false, message: `period ${shown}: the year must be 1970 or later` };
+    if (m < 1 || m > 12) return fail("invalid_request", `period ${shown}: the month must be 01 to 12`);
+    if (year < 1970) return fail("invalid_request", `period ${shown}: the year must be 1970 or later`);
     const start = monthStart(year, m - 1);
-    if (start.getTime() > nowMs) return { ok: false, message: `period ${shown} has not started yet` };
+    if (start.getTime() > nowMs) return fail("invalid_request", `period ${shown} has not started yet`);
     const end = monthStart(year, m);
-    return { ok: true, start: start.toISOString(), end: end.toISOString(), label: value };
+    return ok({ start: start.toISOString(), end: end.toISOString(), label: value });
   }
   const rolling = /^(\d+)d$/i.exec(value);
   if (rolling) {
     const n = Number(rolling[1]);
     if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PERIOD_DAYS) {
-      return { ok: false, message: `period ${shown}: the number of days must be 1 to ${MAX_PERIOD_DAYS}` };
+      return fail("invalid_request", `period ${shown}: the number of days must be 1 to ${MAX_PERIOD_DAYS}`);
     }
     // Today and the n - 1 days before it, whole UTC days: the cost ledger keeps days.
     const start = new Date(0);
     start.setUTCFullYear(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (n - 1));
-    return {
-      ok: true,
-      start: start.toISOString(),
-      end: now.toISOString(),
-      label: `last ${n} day${n === 1 ? "" : "s"}`,
-    };
+    return ok({ start: start.toISOString(), end: now.toISOString(), label: `last ${n} day${n === 1 ? "" : "s"}` });
   }
-  return { ok: false, message: `period ${shown} is not understood: ${PERIOD_HELP}` };
+  return fail("invalid_request", `period ${shown} is not understood: ${PERIOD_HELP}`);
 }

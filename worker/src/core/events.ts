@@ -3,18 +3,14 @@ import type { PushCommit } from "./changes.ts";
 import { policyFor } from "./config.ts";
 import { REPOSITORY, ZERO_SHA } from "./names.ts";
 import { type Json, PayloadReader } from "./read.ts";
+import { fail, ok, type Result } from "./result.ts";
 import type { RoutingConfig } from "./types.ts";
 
 /**
  * What a webhook delivery asks of the router, read from its event name and payload.
  * Only the fields the router uses are checked; everything else in GitHub's payload is ignored.
  */
-export type Intent =
-  | { kind: "ping" }
-  | { kind: "ignore"; reason: string }
-  | { kind: "invalid"; problems: string[] }
-  | RouteIntent
-  | UpdateIntent;
+export type Intent = { kind: "ping" } | { kind: "ignore"; reason: string } | RouteIntent | UpdateIntent;
 
 export interface RouteIntent {
   kind: "route";
@@ -73,16 +69,19 @@ export function contentKey(event: string, repository: string, ...parts: (string 
   return [event, repository.toLowerCase(), ...parts].join("\n");
 }
 
-/** Reads a delivery. `config` maps a job's labels to the pool's runner classes. */
-export function interpretEvent(event: string, payload: unknown, config: RoutingConfig): Intent {
-  if (event === "ping") return { kind: "ping" };
+/**
+ * Reads a delivery, or fails `invalid_payload` naming every field that is wrong. `config` maps a
+ * job's labels to the pool's runner classes.
+ */
+export function interpretEvent(event: string, payload: unknown, config: RoutingConfig): Result<Intent> {
+  if (event === "ping") return ok({ kind: "ping" });
   if (!HANDLED_EVENTS.includes(event))
-    return { kind: "ignore", reason: `event "${event}" is not one the router handles` };
+    return ok({ kind: "ignore", reason: `event "${event}" is not one the router handles` });
   const r = new PayloadReader(`${event} payload`);
   const p = r.object(payload, "");
-  if (p === null) return { kind: "invalid", problems: r.problems };
+  if (p === null) return fail("invalid_payload", ...r.problems);
   const intent = readEvent(event, p, r, config);
-  return r.ok && intent !== null ? intent : { kind: "invalid", problems: r.problems };
+  return r.ok && intent !== null ? ok(intent) : fail("invalid_payload", ...r.problems);
 }
 
 function readEvent(event: string, p: Json, r: PayloadReader, config: RoutingConfig): Intent | null {

@@ -22,6 +22,8 @@
  * so a pattern costs at most {@link GLOB_LIMITS.cost} steps per character of the path.
  */
 
+import { fail as failure, ok, type Result } from "./result.ts";
+
 /** What a pattern may cost: checked by {@link parseGlob}, reported by the config parser. */
 export const GLOB_LIMITS = {
   /** Characters of the pattern as written. */
@@ -78,11 +80,12 @@ export interface Glob {
   alternatives: GlobAlternative[];
 }
 
-export type GlobResult = { ok: true; glob: Glob } | { ok: false; problem: string };
-
-/** Parses a pattern, or says what is wrong with it (a sentence that follows the quoted pattern). */
-export function parseGlob(pattern: string): GlobResult {
-  const fail = (problem: string): GlobResult => ({ ok: false, problem });
+/**
+ * Parses a pattern, or says what is wrong with it: an `invalid_config` failure whose problem is
+ * a sentence that follows the quoted pattern.
+ */
+export function parseGlob(pattern: string): Result<Glob> {
+  const fail = (problem: string): Result<Glob> => failure("invalid_config", problem);
   if (pattern.length === 0) return fail("is empty");
   if (pattern.length > GLOB_LIMITS.length) return fail(`is longer than ${GLOB_LIMITS.length} characters`);
   if (pattern.startsWith("/")) return fail("must be relative to the repository root (no leading '/')");
@@ -104,20 +107,20 @@ export function parseGlob(pattern: string): GlobResult {
   if (cost > GLOB_LIMITS.cost) {
     return fail(`would cost ${cost} steps per character of a path, more than ${GLOB_LIMITS.cost}`);
   }
-  return { ok: true, glob: { pattern, alternatives } };
+  return ok({ pattern, alternatives });
 }
 
 /** The problem with a pattern, or null when it can be used. */
 export function globProblem(pattern: string): string | null {
   const parsed = parseGlob(pattern);
-  return parsed.ok ? null : parsed.problem;
+  return parsed.ok ? null : parsed.error.message;
 }
 
 /** A pattern known to be valid (from a parsed configuration), compiled. Throws on an invalid one. */
 export function compileGlob(pattern: string): Glob {
   const parsed = parseGlob(pattern);
-  if (!parsed.ok) throw new RangeError(`glob "${pattern}" ${parsed.problem}`);
-  return parsed.glob;
+  if (!parsed.ok) throw new RangeError(`glob "${pattern}" ${parsed.error.message}`);
+  return parsed.value;
 }
 
 // --- Braces --------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ export * from "./metrics.ts";
 export * from "./names.ts";
 export * from "./plan.ts";
 export * from "./rescue.ts";
+export * from "./result.ts";
 export * from "./retry.ts";
+export * from "./route.ts";
 export * from "./route-request.ts";
 export * from "./types.ts";

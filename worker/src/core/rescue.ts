@@ -1,4 +1,4 @@
-import type { BuildRecord, JobState } from "./builds.ts";
+import type { BuildRecord, JobState, RunState } from "./builds.ts";
 import { jobClass } from "./builds.ts";
 import { fallbackChain } from "./chain.ts";
 import type { FleetSnapshot } from "./load.ts";
@@ -137,4 +137,25 @@ export function stuckDecision(input: {
 export function rescuedAttempt(run: { status: string; attempt: number } | undefined): number {
   if (run === undefined) return 1;
   return run.status === "completed" ? run.attempt + 1 : run.attempt;
+}
+
+/** A cancel GitHub accepted but never confirmed by a `completed` / `cancelled` run within this is given up. */
+export const CANCEL_CONFIRM_MS = 60 * 60 * 1000;
+
+/**
+ * What to do with a run cancelled for a rescue, from its record: `wait` until it is seen
+ * completed in the attempt that was cancelled (up to {@link CANCEL_CONFIRM_MS} after the cancel,
+ * then `give_up`), `rerun` it once it ended cancelled, or `not_rerun` when it ended any other
+ * way (someone else re-ran or finished it) or there is no token to re-run with.
+ */
+export function afterCancel(
+  run: Pick<RunState, "status" | "attempt" | "conclusion"> | undefined,
+  rescue: { runAttempt: number; cancelledAt: number },
+  now: number,
+  tokenAvailable: boolean,
+): "wait" | "give_up" | "rerun" | "not_rerun" {
+  if (run?.status !== "completed" || run.attempt < rescue.runAttempt) {
+    return now - rescue.cancelledAt > CANCEL_CONFIRM_MS ? "give_up" : "wait";
+  }
+  return run.conclusion === "cancelled" && tokenAvailable ? "rerun" : "not_rerun";
 }

@@ -1,3 +1,5 @@
+import type { Result } from "./result.ts";
+
 /** Delivering an outgoing message (a Discord alert): how many tries, and when to try again. */
 export const MAX_ATTEMPTS = 5;
 const BASE_DELAY_MS = 2_000;
@@ -5,7 +7,8 @@ const MAX_DELAY_MS = 5 * 60_000;
 /** A 429 asking for more than this is treated as a failure rather than parked for hours. */
 const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
-export type AttemptResult = { status: number; retryAfterSeconds: number | null } | { error: string };
+/** One attempt: the status the server answered (and any `retry_after`), or an `upstream` failure (timeout, network). */
+export type AttemptResult = Result<{ status: number; retryAfterSeconds: number | null }>;
 
 export type NextStep =
   | { kind: "sent" }
@@ -20,21 +23,21 @@ export type NextStep =
 export function nextStep(result: AttemptResult, attempts: number): NextStep {
   let why: string;
   let delayMs: number;
-  if ("error" in result) {
-    why = result.error;
+  if (!result.ok) {
+    why = result.error.message;
     delayMs = backoff(attempts);
-  } else if (result.status >= 200 && result.status < 300) {
+  } else if (result.value.status >= 200 && result.value.status < 300) {
     return { kind: "sent" };
-  } else if (result.status === 429) {
+  } else if (result.value.status === 429) {
+    const { retryAfterSeconds } = result.value;
     why = "429 rate limited";
-    delayMs = result.retryAfterSeconds === null ? backoff(attempts) : Math.ceil(result.retryAfterSeconds * 1000);
-    if (delayMs > MAX_RETRY_AFTER_MS)
-      return { kind: "failed", why: `${why}, retry_after ${result.retryAfterSeconds} s` };
-  } else if (result.status >= 500) {
-    why = `${result.status} server error`;
+    delayMs = retryAfterSeconds === null ? backoff(attempts) : Math.ceil(retryAfterSeconds * 1000);
+    if (delayMs > MAX_RETRY_AFTER_MS) return { kind: "failed", why: `${why}, retry_after ${retryAfterSeconds} s` };
+  } else if (result.value.status >= 500) {
+    why = `${result.value.status} server error`;
     delayMs = backoff(attempts);
   } else {
-    return { kind: "failed", why: `${result.status} refused` };
+    return { kind: "failed", why: `${result.value.status} refused` };
   }
   if (attempts >= MAX_ATTEMPTS) return { kind: "failed", why: `${why} after ${attempts} attempts` };
   return { kind: "retry", delayMs: Math.max(delayMs, 1), why };

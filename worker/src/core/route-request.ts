@@ -3,6 +3,7 @@ import { changesFromList, unknownChanges } from "./changes.ts";
 import { PAYLOAD_LIMITS } from "./events.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import { REPOSITORY, SHA } from "./names.ts";
+import { fail, ok, type Result } from "./result.ts";
 import type { ChangeSet, RoutingInput } from "./types.ts";
 
 /** Most files a suggestion request may list: GitHub's own largest listing cap. */
@@ -27,18 +28,15 @@ const routeRequestSchema = z.strictObject({
 export type RouteRequest = z.infer<typeof routeRequestSchema>;
 
 /** Reads a `POST /route` body, or lists every problem with it. */
-export function parseRouteRequest(
-  body: unknown,
-): { ok: true; value: RouteRequest } | { ok: false; problems: string[] } {
+export function parseRouteRequest(body: unknown): Result<RouteRequest> {
   const parsed = routeRequestSchema.safeParse(body, PARSE_OPTIONS);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return {
-    ok: false,
-    problems: parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`),
-  };
+  if (parsed.success) return ok(parsed.data);
+  return fail(
+    "invalid_request",
+    ...parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`),
+  );
 }
 
-/** The routing input a suggestion request describes; files not given are unknown. */
 /**
  * The routing input a suggestion request describes. Its files are the ones it lists; when it
  * lists none, `listed` (the commit's files, as GitHub gave them) when given, else unknown.
