@@ -11,6 +11,8 @@ import { SECRET_NAMES, VAR_NAMES } from "./worker/src/bindings.ts";
 export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
+    // The Worker logs every delivery: shown for a failing test, not for the passing ones.
+    silent: "passed-only",
     projects: [
       {
         test: { name: "core", include: ["test/core/**/*.test.ts"], environment: "node" },

@@ -25,7 +25,7 @@ import { ROUTER_TOKEN_SECRET, ROUTER_URL_VARIABLE, workflowSnippet } from "./wor
  */
 export const WEBHOOK_EVENTS = ["push", "pull_request", "workflow_run", "workflow_job"] as const;
 
-/** Where `pulumi up` writes the bundle it deploys (the same bytes `npm run build` writes to dist/worker/). */
+/** Where `pulumi up` writes the bundle it deploys (`npm run build`'s, with the stack's routing configuration built in). */
 export const DEPLOY_BUNDLE_PATH = join(ROOT, "dist/infra/worker.js");
 
 /** The Worker's main module name inside the upload. */
@@ -37,7 +37,7 @@ export interface RouterOutputs {
   webhookUrl: string;
   apiUrl: string;
   kvNamespaceId: pulumi.Output<string>;
-  /** SHA-256 of the deployed bundle: it changes exactly when the Worker's code does. */
+  /** SHA-256 of the deployed bundle: it changes exactly when the Worker's code or routing configuration does. */
   workerSha256: string;
   repositories: string[];
   /** Per runner class: the `runs-on` labels the router answers with. */
@@ -62,7 +62,8 @@ export const RECONCILE_CRON = "* * * * *";
 export async function createRouter(): Promise<RouterOutputs> {
   const settings = loadSettings();
   const config = new pulumi.Config();
-  const bundle = await bundleWorker(DEPLOY_BUNDLE_PATH);
+  // The routing configuration is built into the bundle: a Worker variable holds at most 5 KB.
+  const bundle = await bundleWorker(DEPLOY_BUNDLE_PATH, { routingConfig: JSON.stringify(settings.routingInput) });
   const accountId = settings.cloudflareAccountId;
 
   const kv = new cloudflare.WorkersKvNamespace("build-state", { accountId, title: settings.kvTitle });
@@ -105,7 +106,6 @@ export async function createRouter(): Promise<RouterOutputs> {
       { type: "kv_namespace", name: KV_BINDING, namespaceId: kv.id },
       { type: "durable_object_namespace", name: LEDGER_BINDING, className: LEDGER_CLASS },
       { type: "plain_text", name: VAR_NAMES.mode, text: settings.mode },
-      { type: "plain_text", name: VAR_NAMES.routingConfig, text: JSON.stringify(settings.routingInput) },
       ...(settings.runnersOwner === null
         ? []
         : [{ type: "plain_text", name: VAR_NAMES.runnersOwner, text: settings.runnersOwner }]),

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { BUILT_IN_ROUTING_GLOBAL } from "../worker/src/bindings.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const WORKER_ENTRY = join(ROOT, "worker/src/index.ts");
@@ -19,10 +20,13 @@ export interface Bundle {
 
 /**
  * Bundles the Worker into one minified ES module: the artifact that `npm start`, the Worker
- * tests and `pulumi up` all use.
+ * tests and `pulumi up` all use. `routingConfig` (routing config JSON, already validated) is
+ * built into the bundle, where the Worker reads it when `ROUTING_CONFIG` is not bound: the
+ * Pulumi program deploys the configuration so, since a Worker variable holds at most 5 KB.
  */
-export async function bundleWorker(outfile = BUNDLE_PATH): Promise<Bundle> {
+export async function bundleWorker(outfile = BUNDLE_PATH, options: { routingConfig?: string } = {}): Promise<Bundle> {
   const result = await build({
+    define: { [BUILT_IN_ROUTING_GLOBAL]: JSON.stringify(options.routingConfig ?? null) },
     entryPoints: [WORKER_ENTRY],
     bundle: true,
     format: "esm",

@@ -70,6 +70,9 @@ describe("onboarding", () => {
     expect(changes.added).toEqual(PER_REPOSITORY);
     // A cloudflare-only repository runs nothing on self-hosted runners: no runner group changes.
     expect(changes.changed).toEqual([`${TYPES.script}::worker`]);
+    // The override travels inside the bundle, where the Worker reads it.
+    const [script] = ofType(after, TYPES.script);
+    expect(script?.inputs.content).toContain('"mode":"cloudflare-only"');
   });
 
   it("per-repository resources keep their names whatever the order or case of the list", async () => {

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { WEBHOOK_EVENTS } from "../../infra/router.ts";
 import { workflowSnippet } from "../../infra/workflow.ts";
-import { BUNDLE_PATH, ROOT } from "../../scripts/bundle.ts";
+import { BUNDLE_PATH, bundleWorker, ROOT } from "../../scripts/bundle.ts";
 import {
   COMPATIBILITY_DATE,
   KV_BINDING,
@@ -61,10 +62,14 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
     });
   });
 
-  it("deploys the very bundle the Worker tests run (dist/worker/index.js, both from bundleWorker)", () => {
+  it("deploys the bundle the Worker tests run, with the stack's routing configuration built in", async () => {
     const deployed = script().inputs.content as string;
-    expect(deployed).toBe(readFileSync(BUNDLE_PATH, "utf8"));
+    const expected = await bundleWorker(join(tmpdir(), `stack-bundle-${process.pid}.js`), { routingConfig: "{}" });
+    expect(deployed).toBe(expected.code);
     expect(outputs.workerSha256).toBe(createHash("sha256").update(deployed).digest("hex"));
+    // Without a configuration it is byte for byte the tests' bundle.
+    const plain = await bundleWorker(join(tmpdir(), `plain-bundle-${process.pid}.js`));
+    expect(plain.code).toBe(readFileSync(BUNDLE_PATH, "utf8"));
   });
 
   it("binds the KV namespace, the Ledger Durable Object and the plain vars by their names and types", () => {
@@ -80,8 +85,8 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
       className: LEDGER_CLASS,
     });
     expect(byName.get(VAR_NAMES.mode)).toEqual({ type: "plain_text", name: VAR_NAMES.mode, text: "hybrid" });
-    expect(byName.get(VAR_NAMES.routingConfig)).toMatchObject({ type: "plain_text" });
-    expect(JSON.parse(byName.get(VAR_NAMES.routingConfig)?.text ?? "")).toEqual({});
+    // The routing configuration is built into the bundle instead (a variable holds at most 5 KB).
+    expect(byName.has(VAR_NAMES.routingConfig)).toBe(false);
   });
 
   it("binds WEBHOOK_SECRET and API_TOKEN as secret_text, and the binding list travels as a secret", () => {
@@ -104,7 +109,7 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
     expect(byName.has(SECRET_NAMES.webhookSecretPrevious)).toBe(false);
     expect(byName.has(SECRET_NAMES.githubToken)).toBe(false);
     expect(byName.has(SECRET_NAMES.discordWebhookUrl)).toBe(false);
-    expect([...byName.keys()]).toHaveLength(6);
+    expect([...byName.keys()]).toHaveLength(5);
   });
 
   it("creates the Ledger SQLite-backed (migration v1) on the first deploy", () => {

@@ -124,7 +124,7 @@ describe("no secret in any response or log line", () => {
 
     // Something was logged, including error lines, so the check below is not vacuous.
     const logged = lines();
-    expect(logged.length).toBeGreaterThan(10);
+    expect(logged.length).toBeGreaterThanOrEqual(10);
     expect(logged.some((l) => l.includes('"level":"error"'))).toBe(true);
     expect(logged.some((l) => l.includes('"message":"webhook"'))).toBe(true);
 

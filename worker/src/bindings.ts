@@ -25,6 +25,12 @@ export const VAR_NAMES = {
   runnersOwner: "GITHUB_RUNNERS_OWNER",
 } as const;
 
+/**
+ * The global the bundler replaces with the routing configuration built into a deployed bundle
+ * (a string of JSON, or null): see settings.ts.
+ */
+export const BUILT_IN_ROUTING_GLOBAL = "__BUILT_IN_ROUTING_CONFIG__";
+
 /** The Workers runtime date the Worker is written against. */
 export const COMPATIBILITY_DATE = "2026-11-01";
 

@@ -1,6 +1,7 @@
 import {
   type AlertEvent,
   alertsFor,
+  allPolicies,
   applyUpdate,
   type BuildRecord,
   bounded,
@@ -386,7 +387,8 @@ export class Book {
         if (early !== null && early.decision === null) this.builds.remove(early.build_id);
         this.builds.insert(build, now);
         const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
-        return { status: 202, body, persist: this.kvCopy(build, now), change: { kind: "created", event, build } };
+        // A new build is copied to KV at once (insert notes the write).
+        return { status: 202, body, persist: build, change: { kind: "created", event, build } };
       }
       case "update": {
         const known = this.builds.forCommit(plan.repository, plan.sha);
@@ -404,7 +406,7 @@ export class Book {
         return {
           status: 202,
           body: JSON.stringify({ build_id: next.build_id }),
-          persist: known === null || completedNow ? this.kvCopy(next, now) : null,
+          persist: known === null ? next : completedNow ? this.kvCopy(next, now) : null,
           change: {
             kind: "updated",
             event,
@@ -567,10 +569,6 @@ export class Book {
     }
     return names;
   }
-}
-
-function allPolicies(config: RoutingConfig): RoutingPolicy[] {
-  return [config.defaults, ...Object.values(config.repositories)];
 }
 
 /** The default policy with every class a repository adds (a class the defaults define keeps their definition). */

@@ -11,7 +11,7 @@ import { type BuildRecord, type CostReport, type FleetSnapshot, fail, type Plan 
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
-import { loadSettings, type Settings, SettingsError, type SettingsSource } from "./settings.ts";
+import { loadSettings, prepareSettings, type Settings, SettingsError, type SettingsSource } from "./settings.ts";
 
 export type { FleetView, Outcome } from "./book.ts";
 
@@ -50,6 +50,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
 
   constructor(ctx: DurableObjectState, env: LedgerEnv) {
     super(ctx, env);
+    prepareSettings(env);
     const storage = ctx.storage;
     this.book = new Book({
       sql: storage.sql,

@@ -1,5 +1,7 @@
 import { SECRET_NAMES, VAR_NAMES } from "./bindings.ts";
 import {
+  allPolicies,
+  compilePolicy,
   fail,
   MODES,
   type Mode,
@@ -55,22 +57,56 @@ export class SettingsError extends Error {
   }
 }
 
-const cache = new WeakMap<object, Settings | SettingsError>();
+/** Replaced by the bundler (bindings.ts `BUILT_IN_ROUTING_GLOBAL`); undefined where nothing replaced it (Node). */
+declare const __BUILT_IN_ROUTING_CONFIG__: string | null | undefined;
 
-/** Reads and validates every binding, reporting all problems at once. Cached per source object. */
+/**
+ * The routing configuration built into the bundle (the Pulumi program does this: a Worker
+ * variable holds at most 5 KB), read when `ROUTING_CONFIG` is not bound; null when none is.
+ */
+export const BUILT_IN_ROUTING: string | null =
+  typeof __BUILT_IN_ROUTING_CONFIG__ === "string" ? __BUILT_IN_ROUTING_CONFIG__ : null;
+
+const cache = new WeakMap<object, Settings | SettingsError>();
+/** The same bindings seen through another object (the module's `env` and a request's): by their values. */
+const byValues = new Map<string, Settings | SettingsError>();
+const MAX_BY_VALUES = 4;
+const NAMES: readonly (SecretName | VarName)[] = [...Object.values(SECRET_NAMES), ...Object.values(VAR_NAMES)];
+
+/**
+ * Reads and validates every binding, reporting all problems at once. Cached per source object
+ * and by the bindings' values, so the settings (and the policies compiled from them) read
+ * before the first request serve it.
+ */
 export function loadSettings(source: SettingsSource): Settings {
   let settings = cache.get(source);
   if (settings === undefined) {
-    try {
-      settings = parseSettings(source);
-    } catch (error) {
-      if (!(error instanceof SettingsError)) throw error;
-      settings = error;
+    const key = NAMES.map((name) => source[name] ?? "\u0000").join("\u0001");
+    settings = byValues.get(key);
+    if (settings === undefined) {
+      try {
+        settings = parseSettings(source);
+      } catch (error) {
+        if (!(error instanceof SettingsError)) throw error;
+        settings = error;
+      }
+      if (byValues.size >= MAX_BY_VALUES) byValues.clear();
+      byValues.set(key, settings);
     }
     cache.set(source, settings);
   }
   if (settings instanceof SettingsError) throw settings;
   return settings;
+}
+
+/**
+ * Reads the settings and compiles every policy's patterns now, so that no request pays for
+ * it: called when the Worker's module is evaluated. Wrong settings are left for the first
+ * request to report.
+ */
+export function prepareSettings(source: SettingsSource): void {
+  const settings = settingsOrNull(source);
+  if (settings !== null) for (const policy of allPolicies(settings.config)) compilePolicy(policy);
 }
 
 /** {@link loadSettings}, or null when the bindings are wrong (for work that can wait for a fix). */
@@ -98,7 +134,8 @@ export function parseSettings(source: SettingsSource): Settings {
   }
   const apiTokens = apiToken === null ? [] : [apiToken, ...(previousToken === null ? [] : [previousToken])];
 
-  const routing = readRouting(source);
+  const routingSource = { config: read(VAR_NAMES.routingConfig) ?? BUILT_IN_ROUTING, mode: read(VAR_NAMES.mode) };
+  const routing = routingOf(routingSource);
   if (!routing.ok) {
     // Each problem starts with the name of the setting it is about.
     const about = (problem: string) => (problem.startsWith(VAR_NAMES.mode) ? VAR_NAMES.mode : VAR_NAMES.routingConfig);
@@ -112,7 +149,7 @@ export function parseSettings(source: SettingsSource): Settings {
   const githubToken = read(SECRET_NAMES.githubToken);
   return {
     config,
-    routing: { config: read(VAR_NAMES.routingConfig), mode: read(VAR_NAMES.mode) },
+    routing: routingSource,
     mode: config.defaults.mode,
     webhookSecrets: previous === null ? [webhookSecret] : [webhookSecret, previous],
     apiTokens,

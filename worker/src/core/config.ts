@@ -244,6 +244,11 @@ function salvageConfig(raw: unknown): RoutingConfigInput {
   };
 }
 
+/** Every policy a configuration holds: the defaults, then each repository's. */
+export function allPolicies(config: RoutingConfig): RoutingPolicy[] {
+  return [config.defaults, ...Object.values(config.repositories)];
+}
+
 /** The policy that applies to `repository` (`owner/name`, any case). */
 export function policyFor(config: RoutingConfig, repository: string): RoutingPolicy {
   return config.repositories[repository.toLowerCase()] ?? config.defaults;

@@ -59,16 +59,18 @@ export class BuildStore {
   }
 
   /**
-   * Records a new build, the latest of its commit. A build id is never reused (it carries its
-   * delivery's id), so an existing row is an error, never overwritten.
+   * Records a new build, the latest of its commit, its KV copy noted as written now (the caller
+   * writes it). A build id is never reused (it carries its delivery's id), so an existing row is
+   * an error, never overwritten.
    */
   insert(build: BuildRecord, now: number): void {
     this.sql.exec(
-      "INSERT INTO builds (build_id, repository, sha, record, created_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO builds (build_id, repository, sha, record, created_at, kv_at) VALUES (?, ?, ?, ?, ?, ?)",
       build.build_id,
       build.repository.toLowerCase(),
       build.sha?.toLowerCase() ?? null,
       JSON.stringify(build),
+      now,
       now,
     );
     this.remember(build);

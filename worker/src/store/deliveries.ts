@@ -17,19 +17,20 @@ export class DeliveryStore {
     this.sql = sql;
   }
 
-  /** The first answer to this delivery id, or to another delivery of the same event. */
+  /** The first answer to this delivery id, or to another delivery of the same event (one look-up, both indexes). */
   seen(id: string, contentKey: string | null): FirstAnswer | undefined {
-    const byId = first<FirstAnswer & Record<string, number | string>>(
-      this.sql,
-      "SELECT status, body FROM deliveries WHERE id = ?",
-      id,
-    );
-    if (byId !== undefined || contentKey === null) return byId;
-    return first<FirstAnswer & Record<string, number | string>>(
-      this.sql,
-      "SELECT status, body FROM deliveries WHERE content_key = ?",
-      contentKey,
-    );
+    return contentKey === null
+      ? first<FirstAnswer & Record<string, number | string>>(
+          this.sql,
+          "SELECT status, body FROM deliveries WHERE id = ?",
+          id,
+        )
+      : first<FirstAnswer & Record<string, number | string>>(
+          this.sql,
+          "SELECT status, body FROM deliveries WHERE id = ? OR content_key = ? LIMIT 1",
+          id,
+          contentKey,
+        );
   }
 
   record(id: string, contentKey: string | null, event: string, answer: FirstAnswer, now: number): void {
