@@ -27,17 +27,17 @@ describe("parseRoutingConfig: defaults", () => {
     ["{}", {}],
     ["undefined", undefined],
     ["null", null],
-  ])("%s → the seed's defaults", (_, input) => {
+  ])("%s → the defaults", (_, input) => {
     const config = parseRoutingConfig(input);
     expect(config.defaults).toEqual(DEFAULT_POLICY);
     expect(config.repositories).toEqual({});
   });
 
-  it("no argument → the seed's defaults", () => {
+  it("no argument → the defaults", () => {
     expect(parseRoutingConfig().defaults).toEqual(DEFAULT_POLICY);
   });
 
-  it("the defaults match the runner pool of DESIGN.md", () => {
+  it("the defaults match the runner pool the README documents", () => {
     const { defaults } = parseRoutingConfig({});
     expect(defaults.mode).toBe("hybrid");
     expect(

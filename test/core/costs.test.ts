@@ -93,7 +93,7 @@ describe("jobMinutes: GitHub bills each job rounded up to the whole minute", () 
   });
 });
 
-describe("costReport: the seed's 500-build month", () => {
+describe("costReport: a 500-build month", () => {
   // 450 builds on the self-hosted VPSes, 7,375 minutes in all...
   const selfHosted = [
     ...jobs(300, "vps", 17 * 60, "docker", 0), // 5,100 min

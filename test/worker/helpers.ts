@@ -14,6 +14,7 @@ import { env, exports } from "cloudflare:workers";
 import examples from "@octokit/webhooks-examples";
 import { expect } from "vitest";
 import { app } from "../../worker/src/app.ts";
+import { DEFAULT_RUNNERS, type Decision, REQUIREMENTS } from "../../worker/src/core/index.ts";
 import { TEST_SECRETS } from "../support/secrets.ts";
 import { type DeliveryOptions, ROUTER_URL, randomRepository, randomSha, webhookRequest } from "../support/webhooks.ts";
 
@@ -87,33 +88,19 @@ export function expectError(res: Answer<unknown>, status: number, code: string):
   return message;
 }
 
-/** The runner pool's defaults (DESIGN.md). */
-export const POOL: Record<string, string[]> = {
-  "ai-lab": ["self-hosted", "ai-lab", "gpu"],
-  vps: ["self-hosted", "vps"],
-  kvm4: ["self-hosted", "cloudstartup", "kvm4"],
-  "github-hosted": ["ubuntu-latest"],
-  kvm2: ["self-hosted", "kvm2"],
-};
+/** The runner pool's defaults: each class's `runs-on` labels, from the core's own defaults. */
+export const POOL: Record<string, string[]> = Object.fromEntries(
+  Object.values(DEFAULT_RUNNERS).map((runner) => [runner.id, runner.runsOn]),
+);
 
-export interface Decision {
-  runner: string;
-  runs_on: string[];
-  requirement: "gpu" | "docker" | "deploy" | "lightweight" | "default";
-  mode: string;
-  reasons: string[];
-  truncated: boolean;
-  files_known: boolean;
-  satisfiable: boolean;
-  environment: string | null;
-}
+export type { Decision };
 
 /** Asserts a decision has the contract's shape and names one of the pool's runners by its labels. */
 export function expectDecision(value: unknown, mode = "hybrid"): Decision {
   expect(value).toMatchObject({
     runner: expect.any(String),
     runs_on: expect.any(Array),
-    requirement: expect.stringMatching(/^(gpu|docker|deploy|lightweight|default)$/),
+    requirement: expect.toBeOneOf([...REQUIREMENTS]),
     mode,
     reasons: expect.any(Array),
     truncated: expect.any(Boolean),

@@ -1,6 +1,6 @@
 /**
  * A corpus of malformed requests, one row each: the status and error code the contract
- * (DESIGN.md, README "HTTP API") gives it, and proof that nothing was stored. Where the
+ * (README "HTTP API") gives it, and proof that nothing was stored. Where the
  * contract leaves the exact answer to the Worker's design, the row pins what the Worker does
  * and says why.
  */

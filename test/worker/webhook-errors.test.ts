@@ -1,6 +1,7 @@
 import { reset } from "cloudflare:test";
 import { sign } from "@octokit/webhooks-methods";
 import { beforeEach, describe, expect, it } from "vitest";
+import { ALLOWED, ROUTES } from "../../worker/src/app.ts";
 import { TEST_SECRETS } from "../support/secrets.ts";
 import { encodeBody, ROUTER_URL, WEBHOOK_URL } from "../support/webhooks.ts";
 import {
@@ -63,16 +64,16 @@ describe("the state probe", () => {
 });
 
 describe("405: other methods, with an Allow header", () => {
-  const cases: [string, string, string][] = [
-    ["GET", "/webhook/github", "POST"],
-    ["PUT", "/webhook/github", "POST"],
-    ["DELETE", "/webhook/github", "POST"],
-    ["PATCH", "/webhook/github", "POST"],
-    ["POST", "/health", "GET"],
-    ["PUT", "/health", "GET"],
-    ["POST", "/status", "GET"],
-    ["DELETE", "/route", "GET, POST"],
-  ];
+  // Every method a route does not take, for every path of the Worker's one route list.
+  const cases: [string, string, string][] = Object.entries(ALLOWED).flatMap(([path, allow]) =>
+    ["GET", "POST", "PUT", "DELETE", "PATCH"]
+      .filter((method) => !allow.split(", ").includes(method))
+      .map((method): [string, string, string] => [method, path, allow]),
+  );
+  it("covers every route", () => {
+    expect(new Set(cases.map(([, path]) => path))).toEqual(new Set(ROUTES.map((r) => r.path)));
+    expect(cases.length).toBeGreaterThanOrEqual(ROUTES.length * 3);
+  });
   for (const [method, path, allow] of cases) {
     it(`${method} ${path} → 405, Allow: ${allow}`, async () => {
       const res = await signedPush(method, path);

@@ -21,7 +21,7 @@ const CONTENT_TYPES = ["json", "form"] as const;
 const BUILDING_ACTIONS = ["opened", "synchronize", "reopened", "ready_for_review"];
 const ZERO_SHA = "0".repeat(40);
 
-/** What DESIGN.md says the answer to one example is. */
+/** What the HTTP contract (README "HTTP API") says the answer to one example is. */
 type Expected = "ping" | "routed" | "ignored" | "updated";
 
 function expected(event: string, payload: Record<string, unknown>): Expected {

@@ -13,7 +13,7 @@ import {
   randomRepository,
 } from "./helpers.ts";
 
-/** GitHub's documented test vector (FACTS.md). */
+/** GitHub's documented test vector ("Validating webhook deliveries"). */
 const VECTOR = {
   secret: "It's a Secret to Everybody",
   body: "Hello, World!",

@@ -62,29 +62,54 @@ async function misconfigured(request: Request, error: SettingsError): Promise<Re
   );
 }
 
-const bearer = async (c: { req: { raw: Request }; get: (k: "settings") => Settings }, next: () => Promise<void>) => {
-  await requireBearer(c.req.raw, c.get("settings").apiTokens);
-  await next();
+type Context = {
+  req: { raw: Request; url: string };
+  env: Env;
+  get: (k: "settings") => Settings;
+  executionCtx: Pick<ExecutionContext, "waitUntil">;
 };
 
-app.get("/health", (c) => health(c.get("settings")));
-app.post(WEBHOOK_PATH, (c) => handleWebhook(c.req.raw, c.env, c.get("settings"), c.executionCtx));
-app.get("/status", bearer, (c) => status(new URL(c.req.url), c.env));
-app.get("/route", bearer, (c) => routeGet(new URL(c.req.url), c.env, c.get("settings")));
-app.post("/route", bearer, (c) => routePost(c.req.raw, c.env, c.get("settings")));
-app.get("/fleet", bearer, (c) => fleet(new URL(c.req.url), c.env));
-app.get("/metrics", bearer, (c) => metrics(c.env));
-app.get("/costs", bearer, (c) => costs(new URL(c.req.url), c.env));
+/** Every route, the one list: each is registered from it, and so is the `Allow` of its 405. */
+export const ROUTES: readonly {
+  method: "GET" | "POST";
+  path: string;
+  /** Needs the API token as a bearer token. */
+  bearer: boolean;
+  handle: (c: Context) => Response | Promise<Response>;
+}[] = [
+  { method: "GET", path: "/health", bearer: false, handle: (c) => health(c.get("settings")) },
+  {
+    method: "POST",
+    path: WEBHOOK_PATH,
+    bearer: false,
+    handle: (c) => handleWebhook(c.req.raw, c.env, c.get("settings"), c.executionCtx),
+  },
+  { method: "GET", path: "/status", bearer: true, handle: (c) => status(new URL(c.req.url), c.env) },
+  {
+    method: "GET",
+    path: "/route",
+    bearer: true,
+    handle: (c) => routeGet(new URL(c.req.url), c.env, c.get("settings")),
+  },
+  { method: "POST", path: "/route", bearer: true, handle: (c) => routePost(c.req.raw, c.env, c.get("settings")) },
+  { method: "GET", path: "/fleet", bearer: true, handle: (c) => fleet(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/metrics", bearer: true, handle: (c) => metrics(c.env) },
+  { method: "GET", path: "/costs", bearer: true, handle: (c) => costs(new URL(c.req.url), c.env) },
+];
 
-const ALLOWED: Record<string, string> = {
-  "/health": "GET",
-  [WEBHOOK_PATH]: "POST",
-  "/status": "GET",
-  "/route": "GET, POST",
-  "/metrics": "GET",
-  "/costs": "GET",
-  "/fleet": "GET",
-};
+/** The methods each path answers, as its 405's `Allow` header says them. */
+export const ALLOWED: Readonly<Record<string, string>> = (() => {
+  const methods = new Map<string, string[]>();
+  for (const { method, path } of ROUTES) methods.set(path, [...(methods.get(path) ?? []), method]);
+  return Object.fromEntries([...methods].map(([path, list]) => [path, list.join(", ")]));
+})();
+
+for (const route of ROUTES) {
+  app.on(route.method, route.path, async (c) => {
+    if (route.bearer) await requireBearer(c.req.raw, c.get("settings").apiTokens);
+    return route.handle(c);
+  });
+}
 for (const [path, allow] of Object.entries(ALLOWED)) {
   app.all(path, () => errorResponse("method_not_allowed", `${path} accepts ${allow}`, { allow }));
 }

@@ -36,5 +36,5 @@ export const COMPATIBILITY_DATE = "2026-11-01";
 
 /** KV keys: see docs/storage-schema.md. */
 export const BUILD_KEY_PREFIX = "build:";
-/** Build records live 24 hours in KV, the seed's choice. */
+/** Build records live 24 hours in KV. */
 export const BUILD_TTL_SECONDS = 24 * 60 * 60;

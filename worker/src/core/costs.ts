@@ -3,7 +3,7 @@ import type { Requirement, Runner } from "./types.ts";
 
 /**
  * The cost ledger's arithmetic: what the jobs of a period cost on the runners that ran them, and
- * what the same work would have cost on GitHub-hosted runners alone (the seed's "Cost Analysis").
+ * what the same work would have cost on GitHub-hosted runners alone.
  * Pure: times come in as ISO 8601 strings, nothing reads a clock.
  */
 

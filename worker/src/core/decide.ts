@@ -43,7 +43,7 @@ interface Verdict {
   environment: string | null;
 }
 
-/** The seed's decision tree, then the mode. Pure: same input and policy, same decision. */
+/** The decision tree, then the mode. Pure: same input and policy, same decision. */
 export function decide(input: RoutingInput, policy: RoutingPolicy): Decision {
   const { changes } = input;
   const reasons: string[] = [];

@@ -2,7 +2,7 @@ import { DEFAULT_ALERTS } from "./alerts.ts";
 import { dict } from "./names.ts";
 import type { FailoverPolicy, Requirement, RoutingPolicy, Rule, Runner } from "./types.ts";
 
-/** The seed's runner pool. Costs: self-hosted boxes share the seed's $30/month; GitHub's Linux rate. */
+/** The default runner pool. Costs: the three VPS boxes at $10 a month each, the AI lab at $0, GitHub's Linux rate. */
 export const DEFAULT_RUNNERS: Record<string, Runner> = dict(
   Object.entries({
     "ai-lab": {
