@@ -23,7 +23,14 @@ export const VAR_NAMES = {
   routingConfig: "ROUTING_CONFIG",
   githubApiUrl: "GITHUB_API_URL",
   runnersOwner: "GITHUB_RUNNERS_OWNER",
+  oidcIssuer: "OIDC_ISSUER",
+  oidcAudience: "OIDC_AUDIENCE",
 } as const;
+
+/** GitHub Actions' OIDC issuer, used when OIDC_ISSUER is not set. */
+export const DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
+/** The audience route tokens are asked for, used when OIDC_AUDIENCE is not set. */
+export const DEFAULT_OIDC_AUDIENCE = "pmoves-ci-orchestrator";
 
 /**
  * The global the bundler replaces with the routing configuration built into a deployed bundle
