@@ -3,18 +3,24 @@
  *
  * Runs the Worker's own code (its settings loader for the configuration, then policyFor,
  * changesFromList and route) on a change given as a git range or a list of files, so what it
- * prints is what the Worker decides for the same files, ref, event and configuration.
+ * prints is what the Worker decides for the same files, ref, event, commit and configuration.
+ * The fleet's load, which the Worker also weighs, comes from a running router's GET /fleet
+ * when `--url` names one; without it the load-aware step is left out, and the output says so.
  */
 import { execFile } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import { VAR_NAMES } from "../worker/src/bindings.ts";
+import { SECRET_NAMES, VAR_NAMES } from "../worker/src/bindings.ts";
 import {
+  type ClassLoad,
   changesFromList,
   type Decision,
+  type FleetSnapshot,
   isRepository,
+  isSha,
+  type MachineLoad,
   MODES,
   type Mode,
   policyFor,
@@ -28,6 +34,13 @@ const execFileAsync = promisify(execFile);
 
 const EVENTS = ["push", "pull_request", "workflow_dispatch"] as const;
 const BUILT_IN = "built-in defaults";
+/** What the output says when no fleet snapshot was taken. */
+export const NO_SNAPSHOT =
+  "no fleet snapshot: the load-aware step is left out (pass --url to take one from a running router)";
+/** How long GET /fleet may take before the command gives up. */
+const FLEET_TIMEOUT_MS = 10_000;
+/** Hosts a plain-http `--url` may name: the API token must not cross a network in the clear. */
+const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
 export const USAGE = `Usage: npm run explain -- (--range A..B | --files a,b,c) [options]
 
@@ -41,18 +54,32 @@ The change (one of):
 Options:
   --ref REF             full ref the change is on, e.g. refs/heads/main (default with --range:
                         the current branch, from git symbolic-ref HEAD; otherwise none)
+  --sha SHA             the commit, whose hash picks the A/B arm of a class under an A/B
+                        rollout (default with --range: B's commit; otherwise none, and such a
+                        class keeps its control)
   --event EVENT         push | pull_request | workflow_dispatch (default: push)
   --environment NAME    the environment a workflow_dispatch names
   --mode MODE           hybrid | self-hosted-only | cloudflare-only (default: RUNNER_DISPATCH_MODE,
                         else the config's mode, else hybrid); a repository's own mode still wins
-  --config FILE         routing config JSON, as ROUTING_CONFIG takes it (default: $ROUTING_CONFIG
-                        when set, else the built-in defaults)
-  --repository O/NAME   the repository, to apply its overrides from the config
-  --cwd DIR             run as if started in DIR (default: where npm was run, from INIT_CWD)
-  --json                print the decision as JSON
+  --config FILE         routing config JSON, as ROUTING_CONFIG takes it, relative to --cwd
+                        (default: $ROUTING_CONFIG when set, else the built-in defaults), e.g.
+                        examples/routing.json in this project
+  --repository O/NAME   the repository, to apply its overrides from the config (and to hash
+                        its A/B arm as the Worker does, from owner/name@sha)
+  --cwd DIR             run as if started in DIR: the git checkout --range reads and where
+                        --config is found (default: where npm was run, from INIT_CWD)
+  --url URL             a running router's base URL, e.g. http://127.0.0.1:8787 (plain http
+                        only on 127.0.0.1, localhost or [::1]): takes a fleet snapshot from its
+                        GET /fleet and applies the load-aware step the Worker applies (the
+                        least-loaded machine, failover of a saturated or offline class).
+                        Without it there is no fleet snapshot: the load-aware step is left
+                        out, and the output says so
+  --token TOKEN         the router's API token, for --url (default: $API_TOKEN)
+  --json                print the decision as JSON, and nothing else, on stdout; with
+                        npm run -s explain -- … npm prints no banner of its own either
   -h, --help            show this help
 
-Exit codes: 0 decided, 2 bad usage, range or config.
+Notes go to stderr. Exit codes: 0 decided, 2 bad usage, range, config or fleet snapshot.
 `;
 
 /** A problem with what the user asked for: reported on stderr, exit code 2. */
@@ -63,22 +90,26 @@ export class ExplainError extends Error {
 export interface ExplainIO {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
-  /** Where INIT_CWD, ROUTING_CONFIG and RUNNER_DISPATCH_MODE are read (default: process.env). */
+  /** Where INIT_CWD, ROUTING_CONFIG, RUNNER_DISPATCH_MODE and API_TOKEN are read (default: process.env). */
   env?: Record<string, string | undefined>;
   /** The process's working directory (default: process.cwd()); INIT_CWD takes precedence. */
   cwd?: string;
 }
 
-const OPTIONS = {
+/** Every option the command takes; `--help` lists each one. */
+export const OPTIONS = {
   range: { type: "string" },
   files: { type: "string", multiple: true },
   ref: { type: "string" },
+  sha: { type: "string" },
   event: { type: "string" },
   environment: { type: "string" },
   mode: { type: "string" },
   config: { type: "string" },
   repository: { type: "string" },
   cwd: { type: "string" },
+  url: { type: "string" },
+  token: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -130,6 +161,14 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
   if (values.environment !== undefined && values.environment.length === 0) {
     throw new ExplainError("--environment must not be empty");
   }
+  if (values.sha !== undefined && !isSha(values.sha)) {
+    throw new ExplainError(`--sha must be a hex commit id (got "${values.sha}")`);
+  }
+  const router = values.url === undefined ? null : routerUrl(values.url);
+  const token = values.token ?? nonEmpty(env[SECRET_NAMES.apiToken]);
+  if (router !== null && token === undefined) {
+    throw new ExplainError(`--url needs the router's API token: pass --token TOKEN or set ${SECRET_NAMES.apiToken}`);
+  }
 
   const cwd = resolve(io.cwd ?? process.cwd(), nonEmpty(env.INIT_CWD) ?? ".", values.cwd ?? ".");
   if (!(await stat(cwd).catch(() => null))?.isDirectory()) throw new ExplainError(`no such directory: ${cwd}`);
@@ -139,10 +178,12 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
   let files: string[];
   let source: string;
   let ref = values.ref ?? null;
+  let sha = values.sha?.toLowerCase() ?? null;
   if (values.range !== undefined) {
     files = await filesInRange(values.range, cwd);
     source = `git diff ${values.range}`;
     ref ??= await currentBranch(cwd);
+    sha ??= await commitOf(rangeEnd(values.range), cwd);
   } else {
     files = (values.files ?? []).flatMap((list) => list.split(",")).map((file) => file.trim());
     files = files.filter((file) => file.length > 0);
@@ -159,18 +200,43 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
   if (values.environment !== undefined && event !== "workflow_dispatch") {
     io.stderr.write("note: --environment only counts for --event workflow_dispatch\n");
   }
+  if (values.token !== undefined && router === null) {
+    io.stderr.write("note: --token only counts with --url\n");
+  }
+  if (repository === "" && sha !== null && Object.keys(policy.ab).length > 0) {
+    io.stderr.write(
+      "note: without --repository the A/B arm is hashed from an empty repository name; the Worker hashes owner/name@sha\n",
+    );
+  }
   const input: RoutingInput = {
     repository,
     event,
     ref,
-    sha: null,
+    sha,
     changes: changesFromList(files, Number.POSITIVE_INFINITY, source),
     environment: values.environment ?? null,
   };
-  const decision = route(input, policy, null);
+
+  let snapshot: FleetSnapshot = {};
+  let fleet: FleetSource = { from: null, note: NO_SNAPSHOT };
+  if (router !== null && token !== undefined) {
+    const url = fleetUrl(router, values.repository ?? null);
+    snapshot = await takeSnapshot(url, token);
+    fleet = { from: url, note: null };
+    const missing = Object.keys(policy.runners).filter((id) => snapshot[id] === undefined);
+    if (missing.length > 0) {
+      io.stderr.write(
+        `note: the router's fleet has no class ${missing.join(", ")}; taken as free (does the router run another routing config?)\n`,
+      );
+    }
+  }
+  // The core's own route, as the Worker calls it. Without a snapshot it gets an empty one: the
+  // A/B step still applies (it needs only the commit) and every class is taken as it was
+  // decided, with no machine picked and no failover, which is the load-aware step left out.
+  const decision = route(input, policy, snapshot);
 
   if (values.json) {
-    io.stdout.write(`${JSON.stringify(decision, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ...decision, fleet }, null, 2)}\n`);
   } else {
     const overridden = repository !== "" && config.repositories[repository.toLowerCase()] !== undefined;
     io.stdout.write(
@@ -181,7 +247,9 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
             ? BUILT_IN
             : `defaults from ${configSource}`,
         event: ref === null ? event : `${event} on ${ref}`,
+        commit: sha,
         source,
+        fleet: fleet.from === null ? fleet.note : `GET ${fleet.from}`,
       }),
     );
   }
@@ -248,8 +316,8 @@ async function loadConfig(
   );
 }
 
-/** The revisions `git diff` compares for `A..B` (or `A...B`, from their merge base). */
-export function rangeRevisions(range: string): string[] {
+/** The two ends of `A..B` or `A...B` (an empty end is HEAD), and whether it diffs from the merge base. */
+function parseRange(range: string): { from: string; to: string; mergeBase: boolean } {
   const bad = (why: string) => new ExplainError(`--range "${range}": ${why}; expected A..B, e.g. HEAD~1..HEAD`);
   const three = range.split("...");
   const parts = three.length === 2 ? three : range.split("..");
@@ -260,7 +328,29 @@ export function rangeRevisions(range: string): string[] {
     if (rev.startsWith("-")) throw bad(`"${rev}" is not a revision`);
     if (/\s/.test(rev)) throw bad(`"${rev}" contains whitespace`);
   }
-  return three.length === 2 ? [`${from || "HEAD"}...${to || "HEAD"}`] : [from || "HEAD", to || "HEAD"];
+  return { from: from || "HEAD", to: to || "HEAD", mergeBase: three.length === 2 };
+}
+
+/** The revisions `git diff` compares for `A..B` (or `A...B`, from their merge base). */
+export function rangeRevisions(range: string): string[] {
+  const { from, to, mergeBase } = parseRange(range);
+  return mergeBase ? [`${from}...${to}`] : [from, to];
+}
+
+/** The revision a range ends at, B of `A..B` or `A...B`: the commit a push of the range would be. */
+export function rangeEnd(range: string): string {
+  return parseRange(range).to;
+}
+
+/** The full id of the commit `revision` names, lower-case hex. */
+async function commitOf(revision: string, cwd: string): Promise<string> {
+  try {
+    const args = ["rev-parse", "--verify", "--quiet", `${revision}^{commit}`];
+    const { stdout } = await execFileAsync("git", args, { cwd, encoding: "utf8" });
+    return stdout.trim().toLowerCase();
+  } catch {
+    throw new ExplainError(`--range: "${revision}" names no commit in ${cwd}`);
+  }
 }
 
 /**
@@ -292,7 +382,140 @@ async function currentBranch(cwd: string): Promise<string | null> {
   }
 }
 
-function render(decision: Decision, context: { policy: string; event: string; source: string }): string {
+/** Where the decision's fleet snapshot came from (`from`: the GET /fleet URL), or what was assumed without one. */
+export type FleetSource = { from: string; note: null } | { from: null; note: string };
+
+/**
+ * The router's base URL from `--url` (a path prefix is kept, for a router behind one). The
+ * request carries the API token, so plain http is taken only for this machine; a query,
+ * fragment or credentials are refused.
+ */
+function routerUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ExplainError(`--url must be the router's base URL, e.g. http://127.0.0.1:8787 (got "${text}")`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ExplainError(`--url must be an http(s) URL (got ${url.protocol})`);
+  }
+  if (url.protocol === "http:" && !LOOPBACK_HOSTS.includes(url.hostname)) {
+    throw new ExplainError(
+      `--url ${url.origin}: the API token is not sent over plain http except to ${LOOPBACK_HOSTS.join(", ")}; use https`,
+    );
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw new ExplainError("--url must be a base URL, without credentials, query or fragment");
+  }
+  return url;
+}
+
+/** GET /fleet under `repository`'s policy (every configured class when null), as the Worker takes it for a decision. */
+function fleetUrl(router: URL, repository: string | null): string {
+  const url = new URL(`${router.pathname.replace(/\/+$/, "")}/fleet`, router);
+  if (repository !== null) url.searchParams.set("repository", repository);
+  return url.href;
+}
+
+/** Takes the fleet snapshot from a running router's GET /fleet. */
+async function takeSnapshot(url: string, token: string): Promise<FleetSnapshot> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+      signal: AbortSignal.timeout(FLEET_TIMEOUT_MS),
+      redirect: "error",
+    });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    throw new ExplainError(`--url: cannot take a fleet snapshot from ${url}: ${cause}`);
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ExplainError(`--url: GET ${url} answered ${res.status} with no JSON: is it the router?`);
+  }
+  if (!res.ok) {
+    const error = field(body, "error");
+    const code = typeof field(error, "code") === "string" ? ` ${field(error, "code")}` : "";
+    const message = typeof field(error, "message") === "string" ? `: ${field(error, "message")}` : "";
+    const hint = res.status === 401 ? `\npass the router's API token with --token or ${SECRET_NAMES.apiToken}` : "";
+    throw new ExplainError(`--url: GET ${url} answered ${res.status}${code}${message}${hint}`);
+  }
+  return snapshotFromFleet(body);
+}
+
+/** `value[key]` when `value` is an object, else undefined. */
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/**
+ * The core's FleetSnapshot from GET /fleet's answer (`{ classes: { <id>: load } }`, each machine
+ * with the ids of its running jobs): the classes, each machine without its `jobs`, every field
+ * the core reads checked for its type, so an answer of another shape is refused, not half-read.
+ */
+export function snapshotFromFleet(body: unknown): FleetSnapshot {
+  const bad = (path: string, what: string) =>
+    new ExplainError(`--url: GET /fleet answered an unexpected shape: ${path} ${what}`);
+  const count = (value: unknown, path: string): number => {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0) throw bad(path, "is not a count");
+    return value;
+  };
+  const flag = (value: unknown, path: string): boolean => {
+    if (typeof value !== "boolean") throw bad(path, "is not true or false");
+    return value;
+  };
+  const text = (value: unknown, path: string): string => {
+    if (typeof value !== "string") throw bad(path, "is not a string");
+    return value;
+  };
+  const classes = field(body, "classes");
+  if (typeof classes !== "object" || classes === null || Array.isArray(classes)) throw bad("classes", "is missing");
+  const snapshot: FleetSnapshot = {};
+  for (const [id, load] of Object.entries(classes as Record<string, unknown>)) {
+    const at = `classes.${id}`;
+    const machines = field(load, "machines");
+    if (!Array.isArray(machines)) throw bad(`${at}.machines`, "is not a list");
+    const read: ClassLoad = {
+      capacity: count(field(load, "capacity"), `${at}.capacity`),
+      busy: count(field(load, "busy"), `${at}.busy`),
+      free: count(field(load, "free"), `${at}.free`),
+      queued: count(field(load, "queued"), `${at}.queued`),
+      waiting: count(field(load, "waiting"), `${at}.waiting`),
+      hasMachines: flag(field(load, "hasMachines"), `${at}.hasMachines`),
+      saturated: flag(field(load, "saturated"), `${at}.saturated`),
+      offline: flag(field(load, "offline"), `${at}.offline`),
+      machines: machines.map((machine: unknown, i): MachineLoad => {
+        const m = `${at}.machines[${i}]`;
+        const lastSeen = field(machine, "lastSeen");
+        const labels = field(machine, "labels");
+        if (!Array.isArray(labels)) throw bad(`${m}.labels`, "is not a list");
+        return {
+          name: text(field(machine, "name"), `${m}.name`),
+          capacity: count(field(machine, "capacity"), `${m}.capacity`),
+          busy: count(field(machine, "busy"), `${m}.busy`),
+          free: count(field(machine, "free"), `${m}.free`),
+          online: flag(field(machine, "online"), `${m}.online`),
+          lastSeen: lastSeen === null ? null : text(lastSeen, `${m}.lastSeen`),
+          labels: labels.map((label: unknown, j) => text(label, `${m}.labels[${j}]`)),
+        };
+      }),
+    };
+    snapshot[id] = read;
+  }
+  return snapshot;
+}
+
+function render(
+  decision: Decision,
+  context: { policy: string; event: string; commit: string | null; source: string; fleet: string },
+): string {
   const yesNo = (value: boolean) => (value ? "yes" : "no");
   const rows: [string, string][] = [
     ["runner", decision.runner],
@@ -300,12 +523,15 @@ function render(decision: Decision, context: { policy: string; event: string; so
     ["requirement", decision.requirement],
     ["mode", decision.mode],
     ["rule", decision.rule ?? "(none)"],
+    ["arm", decision.arm ?? "(no A/B rollout)"],
     ["environment", decision.environment ?? "(none)"],
     ["satisfiable", yesNo(decision.satisfiable)],
     ["truncated", yesNo(decision.truncated)],
     ["files known", yesNo(decision.files_known)],
     ["event", context.event],
+    ["commit", context.commit ?? "(none)"],
     ["policy", context.policy],
+    ["fleet", context.fleet],
   ];
   const n = decision.files_count;
   return [

@@ -1,19 +1,15 @@
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import {
-  COMPATIBILITY_DATE,
-  KV_BINDING,
-  LEDGER_BINDING,
-  LEDGER_CLASS,
-  SECRET_NAMES,
-  VAR_NAMES,
-} from "../worker/src/bindings.ts";
+import { COMPATIBILITY_DATE, KV_BINDING, LEDGER_BINDING, LEDGER_CLASS, SECRET_NAMES } from "../worker/src/bindings.ts";
 import { BUNDLE_PATH, bundleWorker } from "./bundle.ts";
 
-/** Local-only defaults, printed by `npm start`; never used by a deployed Worker. */
+/**
+ * Local-only defaults, printed by `npm start`; never used by a deployed Worker. Only the two
+ * secrets a Worker cannot start without: no RUNNER_DISPATCH_MODE, which would override the mode
+ * of a ROUTING_CONFIG given in the environment (unset, the config's mode applies, else hybrid).
+ */
 export const LOCAL_DEFAULTS = {
   [SECRET_NAMES.webhookSecret]: "local-webhook-secret",
   [SECRET_NAMES.apiToken]: "local-api-token",
-  [VAR_NAMES.mode]: "hybrid",
 } as const;
 
 /** The Worker's bindings for Miniflare: the same names and types `infra/` deploys. */

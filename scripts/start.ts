@@ -54,8 +54,18 @@ const shown = (name: (typeof passthrough)[number]) => {
   const value = bindings[name];
   if (value === undefined) return null;
   // Local defaults are printed so they can be pasted; values from the environment are not.
-  return `  ${name.padEnd(24)} ${isSecret && process.env[name] ? "(set)" : value}  [${fromDefault(name)}]`;
+  return `  ${name.padEnd(24)} ${isSecret && process.env[name] ? "(set)" : oneLine(value)}  [${fromDefault(name)}]`;
 };
+
+/** A setting on one line: JSON (a routing config read from a file) compacted, any other text as it is. */
+function oneLine(value: string): string {
+  if (!value.includes("\n")) return value;
+  try {
+    return JSON.stringify(JSON.parse(value));
+  } catch {
+    return value.replace(/\s*\n\s*/g, " ");
+  }
+}
 
 console.log(`pmoves-ci-orchestrator ${worker.bundleBytes} bytes, serving ${base}  (state in ${stateDir})`);
 console.log("");
@@ -64,6 +74,8 @@ for (const name of passthrough) {
   const line = shown(name);
   if (line) console.log(line);
 }
+console.log("");
+console.log(await effectiveMode());
 console.log("");
 console.log("Try it:");
 console.log(`  curl -s ${base}/health`);
@@ -78,6 +90,46 @@ console.log(
 console.log("  (sending the same delivery again answers the first answer, marked duplicate)");
 console.log("");
 console.log("Ctrl-C stops.");
+
+/**
+ * Where the mode comes from, in the order the Worker's settings read it: RUNNER_DISPATCH_MODE,
+ * else the top-level `mode` of ROUTING_CONFIG, else the default.
+ */
+function modeSource(): string {
+  if (bindings[VAR_NAMES.mode] !== undefined) return `from ${VAR_NAMES.mode}`;
+  const config = bindings[VAR_NAMES.routingConfig];
+  if (config !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(config);
+      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && "mode" in parsed) {
+        return `from ${VAR_NAMES.routingConfig}'s "mode"`;
+      }
+    } catch {
+      // Not JSON: the Worker reports it, below.
+    }
+  }
+  return "the default";
+}
+
+/**
+ * The mode the Worker serves with, as its GET /health answers it (the Worker's own reading of
+ * the settings, not a guess from the environment); when it is misconfigured, the settings to
+ * fix and what is wrong with them (asked with the API token, which the local Worker is given).
+ */
+async function effectiveMode(): Promise<string> {
+  const token = bindings[SECRET_NAMES.apiToken];
+  const res = await fetch(
+    `${base}/health`,
+    token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+  );
+  const health = (await res.json()) as { mode?: string; settings?: string[]; problems?: string[] };
+  if (res.ok && health.mode !== undefined) return `Mode: ${health.mode}  [${modeSource()}; GET /health says so]`;
+  const settings = health.settings?.join(", ") ?? "(unknown)";
+  return [
+    `The Worker is misconfigured (GET /health answers ${res.status}); settings to fix: ${settings}`,
+    ...(health.problems ?? []).map((problem) => `  - ${problem}`),
+  ].join("\n");
+}
 
 const stop = async () => {
   await worker.stop();

@@ -1,10 +1,27 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { explain, rangeRevisions } from "../../scripts/explain.ts";
+import { ROOT } from "../../scripts/bundle.ts";
+import {
+  explain,
+  type FleetSource,
+  NO_SNAPSHOT,
+  OPTIONS,
+  rangeEnd,
+  rangeRevisions,
+  snapshotFromFleet,
+  USAGE,
+} from "../../scripts/explain.ts";
+import { type LocalWorker, startLocalWorker } from "../../scripts/local-worker.ts";
+import { abBucket, parseRoutingConfig } from "../../worker/src/core/index.ts";
 import type { Decision } from "../../worker/src/core/types.ts";
+
+/** What `--json` prints: the decision, and where its fleet snapshot came from. */
+type Explained = Decision & { fleet: FleetSource };
 
 /** Runs the command in-process; `env` replaces process.env for INIT_CWD, ROUTING_CONFIG, etc. */
 async function run(argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
@@ -23,7 +40,7 @@ async function runJson(argv: string[], options: { env?: Record<string, string>; 
   const result = await run([...argv, "--json"], options);
   expect(result.stderr).toBe("");
   expect(result.code).toBe(0);
-  return JSON.parse(result.stdout) as Decision;
+  return JSON.parse(result.stdout) as Explained;
 }
 
 let repo = "";
@@ -144,6 +161,9 @@ describe("explain --range", { timeout: 30_000 }, () => {
     expect(rangeRevisions("main...topic")).toEqual(["main...topic"]);
     expect(() => rangeRevisions("--output=x..HEAD")).toThrow(/not a revision/);
     expect(() => rangeRevisions("a..b..c")).toThrow();
+    expect(rangeEnd("HEAD~1..HEAD")).toBe("HEAD");
+    expect(rangeEnd("main..")).toBe("HEAD");
+    expect(rangeEnd("docs...gpu")).toBe("gpu");
   });
 });
 
@@ -266,5 +286,332 @@ describe("explain usage errors", () => {
     const { code, stdout } = await run(["--help"]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Usage: npm run explain/);
+  });
+
+  it("lists every option it takes in --help", async () => {
+    const { stdout } = await run(["-h"]);
+    expect(stdout).toBe(USAGE);
+    for (const [name, option] of Object.entries(OPTIONS)) {
+      expect(stdout, `--${name}`).toMatch(
+        new RegExp(`^ {2}(-${"short" in option ? option.short : ""}, )?--${name}\\b`, "m"),
+      );
+    }
+    // …and nothing it does not take.
+    const listed = [...stdout.matchAll(/^ {2}(?:-\w, )?--([a-z]+)/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual(Object.keys(OPTIONS).sort());
+  });
+
+  it.each([
+    [["--files", "a.md", "--sha", "not-hex"], /--sha must be a hex commit id/],
+    [["--files", "a.md", "--url", "not a url", "--token", "t"], /--url must be the router's base URL/],
+    [["--files", "a.md", "--url", "ftp://127.0.0.1/", "--token", "t"], /--url must be an http\(s\) URL/],
+    // Refused before any request: the token would cross the network in the clear.
+    [["--files", "a.md", "--url", "http://router.example", "--token", "t"], /not sent over plain http/],
+    [["--files", "a.md", "--url", "http://127.0.0.1:1/?x=1", "--token", "t"], /without credentials, query/],
+    [["--files", "a.md", "--url", "http://127.0.0.1:1"], /--url needs the router's API token/],
+  ])("%j exits 2", async (argv, message) => {
+    const { code, stdout, stderr } = await run(argv);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(message);
+  });
+});
+
+describe("explain's assumptions without --url", () => {
+  it("says that no fleet snapshot was taken, in the output and the JSON", async () => {
+    const human = await run(["--files", "Dockerfile"]);
+    expect(human.stdout).toContain(`\nfleet:       ${NO_SNAPSHOT}\n`);
+    expect(NO_SNAPSHOT).toBe(
+      "no fleet snapshot: the load-aware step is left out (pass --url to take one from a running router)",
+    );
+    const decision = await runJson(["--files", "Dockerfile"]);
+    expect(decision.fleet).toEqual({ from: null, note: NO_SNAPSHOT });
+    expect(decision).toMatchObject({ runner: "vps", runs_on: ["self-hosted", "vps"], arm: null });
+  });
+});
+
+describe("explain and A/B rollouts", { timeout: 30_000 }, () => {
+  const split = {
+    runners: { "gpu-b": { kind: "self-hosted", runsOn: ["self-hosted", "gpu-b"] } },
+    ab: { "ai-lab": { candidate: "gpu-b", share: 0.5 } },
+  };
+  const head = () => execFileSync("git", ["rev-parse", "HEAD"], { cwd: repo, encoding: "utf8" }).trim();
+  const armOf = (repository: string, sha: string) => (abBucket(repository, sha) < 0.5 ? "candidate" : "control");
+
+  it("hashes B's commit of --range, as the Worker hashes the pushed commit, and shows the arm", async () => {
+    const file = join(scratch, "split.json");
+    writeFileSync(file, JSON.stringify(split));
+    const sha = head();
+    const argv = ["--range", "HEAD~1..HEAD", "--config", file, "--repository", "acme/lab"];
+    const decision = await runJson(argv);
+    const arm = armOf("acme/lab", sha);
+    expect(decision.arm).toBe(arm);
+    expect(decision.runner).toBe(arm === "candidate" ? "gpu-b" : "ai-lab");
+    expect(decision.reasons.some((r) => r.startsWith("A/B ai-lab vs gpu-b: commit bucket"))).toBe(true);
+    const human = await run(argv);
+    expect(human.stdout).toMatch(new RegExp(`^arm: +${arm}$`, "m"));
+    expect(human.stdout).toMatch(new RegExp(`^commit: +${sha}$`, "m"));
+  });
+
+  it("takes --sha, and keeps the control without a commit", async () => {
+    const file = join(scratch, "split.json");
+    writeFileSync(file, JSON.stringify(split));
+    for (const arm of ["candidate", "control"] as const) {
+      const sha = shaOnArm("acme/lab", 0.5, arm);
+      const decision = await runJson(["--files", "k.cu", "--config", file, "--repository", "acme/lab", "--sha", sha]);
+      expect(decision).toMatchObject({ arm, runner: arm === "candidate" ? "gpu-b" : "ai-lab" });
+    }
+    const none = await runJson(["--files", "k.cu", "--config", file, "--repository", "acme/lab"]);
+    expect(none).toMatchObject({ arm: "control", runner: "ai-lab" });
+    expect(none.reasons).toContain("A/B ai-lab vs gpu-b: no commit to hash → control");
+    const human = await run(["--files", "README.md"]);
+    expect(human.stdout).toMatch(/^arm: +\(no A\/B rollout\)$/m);
+  });
+
+  it("notes that the arm needs the repository to match the Worker's", async () => {
+    const file = join(scratch, "split.json");
+    writeFileSync(file, JSON.stringify(split));
+    const { code, stderr } = await run(["--files", "k.cu", "--config", file, "--sha", "a".repeat(40)]);
+    expect(code).toBe(0);
+    expect(stderr).toContain("note: without --repository the A/B arm is hashed from an empty repository name");
+  });
+});
+
+describe("explain --cwd", { timeout: 30_000 }, () => {
+  it("reads --config relative to --cwd, and the checkout there", async () => {
+    const other = join(scratch, "other");
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, "routing.json"), JSON.stringify({ assign: { gpu: "kvm4" } }));
+    const decision = await runJson(["--files", "k.cu", "--cwd", "other", "--config", "routing.json"], {
+      cwd: scratch,
+    });
+    expect(decision).toMatchObject({ runner: "kvm4", requirement: "gpu" });
+    // From where npm was run (INIT_CWD) too, then --cwd relative to it.
+    const viaInit = await runJson(["--files", "k.cu", "--cwd", "other", "--config", "routing.json"], {
+      cwd: "/",
+      env: { INIT_CWD: scratch },
+    });
+    expect(viaInit).toEqual(decision);
+    const missing = await run(["--files", "k.cu", "--cwd", "repo", "--config", "routing.json"], { cwd: scratch });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--config routing\.json: cannot read it \(ENOENT\)/);
+    const range = await runJson(["--range", "HEAD~1..HEAD", "--cwd", "repo"], { cwd: scratch });
+    expect(range.runner).toBe("ai-lab");
+  });
+});
+
+describe("examples/routing.json", () => {
+  const example = join(ROOT, "examples", "routing.json");
+
+  it("is a routing config the core accepts", () => {
+    const config = parseRoutingConfig(JSON.parse(readFileSync(example, "utf8")));
+    expect(config.defaults.runners.hetzner).toMatchObject({ kind: "self-hosted", fallback: "kvm2" });
+    expect(Object.keys(config.defaults.runners.vps?.machines ?? {})).toEqual(["vps-1"]);
+    expect(config.defaults.ab.vps).toEqual({ candidate: "hetzner", share: 0.25 });
+    expect(config.repositories["acme/website"]?.mode).toBe("cloudflare-only");
+  });
+
+  it("runs the README's example as written, from the project's root", async () => {
+    const argv = ["--files", "a.cu", "--config", "examples/routing.json", "--repository", "acme/app"];
+    const { code, stdout, stderr } = await run(argv, { cwd: ROOT });
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^runner: +ai-lab$/m);
+    expect(stdout).toMatch(/^policy: +defaults from examples\/routing\.json$/m);
+    const site = await runJson(
+      ["--files", "src/app.ts", "--config", "examples/routing.json", "--repository", "acme/website"],
+      {
+        cwd: ROOT,
+      },
+    );
+    expect(site).toMatchObject({ runner: "github-hosted", mode: "cloudflare-only" });
+  });
+});
+
+describe("npm run -s explain -- --json", { timeout: 60_000 }, () => {
+  const npm = (args: string[]) => {
+    // As a user runs it: npm sets INIT_CWD to where it is run, here the project's root.
+    const { INIT_CWD: _initCwd, ...env } = process.env;
+    return promisify(execFile)("npm", args, { cwd: ROOT, env, encoding: "utf8" });
+  };
+
+  it("prints the JSON alone on stdout, so it pipes", async () => {
+    const { stdout } = await npm(["run", "-s", "explain", "--", "--json", "--files", "services/api/Dockerfile"]);
+    const decision = JSON.parse(stdout) as Explained;
+    expect(decision).toMatchObject({ runner: "vps", requirement: "docker", fleet: { from: null, note: NO_SNAPSHOT } });
+  });
+
+  it("is npm's banner that breaks it without -s", async () => {
+    const { stdout } = await npm(["run", "explain", "--", "--json", "--files", "README.md"]);
+    expect(stdout).toMatch(/^\s*> pmoves-ci-orchestrator@[^\n]+ explain\n/);
+    expect(() => JSON.parse(stdout)).toThrow();
+    expect(JSON.parse(stdout.slice(stdout.indexOf("{")))).toMatchObject({ runner: "github-hosted" });
+  });
+});
+
+describe("GET /fleet's answer as a snapshot", () => {
+  const machine = {
+    name: "vps-1",
+    capacity: 1,
+    busy: 1,
+    free: 0,
+    online: true,
+    lastSeen: null,
+    labels: ["self-hosted", "vps", "vps-1"],
+    jobs: [17],
+  };
+  const load = {
+    capacity: 1,
+    busy: 1,
+    free: 0,
+    queued: 2,
+    waiting: 0,
+    hasMachines: true,
+    saturated: true,
+    offline: false,
+    machines: [machine],
+  };
+
+  it("is the core's FleetSnapshot: the classes, each machine without its job ids", () => {
+    const { jobs: _jobs, ...bare } = machine;
+    expect(snapshotFromFleet({ classes: { vps: load } })).toEqual({ vps: { ...load, machines: [bare] } });
+  });
+
+  it.each([
+    [{}, /classes is missing/],
+    [{ classes: { vps: { ...load, busy: "1" } } }, /classes\.vps\.busy is not a count/],
+    [{ classes: { vps: { ...load, saturated: undefined } } }, /classes\.vps\.saturated is not true or false/],
+    [
+      { classes: { vps: { ...load, machines: [{ ...machine, labels: "vps" }] } } },
+      /machines\[0\]\.labels is not a list/,
+    ],
+  ])("refuses %j", (body, message) => {
+    expect(() => snapshotFromFleet(body)).toThrow(message);
+  });
+});
+
+/** A commit of `repository` whose A/B bucket puts it on `arm` of a rollout of `share`. */
+function shaOnArm(repository: string, share: number, arm: "control" | "candidate"): string {
+  for (let i = 0; ; i++) {
+    const sha = i.toString(16).padStart(40, "0");
+    if (abBucket(repository, sha) < share === (arm === "candidate")) return sha;
+  }
+}
+
+describe("explain --url against the local Worker", { timeout: 60_000 }, () => {
+  const token = "explain-test-api-token";
+  const secret = "explain-test-webhook-secret";
+  const example = join(ROOT, "examples", "routing.json");
+  const repository = "acme/app";
+  let router: LocalWorker;
+
+  beforeAll(async () => {
+    router = await startLocalWorker({
+      bindings: { WEBHOOK_SECRET: secret, API_TOKEN: token, ROUTING_CONFIG: readFileSync(example, "utf8") },
+      onLog: () => {},
+    });
+    // A job running on vps-1, the vps class's one machine: the class is saturated.
+    const body = JSON.stringify({
+      action: "in_progress",
+      repository: { full_name: repository },
+      workflow_job: {
+        id: 4242,
+        run_id: 4243,
+        head_sha: "3".repeat(40),
+        name: "build",
+        status: "in_progress",
+        labels: ["self-hosted", "vps"],
+        runner_name: "vps-1",
+        runner_group_name: "Default",
+        created_at: new Date(Date.now() - 60_000).toISOString(),
+        started_at: new Date().toISOString(),
+      },
+    });
+    const res = await fetch(`${router.url}/webhook/github`, {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "workflow_job",
+        "x-github-delivery": crypto.randomUUID(),
+        "x-hub-signature-256": await sign(secret, body),
+      },
+    });
+    expect(res.status, await res.text()).toBe(202);
+  }, 90_000);
+
+  afterAll(async () => {
+    await router?.stop();
+  });
+
+  const docker = (sha: string, ...more: string[]) => [
+    "--files",
+    "services/api/Dockerfile",
+    "--config",
+    example,
+    "--repository",
+    repository,
+    "--sha",
+    sha,
+    ...more,
+  ];
+
+  it("fails a saturated class over, where the decision without a snapshot does not", async () => {
+    const sha = shaOnArm(repository, 0.25, "control");
+    const without = await runJson(docker(sha));
+    expect(without).toMatchObject({ runner: "vps", runs_on: ["self-hosted", "vps"], arm: "control" });
+    expect(without.fleet).toEqual({ from: null, note: NO_SNAPSHOT });
+
+    const withFleet = await runJson(docker(sha, "--url", router.url, "--token", token));
+    expect(withFleet).toMatchObject({ runner: "kvm2", runs_on: ["self-hosted", "kvm2"], arm: "control" });
+    expect(withFleet.reasons).toContain("vps saturated (1/1 busy) → kvm2");
+    expect(withFleet.fleet).toEqual({ from: `${router.url}/fleet?repository=acme%2Fapp`, note: null });
+
+    // The same decision the Worker itself gives for the change, with its load.
+    const res = await fetch(`${router.url}/route`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ repository, sha, files: ["services/api/Dockerfile"] }),
+    });
+    const { decision } = (await res.json()) as { decision: Decision };
+    const { fleet: _fleet, ...explained } = withFleet;
+    expect(explained).toEqual(decision);
+  });
+
+  it("shows the arm and where the snapshot came from, taking the token from API_TOKEN", async () => {
+    const sha = shaOnArm(repository, 0.25, "candidate");
+    const { code, stdout, stderr } = await run(docker(sha, "--url", `${router.url}/`), { env: { API_TOKEN: token } });
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^runner: +hetzner$/m);
+    expect(stdout).toMatch(/^arm: +candidate$/m);
+    expect(stdout).toMatch(new RegExp(`^fleet: +GET ${router.url}/fleet\\?repository=acme%2Fapp$`, "m"));
+    expect(stdout).toContain("  - hetzner has room (0/2 busy)");
+  });
+
+  it("exits 2 on a wrong token, naming the answer and never the token", async () => {
+    const { code, stdout, stderr } = await run(docker("a".repeat(40), "--url", router.url, "--token", "wrong-token"));
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/answered 401 unauthorized/);
+    expect(stderr).toContain("--token or API_TOKEN");
+    expect(stderr).not.toContain("wrong-token");
+  });
+
+  it("notes classes of its config the router does not have", async () => {
+    const file = join(scratch, "extra-class.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ runners: { "gpu-b": { kind: "self-hosted", runsOn: ["self-hosted", "gpu-b"] } } }),
+    );
+    const { code, stderr } = await run(["--files", "k.cu", "--config", file, "--url", router.url, "--token", token]);
+    expect(code).toBe(0);
+    expect(stderr).toContain("note: the router's fleet has no class gpu-b; taken as free");
+  });
+
+  it("exits 2 when nothing answers at --url", async () => {
+    const { code, stderr } = await run(["--files", "k.cu", "--url", "http://127.0.0.1:9", "--token", token]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/cannot take a fleet snapshot from http:\/\/127\.0\.0\.1:9\/fleet/);
   });
 });
