@@ -268,37 +268,37 @@ describe("alertsFor", () => {
       [],
     ],
     [
-      "job_started elsewhere than suggested",
+      "job_ran elsewhere than suggested",
       () => {
         const job = jobState({ name: "docker build", runner: "kvm2", labels: ["self-hosted", "kvm2"] });
-        return { kind: "job_started", build: started(dockerOnMain, job), job };
+        return { kind: "job_ran", build: started(dockerOnMain, job), job };
       },
       ["fell_back"],
       ['Job "docker build" ran on kvm2, not vps: pmoves/app main'],
     ],
     [
-      "job_started where suggested",
+      "job_ran where suggested",
       () => {
         const job = jobState();
-        return { kind: "job_started", build: started(dockerOnMain, job), job };
+        return { kind: "job_ran", build: started(dockerOnMain, job), job };
       },
       [],
       [],
     ],
     [
-      "job_started on no known runner class",
+      "job_ran on no known runner class",
       () => {
         const job = jobState({ runner: null, labels: ["windows-latest"] });
-        return { kind: "job_started", build: started(dockerOnMain, job), job };
+        return { kind: "job_ran", build: started(dockerOnMain, job), job };
       },
       [],
       [],
     ],
     [
-      "job_started of a build nothing routed",
+      "job_ran of a build nothing routed",
       () => {
         const job = jobState({ runner: "kvm2" });
-        return { kind: "job_started", build: started({ ...dockerOnMain, decision: null }, job), job };
+        return { kind: "job_ran", build: started({ ...dockerOnMain, decision: null }, job), job };
       },
       [],
       [],
@@ -332,7 +332,7 @@ describe("alertsFor", () => {
     const job = jobState({ runner: "github-hosted", labels: ["ubuntu-latest"], runner_name: "GitHub Actions 2" });
     const running = started(docsOnMain, job);
     expect(alertsFor({ kind: "routed", build: docsOnMain }, ALL)).toEqual([]);
-    expect(alertsFor({ kind: "job_started", build: running, job }, ALL)).toEqual([]);
+    expect(alertsFor({ kind: "job_ran", build: running, job }, ALL)).toEqual([]);
     expect(alertsFor({ kind: "completed", build: completed(running, "success") }, ALL)).toEqual([]);
   });
 
@@ -346,7 +346,7 @@ describe("alertsFor", () => {
       { kind: "routed", build: production },
       { kind: "routed", build: gpuOnHosted },
       { kind: "completed", build: completed(dockerOnMain, "failure") },
-      { kind: "job_started", build: started(dockerOnMain, job), job },
+      { kind: "job_ran", build: started(dockerOnMain, job), job },
       { kind: "queued_too_long", build: gpu, job, waitedSeconds: 3600 },
     ];
     const all = events.flatMap((e) => kinds(alertsFor(e, ALL)));

@@ -195,7 +195,10 @@ describe("parseRoutingConfig: validation", () => {
     ["assign to an unknown runner", 'assign.gpu: unknown runner "gpu-box"'],
     ["fallback to an unknown runner", 'runners.vps.fallback: unknown runner "kvm9"'],
     ["fallback cycle", "runners.ci-1.fallback: cycle ci-1 → ci-2 → ci-1"],
-    ["bad repository key", 'repositories["not a repo"]: must be "owner/name"'],
+    [
+      "bad repository key",
+      'repositories["not a repo"]: must be "owner/name", or "owner/*" for every repository of an owner',
+    ],
     ["negative cost", "runners.kvm2.cost.perMinuteUsd: must be 0 or more"],
     [
       "self-hosted-only with a github-hosted default runner",

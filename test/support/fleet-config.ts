@@ -10,8 +10,16 @@ export const POOL_LABELS = ["self-hosted", "pool"];
 export const CANARY_LABELS = ["self-hosted", "canary"];
 export const AB_SHARE = 0.5;
 
+/** Served to OIDC tokens: one repository by name, one pinned to an id, and every repository of an owner. */
+export const OIDC_SERVED = "acme/served";
+export const OIDC_PINNED = { repository: "acme/pinned", id: 777 } as const;
+export const OIDC_OWNER = "oidc-org";
+
 export const TEST_ROUTING_CONFIG = {
   repositories: {
+    [OIDC_SERVED]: {},
+    [OIDC_PINNED.repository]: { id: OIDC_PINNED.id },
+    [`${OIDC_OWNER}/*`]: {},
     [FLEET_REPOSITORY]: {
       runners: {
         pool: {

@@ -207,7 +207,14 @@ describe("GET /route", () => {
     const pushed = expectRouted(await deliver("push", pushPayload({ repository, sha, files: ["kernels/x.cu"] })));
     const res = await call(`/route?repository=${repository}&sha=${sha}`);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ build_id: pushed.build_id, decision: pushed.decision, recorded: true });
+    expect(res.body).toEqual({
+      build_id: pushed.build_id,
+      decision: pushed.decision,
+      recorded: true,
+      routing_job: null,
+      // The default pool: gpu goes to ai-lab, a flat $0 a month, against $0.04 a minute on GitHub-hosted.
+      pricing: { runner_per_minute_usd: null, runner_monthly_usd: 0, github_hosted_per_minute_usd: 0.04 },
+    });
   });
 
   it("finds the recorded decision whatever the case of repository and sha", async () => {

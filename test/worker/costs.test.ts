@@ -61,7 +61,17 @@ describe("GET /costs", () => {
   it("this month to date by default: totals, every runner of the pool, repositories, requirements, baseline, savings", async () => {
     const report = await costs();
     expect(Object.keys(report).sort()).toEqual(
-      ["baseline", "by_arm", "by_repository", "by_requirement", "by_runner", "period", "savings", "totals"].sort(),
+      [
+        "baseline",
+        "by_arm",
+        "by_repository",
+        "by_requirement",
+        "by_runner",
+        "period",
+        "routing_overhead",
+        "savings",
+        "totals",
+      ].sort(),
     );
     const now = new Date();
     expect(report.period.start).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString());

@@ -804,7 +804,8 @@ describe("/route under generated input", () => {
           if (res.status === 200) {
             expect(c.auth.valid, context).toBe(true);
             if (c.method === "POST") {
-              expect(Object.keys(res.body), context).toEqual(["decision"]);
+              expect(Object.keys(res.body).sort(), context).toEqual(["decision", "pricing", "routing_job"]);
+              expect(res.body.routing_job, context).toBeNull();
               const decision = expectDecision(res.body.decision);
               // A list the caller marked truncated is never routed as lightweight.
               if ((c.body.kind === "valid" || c.body.kind === "record") && c.body.value.truncated === true) {
@@ -815,7 +816,7 @@ describe("/route under generated input", () => {
               expectDecision(res.body.decision);
             }
           }
-          // /route records nothing, whatever it answers.
+          // /route records nothing (naming no job), whatever it answers.
           await expectUnchangedSince(before, `${context}: `);
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         }),

@@ -1,14 +1,20 @@
+import type { Caller } from "./auth.ts";
 import { BUILD_KEY_PREFIX } from "./bindings.ts";
 import { bodyText, decodePayload, readBody } from "./body.ts";
 import { changesForCommit } from "./changes.ts";
 import {
   type BuildRecord,
+  type Decision,
+  grantRoute,
   isRepository,
   isSha,
   PAYLOAD_LIMITS,
+  parseJobId,
   parsePeriod,
   parseRouteRequest,
   policyFor,
+  pricingOf,
+  type RoutingPolicy,
   route,
   routeInput,
 } from "./core/index.ts";
@@ -46,41 +52,73 @@ export async function status(url: URL, env: Env): Promise<Response> {
   return Response.json(build);
 }
 
-/** `POST /route`: a decision for a described change, with the fleet's load. Records nothing. */
-export async function routePost(request: Request, env: Env, settings: Settings): Promise<Response> {
+/**
+ * What a route request asks of the Ledger, once its caller may ask it: an OIDC token's ids to
+ * hold it to, and the calling job (named in the request, else the token's own job) to record as
+ * a routing job. An operator may name any job; a job's token only itself.
+ */
+function routeAsk(settings: Settings, caller: Caller | null, repository: string, jobId: number | null) {
+  if (caller?.kind !== "job") return { pins: [], routingJob: jobId };
+  const routingJob = jobId ?? caller.identity.checkRunId;
+  const grant = valueOr(grantRoute(settings.config, caller.identity, repository, routingJob));
+  return { pins: grant.pins, routingJob };
+}
+
+/** The answer's common part: the decision, its prices, and the routing job recorded. */
+function routeAnswer(decision: Decision, policy: RoutingPolicy, routingJob: number | null) {
+  return { decision, routing_job: routingJob, pricing: pricingOf(policy.runners, decision.runner) };
+}
+
+/** `POST /route`: a decision for a described change, with the fleet's load. Records only the routing job. */
+export async function routePost(
+  request: Request,
+  env: Env,
+  settings: Settings,
+  caller: Caller | null,
+): Promise<Response> {
   const text = bodyText(await readBody(request, MAX_ROUTE_BODY));
   if (text === null) throw new HttpError("invalid_body", "body is not UTF-8 text");
   const body = decodePayload(request.headers.get("content-type"), text);
   const asked = valueOr(parseRouteRequest(body));
+  const ask = routeAsk(settings, caller, asked.repository, asked.job_id ?? null);
+  const { snapshot, routingJob } = valueOr(await ledgerOf(env).routeContext(asked.repository, null, ask));
   const { files, sha, repository } = asked;
   const listed = files === undefined && sha ? await changesForCommit(repository, sha, settings) : undefined;
   const input = routeInput(asked, listed);
   const policy = policyFor(settings.config, input.repository);
-  const snapshot = await ledgerOf(env).fleetLoad(input.repository);
-  const decision = route(input, policy, snapshot);
-  return Response.json({ decision });
+  return Response.json(routeAnswer(route(input, policy, snapshot), policy, routingJob));
 }
 
-/** `GET /route?repository=&sha=`: the decision recorded for a commit, computed when there is none. */
-export async function routeGet(url: URL, env: Env, settings: Settings): Promise<Response> {
+/**
+ * `GET /route?repository=&sha=[&ref=][&job_id=]`: the decision recorded for a commit, computed
+ * when there is none (from the commit's own files, as GitHub lists them).
+ */
+export async function routeGet(url: URL, env: Env, settings: Settings, caller: Caller | null): Promise<Response> {
   const repository = url.searchParams.get("repository");
   const sha = url.searchParams.get("sha");
   if (!repository || !sha) throw new HttpError("missing_parameter", "query parameters repository and sha are required");
   if (!isRepository(repository)) throw new HttpError("invalid_request", 'repository must be "owner/name"');
   if (!isSha(sha)) throw new HttpError("invalid_request", "sha must be a hex commit id");
-  const { build: recorded, snapshot } = await ledgerOf(env).routeContext(repository, sha);
-  if (recorded?.decision) {
-    return Response.json({ build_id: recorded.build_id, decision: recorded.decision, recorded: true });
-  }
   const ref = url.searchParams.get("ref");
   if (ref !== null && ref.length > PAYLOAD_LIMITS.ref) {
     throw new HttpError("invalid_request", `ref is longer than ${PAYLOAD_LIMITS.ref} characters`);
   }
-  const changes = await changesForCommit(repository, sha, settings);
+  const jobId = valueOr(parseJobId(url.searchParams.get("job_id")));
+  const ask = routeAsk(settings, caller, repository, jobId);
+  const context = valueOr(await ledgerOf(env).routeContext(repository, sha, ask));
   const policy = policyFor(settings.config, repository);
+  const recorded = context.build;
+  if (recorded?.decision) {
+    return Response.json({
+      build_id: recorded.build_id,
+      recorded: true,
+      ...routeAnswer(recorded.decision, policy, context.routingJob),
+    });
+  }
+  const changes = await changesForCommit(repository, sha, settings);
   const input = { repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes };
-  const decision = route(input, policy, snapshot);
-  return Response.json({ build_id: null, decision, recorded: false });
+  const decision = route(input, policy, context.snapshot);
+  return Response.json({ build_id: null, recorded: false, ...routeAnswer(decision, policy, context.routingJob) });
 }
 
 /** `GET /fleet[?repository=]`: per runner class, capacity, busy, free, queued and its machines. */

@@ -1,15 +1,16 @@
 import { Hono } from "hono/tiny";
 import { costs, fleet, health, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
-import { bearerMatches, requireBearer } from "./auth.ts";
+import { bearerMatches, type Caller, requireOperator, requireRouteCaller } from "./auth.ts";
 import type { Env } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { ledgerOf } from "./ledger.ts";
-import { log } from "./log.ts";
+import { deliveryFields, log } from "./log.ts";
 import { loadSettings, type Settings, SettingsError } from "./settings.ts";
 import { handleWebhook } from "./webhook.ts";
 
 const WEBHOOK_PATH = "/webhook/github";
 
+/** Counts a refused delivery in the Ledger's metrics (`reason`: the error code); a failure to count is logged. */
 async function countRejection(env: Env, reason: string): Promise<void> {
   try {
     await ledgerOf(env).reject(reason);
@@ -69,33 +70,50 @@ type Context = {
   executionCtx: Pick<ExecutionContext, "waitUntil">;
 };
 
+/**
+ * Who may call a route: anyone (`public`), the API token's holders (`operator`), or those and
+ * workflow jobs with a GitHub Actions OIDC token (`route`).
+ */
+type Access = "public" | "operator" | "route";
+
 /** Every route, the one list: each is registered from it, and so is the `Allow` of its 405. */
 export const ROUTES: readonly {
   method: "GET" | "POST";
   path: string;
-  /** Needs the API token as a bearer token. */
-  bearer: boolean;
-  handle: (c: Context) => Response | Promise<Response>;
+  access: Access;
+  handle: (c: Context, caller: Caller | null) => Response | Promise<Response>;
 }[] = [
-  { method: "GET", path: "/health", bearer: false, handle: (c) => health(c.get("settings")) },
+  { method: "GET", path: "/health", access: "public", handle: (c) => health(c.get("settings")) },
   {
     method: "POST",
     path: WEBHOOK_PATH,
-    bearer: false,
+    access: "public",
     handle: (c) => handleWebhook(c.req.raw, c.env, c.get("settings"), c.executionCtx),
   },
-  { method: "GET", path: "/status", bearer: true, handle: (c) => status(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/status", access: "operator", handle: (c) => status(new URL(c.req.url), c.env) },
   {
     method: "GET",
     path: "/route",
-    bearer: true,
-    handle: (c) => routeGet(new URL(c.req.url), c.env, c.get("settings")),
+    access: "route",
+    handle: (c, caller) => routeGet(new URL(c.req.url), c.env, c.get("settings"), caller),
   },
-  { method: "POST", path: "/route", bearer: true, handle: (c) => routePost(c.req.raw, c.env, c.get("settings")) },
-  { method: "GET", path: "/fleet", bearer: true, handle: (c) => fleet(new URL(c.req.url), c.env) },
-  { method: "GET", path: "/metrics", bearer: true, handle: (c) => metrics(c.env) },
-  { method: "GET", path: "/costs", bearer: true, handle: (c) => costs(new URL(c.req.url), c.env) },
+  {
+    method: "POST",
+    path: "/route",
+    access: "route",
+    handle: (c, caller) => routePost(c.req.raw, c.env, c.get("settings"), caller),
+  },
+  { method: "GET", path: "/fleet", access: "operator", handle: (c) => fleet(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/metrics", access: "operator", handle: (c) => metrics(c.env) },
+  { method: "GET", path: "/costs", access: "operator", handle: (c) => costs(new URL(c.req.url), c.env) },
 ];
+
+/** The caller a route's access asks for, or the 401/403 it answers with. */
+function callerFor(access: Access, request: Request, settings: Settings): Promise<Caller | null> | null {
+  if (access === "operator") return requireOperator(request, settings);
+  if (access === "route") return requireRouteCaller(request, settings);
+  return null;
+}
 
 /** The methods each path answers, as its 405's `Allow` header says them. */
 export const ALLOWED: Readonly<Record<string, string>> = (() => {
@@ -106,8 +124,8 @@ export const ALLOWED: Readonly<Record<string, string>> = (() => {
 
 for (const route of ROUTES) {
   app.on(route.method, route.path, async (c) => {
-    if (route.bearer) await requireBearer(c.req.raw, c.get("settings").apiTokens);
-    return route.handle(c);
+    const caller = await callerFor(route.access, c.req.raw, c.get("settings"));
+    return route.handle(c, caller);
   });
 }
 for (const [path, allow] of Object.entries(ALLOWED)) {
@@ -118,8 +136,16 @@ app.notFound((c) => errorResponse("not_found", `no route for ${c.req.method} ${n
 
 app.onError((error, c) => {
   if (error instanceof HttpError) {
-    // Refused deliveries are counted (never recorded otherwise), after the answer.
-    if (new URL(c.req.url).pathname === WEBHOOK_PATH) c.executionCtx.waitUntil(countRejection(c.env, error.code));
+    if (new URL(c.req.url).pathname === WEBHOOK_PATH) {
+      // A refused delivery (4xx) is logged once, by its code and its id and event when they are
+      // sane: never its body, other headers or signature. Server-side failures log their own cause.
+      if (error.status < 500) {
+        const fields = { reason: error.code, status: error.status, ...deliveryFields(c.req.raw.headers) };
+        log("warn", "webhook refused", fields);
+      }
+      // Refused deliveries are counted (never recorded otherwise), after the answer.
+      c.executionCtx.waitUntil(countRejection(c.env, error.code));
+    }
     return errorResponse(error.code, error.message);
   }
   log("error", "unhandled", { error: error instanceof Error ? error.message : String(error) });

@@ -29,6 +29,8 @@ export const VAR_NAMES = {
 
 /** GitHub Actions' OIDC issuer, used when OIDC_ISSUER is not set. */
 export const DEFAULT_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
+/** OIDC_ISSUER's value for a router that takes no OIDC token: only the API token opens /route. */
+export const OIDC_OFF = "off";
 /** The audience route tokens are asked for, used when OIDC_AUDIENCE is not set. */
 export const DEFAULT_OIDC_AUDIENCE = "pmoves-ci-orchestrator";
 

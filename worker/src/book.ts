@@ -16,6 +16,7 @@ import {
   effectsOf,
   type FleetJob,
   type FleetSnapshot,
+  fail,
   fleetSnapshot,
   histogramQuantile,
   interpretEvent,
@@ -25,8 +26,11 @@ import {
   monthStart,
   newBuild,
   nextCheck,
+  ok,
+  type PinnedId,
   type Plan,
   policyFor,
+  type Result,
   type RoutingConfig,
   type RoutingInput,
   type RoutingPolicy,
@@ -39,6 +43,7 @@ import {
 import type { JobLookup } from "./github.ts";
 import { RescueDesk } from "./rescue-desk.ts";
 import { type RoutingSource, routingOf, type Settings } from "./settings.ts";
+import { AccessStore, PIN_RETENTION_MS, ROUTING_JOB_RETENTION_MS } from "./store/access.ts";
 import { BuildStore, KV_WRITE_INTERVAL_MS } from "./store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./store/costs.ts";
 import { DeliveryStore } from "./store/deliveries.ts";
@@ -101,6 +106,23 @@ export interface Outcome {
   persist: BuildRecord | null;
 }
 
+/** What a route request asks of the Ledger besides the build and the load. */
+export interface RouteAsk {
+  /** Ids the caller's token must match, pinned when new (core/access.ts `grantRoute`). */
+  pins?: readonly PinnedId[];
+  /** The calling job, recorded as a routing job: the router's own overhead, not a build's job. */
+  routingJob?: number | null;
+}
+
+/** The Ledger's side of a route request. */
+export interface RouteContext {
+  /** The build recorded for the commit, when one was asked for and there is one. */
+  build: BuildRecord | null;
+  snapshot: FleetSnapshot;
+  /** The job recorded as a routing job, or null. */
+  routingJob: number | null;
+}
+
 /** One self-hosted runner as GitHub lists it. */
 export interface ListedRunner {
   name: string;
@@ -140,6 +162,7 @@ export class Book {
   private readonly deliveries: DeliveryStore;
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
+  private readonly access: AccessStore;
   private readonly deps: BookDeps;
   /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
   private readonly usual = new Map<string, { ms: number; until: number }>();
@@ -156,6 +179,7 @@ export class Book {
     this.deliveries = new DeliveryStore(this.sql);
     this.costs = new CostStore(this.sql);
     this.watch = new QueueWatch(this.sql);
+    this.access = new AccessStore(this.sql);
     this.rescueDesk = new RescueDesk({
       sql: this.sql,
       wake: deps.wake,
@@ -199,9 +223,32 @@ export class Book {
     return this.builds.byId(buildId);
   }
 
-  /** For GET /route, in one call: the build recorded for a commit, and the fleet's load under the repository's policy. */
-  routeContext(repository: string, sha: string): { build: BuildRecord | null; snapshot: FleetSnapshot } {
-    return { build: this.builds.forCommit(repository, sha), snapshot: this.snapshotFor(repository) };
+  /**
+   * A route request, in one transaction: the token's ids checked against the pins (a conflict
+   * changes nothing and is `forbidden`), new ones pinned, the calling job recorded as a routing
+   * job (it leaves the fleet and its queue watch), then the build recorded for `sha` (when given)
+   * and the fleet's load under the repository's policy.
+   */
+  routeContext(repository: string, sha: string | null, ask: RouteAsk = {}, now = Date.now()): Result<RouteContext> {
+    return this.transaction((): Result<RouteContext> => {
+      const pins = ask.pins ?? [];
+      const conflict = this.access.conflict(pins);
+      if (conflict !== undefined) {
+        return fail(
+          "forbidden",
+          `${conflict.key} was first served to another ${conflict.key.endsWith("/*") ? "owner" : "repository"} id: a renamed or re-created repository does not inherit its access (an operator can pin the new id with repositories[name].id)`,
+        );
+      }
+      this.access.pin(pins, now);
+      const routingJob = ask.routingJob ?? null;
+      if (routingJob !== null && this.access.addRoutingJob(routingJob, repository, now)) {
+        const row = this.fleet.job(routingJob);
+        if (row !== null && row.state !== "done") this.release(row, now, this.config());
+        this.watch.remove(routingJob);
+      }
+      const build = sha === null ? null : this.builds.forCommit(repository, sha);
+      return ok({ build, snapshot: this.snapshotFor(repository), routingJob });
+    });
   }
 
   /** Per class of the repository's policy (of every configured class when null): capacity, busy, free, queued, machines. */
@@ -296,6 +343,7 @@ export class Book {
       more = this.builds.prune(now - BUILD_RETENTION_MS, PRUNE_BATCH) || more;
       const dayBefore = new Date(now - COST_DAY_RETENTION_DAYS * 86_400_000).toISOString().slice(0, 10);
       more = this.costs.prune(now - COST_JOB_RETENTION_MS, dayBefore, PRUNE_BATCH) || more;
+      more = this.access.prune(now - ROUTING_JOB_RETENTION_MS, now - PIN_RETENTION_MS, PRUNE_BATCH) || more;
       return more;
     });
   }
@@ -396,8 +444,10 @@ export class Book {
         const next = applyUpdate(base, plan.update, plan.at);
         if (known === null) this.builds.insert(next, now);
         else this.builds.update(next);
+        // The router's own route job is not demand for the fleet.
+        const routing = plan.update.kind === "job" && this.access.isRoutingJob(plan.update.job.id);
         const fleetBefore =
-          plan.update.kind === "job" ? this.applyToFleet(plan.repository, plan.update.job, now) : undefined;
+          plan.update.kind === "job" && !routing ? this.applyToFleet(plan.repository, plan.update.job, now) : undefined;
         const unlisted =
           plan.update.kind === "job" && next.jobs[String(plan.update.job.id)] === undefined
             ? { before: fleetBefore }
@@ -414,6 +464,7 @@ export class Book {
             after: next,
             update: plan.update,
             checked,
+            routing,
             ...(unlisted === undefined ? {} : { unlisted }),
           },
         };

@@ -5,6 +5,7 @@ export const ERRORS = {
   not_found: 404,
   method_not_allowed: 405,
   unauthorized: 401,
+  forbidden: 403,
   missing_signature: 401,
   invalid_signature: 401,
   missing_header: 400,
@@ -29,6 +30,8 @@ const FAILURE_ERRORS: Record<FailureCode, ErrorCode> = {
   invalid_payload: "invalid_payload",
   invalid_config: "misconfigured",
   upstream: "unavailable",
+  unauthorized: "unauthorized",
+  forbidden: "forbidden",
 };
 
 export class HttpError extends Error {

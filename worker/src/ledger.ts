@@ -6,8 +6,17 @@ import {
   type LEDGER_BINDING,
   LEDGER_INSTANCE,
 } from "./bindings.ts";
-import { type AcceptOptions, Book, type CheckResult, type FleetView, type ListedRunner, type Outcome } from "./book.ts";
-import { type BuildRecord, type CostReport, type FleetSnapshot, fail, type Plan } from "./core/index.ts";
+import {
+  type AcceptOptions,
+  Book,
+  type CheckResult,
+  type FleetView,
+  type ListedRunner,
+  type Outcome,
+  type RouteAsk,
+  type RouteContext,
+} from "./book.ts";
+import { type BuildRecord, type CostReport, fail, type Plan, type Result } from "./core/index.ts";
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
@@ -79,14 +88,9 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return this.book.build(buildId);
   }
 
-  /** For GET /route: the build recorded for a commit, and the fleet's load under its repository's policy. */
-  async routeContext(repository: string, sha: string): Promise<{ build: BuildRecord | null; snapshot: FleetSnapshot }> {
-    return this.book.routeContext(repository, sha);
-  }
-
-  /** Per class of the repository's policy (of every configured class when null). */
-  async fleetLoad(repository: string | null): Promise<FleetSnapshot> {
-    return this.book.snapshotFor(repository);
+  /** For a route request: pins checked, the routing job recorded, the build recorded for a commit, the fleet's load. */
+  async routeContext(repository: string, sha: string | null, ask: RouteAsk = {}): Promise<Result<RouteContext>> {
+    return this.book.routeContext(repository, sha, ask);
   }
 
   async fleetView(repository: string | null): Promise<FleetView> {

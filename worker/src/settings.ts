@@ -1,4 +1,4 @@
-import { SECRET_NAMES, VAR_NAMES } from "./bindings.ts";
+import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER, OIDC_OFF, SECRET_NAMES, VAR_NAMES } from "./bindings.ts";
 import {
   allPolicies,
   compilePolicy,
@@ -36,7 +36,12 @@ export interface Settings {
   discordWebhookUrl: string | null;
   /** The organization whose self-hosted runners the Cron Trigger reconciles, when set. */
   runnersOwner: string | null;
+  /** The GitHub Actions OIDC tokens `/route` accepts: their issuer and audience; null when OIDC_ISSUER is `off`. */
+  oidc: { issuer: string; audience: string } | null;
 }
+
+/** The longest OIDC audience taken. */
+const MAX_AUDIENCE = 256;
 
 /**
  * The bindings are wrong. `problems` says what, and may quote configuration (never a secret):
@@ -143,6 +148,21 @@ export function parseSettings(source: SettingsSource): Settings {
   }
   const config = routing.ok ? routing.value : null;
 
+  const issuer = (read(VAR_NAMES.oidcIssuer) ?? DEFAULT_OIDC_ISSUER).replace(/\/+$/, "");
+  if (issuer !== OIDC_OFF && !isTrustedIssuerUrl(issuer)) {
+    problems.push({
+      setting: VAR_NAMES.oidcIssuer,
+      problem: `${VAR_NAMES.oidcIssuer} must be an https URL (http only for an issuer on 127.0.0.1, localhost or [::1]), or ${OIDC_OFF}`,
+    });
+  }
+  const audience = read(VAR_NAMES.oidcAudience) ?? DEFAULT_OIDC_AUDIENCE;
+  if (audience.length > MAX_AUDIENCE) {
+    problems.push({
+      setting: VAR_NAMES.oidcAudience,
+      problem: `${VAR_NAMES.oidcAudience} is longer than ${MAX_AUDIENCE} characters`,
+    });
+  }
+
   if (problems.length > 0 || config === null || webhookSecret === null || apiToken === null) {
     throw new SettingsError(problems, apiTokens);
   }
@@ -162,7 +182,21 @@ export function parseSettings(source: SettingsSource): Settings {
           },
     discordWebhookUrl: read(SECRET_NAMES.discordWebhookUrl),
     runnersOwner: read(VAR_NAMES.runnersOwner)?.trim() || null,
+    oidc: issuer === OIDC_OFF ? null : { issuer, audience },
   };
+}
+
+/** `https:` anywhere, `http:` only on the machine itself (a local issuer for tests and development). */
+export function isTrustedIssuerUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") return false;
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
 }
 
 /** A binding's value, or null when it is unset or empty. */
@@ -199,7 +233,12 @@ export function readRouting(source: SettingsSource): Result<RoutingConfig> {
       configProblem(`${VAR_NAMES.routingConfig} is not valid JSON`);
     }
   }
-  if (modeValid) configInput = { ...configInput, mode: modeText };
+  // RUNNER_DISPATCH_MODE replaces the config's top-level mode, but not one that is not a mode:
+  // that stays for the parser to report against ROUTING_CONFIG, rather than pass unnoticed.
+  const ownMode = configInput.mode;
+  if (modeValid && (ownMode === undefined || (MODES as readonly unknown[]).includes(ownMode))) {
+    configInput = { ...configInput, mode: modeText };
+  }
 
   let config: RoutingConfig | null = null;
   try {

@@ -32,7 +32,7 @@ export function resolveAlerts(input: AlertsInput | undefined): AlertsPolicy {
 export type AlertEvent =
   | { kind: "routed"; build: BuildRecord }
   | { kind: "completed"; build: BuildRecord }
-  | { kind: "job_started"; build: BuildRecord; job: JobState }
+  | { kind: "job_ran"; build: BuildRecord; job: JobState }
   | {
       kind: "queued_too_long";
       build: BuildRecord;
@@ -85,7 +85,8 @@ function duration(seconds: number): string {
  *   the mode could not satisfy → `unsatisfiable`;
  * - completed: failed (failure, timed_out, startup_failure) and deploying — the decision names an
  *   environment, or the ref is one of the policy's `deploy.refs` → `deploy_ref_failure`;
- * - job_started: the job ran on a runner class other than the one the decision named → `fell_back`;
+ * - job_ran: a job finished (it is judged then, once the router knows whether it was its own
+ *   route job) having run on a runner class other than the one the decision named → `fell_back`;
  * - queued_too_long: the job waited at least `policy.queuedTooLongSeconds`, or the rescue desk
  *   says why it was not rescued → `queued_too_long`.
  */
@@ -123,7 +124,7 @@ export function alertsFor(event: AlertEvent, routing: Pick<RoutingPolicy, "alert
       });
       break;
     }
-    case "job_started": {
+    case "job_ran": {
       const used = event.job.runner;
       if (used === null || decision === null || used === decision.runner) break;
       raised.push({

@@ -4,7 +4,7 @@ import { fallbackChain } from "./chain.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
-import { dict, REPOSITORY } from "./names.ts";
+import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
 import {
   type FailoverPolicy,
   type Machine,
@@ -30,7 +30,10 @@ import {
  * - `failover`: which requirements may fall back (default docker, default, lightweight: GPU and
  *   deploy wait) and the stuck-queue rescue (`enabled`, `maxPerRun` 0..10, default 2).
  * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
- * - `repositories`: the same keys per `owner/name`, applied over the top-level ones.
+ * - `repositories`: the same keys per `owner/name`, applied over the top-level ones; `owner/*`
+ *   stands for every repository of that owner not listed by name. The repositories listed here
+ *   are the ones the router serves to GitHub Actions OIDC tokens. An entry's `id` (GitHub's
+ *   `repository_id`) pins it: only tokens of that repository are served under its name.
  */
 const text = z.string().check(z.minLength(1, "must not be empty"));
 const labels = z.array(text).check(z.minLength(1, "must name at least one label"));
@@ -92,7 +95,10 @@ const policyShape = {
   ab: z.optional(z.record(z.string(), abSchema)),
 };
 
-const policySchema = z.strictObject(policyShape);
+const policySchema = z.strictObject({
+  ...policyShape,
+  id: z.optional(z.int().check(z.gte(1, "must be a repository id (a positive integer)"))),
+});
 const configSchema = z.strictObject({
   ...policyShape,
   repositories: z.optional(z.record(z.string(), policySchema)),
@@ -140,12 +146,16 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
   const defaults = resolvePolicy(DEFAULT_POLICY, top, "", problems);
   const topLevel = new Set(problems);
   const byRepo = dict<RoutingPolicy>();
+  const ids = dict<number>();
   const spelled = dict<string>();
-  for (const [name, override] of Object.entries(repositories)) {
+  for (const [name, { id, ...override }] of Object.entries(repositories)) {
     const where = `repositories[${JSON.stringify(name)}].`;
-    if (!REPOSITORY.test(name)) {
-      problems.push(`${where.slice(0, -1)}: must be "owner/name"`);
+    if (!REPOSITORY.test(name) && !OWNER_WILDCARD.test(name)) {
+      problems.push(`${where.slice(0, -1)}: must be "owner/name", or "owner/*" for every repository of an owner`);
       continue;
+    }
+    if (id !== undefined && OWNER_WILDCARD.test(name)) {
+      problems.push(`${where}id: an "owner/*" entry stands for many repositories and takes no id`);
     }
     const key = name.toLowerCase();
     const earlier = spelled[key];
@@ -156,13 +166,14 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
       continue;
     }
     spelled[key] = name;
+    if (id !== undefined) ids[key] = id;
     // A problem the repository inherits from the top level is reported once, at the top level.
     const own: string[] = [];
     byRepo[key] = resolvePolicy(defaults, override, where, own);
     problems.push(...own.filter((problem) => !topLevel.has(problem.slice(where.length))));
   }
   if (problems.length > 0) throw new RoutingConfigError([...new Set(problems)]);
-  return { defaults, repositories: byRepo };
+  return { defaults, repositories: byRepo, ids };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -249,9 +260,21 @@ export function allPolicies(config: RoutingConfig): RoutingPolicy[] {
   return [config.defaults, ...Object.values(config.repositories)];
 }
 
-/** The policy that applies to `repository` (`owner/name`, any case). */
+/**
+ * The entry of `repositories` that names `repository` (`owner/name`, any case): its own, else
+ * its owner's `owner/*`; undefined when neither is listed.
+ */
+export function repositoryEntry(config: RoutingConfig, repository: string): string | undefined {
+  const key = repository.toLowerCase();
+  if (Object.hasOwn(config.repositories, key)) return key;
+  const owner = `${key.slice(0, key.indexOf("/"))}/*`;
+  return Object.hasOwn(config.repositories, owner) ? owner : undefined;
+}
+
+/** The policy that applies to `repository` (`owner/name`, any case): its entry's, else the defaults. */
 export function policyFor(config: RoutingConfig, repository: string): RoutingPolicy {
-  return config.repositories[repository.toLowerCase()] ?? config.defaults;
+  const entry = repositoryEntry(config, repository);
+  return (entry === undefined ? undefined : config.repositories[entry]) ?? config.defaults;
 }
 
 function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, problems: string[]): RoutingPolicy {

@@ -7,12 +7,21 @@ import type { Requirement, Runner } from "./types.ts";
  * Pure: times come in as ISO 8601 strings, nothing reads a clock.
  */
 
+/**
+ * The `requirement` the router's own route jobs are billed under: overhead, apart from every
+ * build's work, and left out of the baseline (without the router there would be no route job).
+ */
+export const ROUTING_OVERHEAD = "routing";
+
+/** What a billed job did: a build's requirement, routing overhead, or unknown (null). */
+export type BilledRequirement = Requirement | typeof ROUTING_OVERHEAD | null;
+
 /** One finished job, as the ledger keeps it. */
 export interface CostJob {
   job_id: number;
   run_attempt: number;
   repository: string;
-  requirement: Requirement | null;
+  requirement: BilledRequirement;
   /** The runner class (pool id) that ran the job. */
   runner: string;
   /** The runner the routing decision named, when there was one. */
@@ -29,7 +38,7 @@ export interface CostJob {
  */
 export interface BilledLine {
   repository: string;
-  requirement: Requirement | null;
+  requirement: BilledRequirement;
   runner: string;
   arm: string | null;
   /** GPU work: GitHub-hosted runners could not have run it, so it has no baseline price. */
@@ -81,8 +90,10 @@ export interface CostReport {
   /** Every runner of the pool, used or not, plus any unknown runner a job names. */
   by_runner: Record<string, RunnerCostLine>;
   by_repository: Record<string, CostLine>;
-  /** Keyed by requirement; jobs without one are under `unknown`. */
+  /** Keyed by requirement; jobs without one are under `unknown`, the router's route jobs under `routing`. */
   by_requirement: Record<string, CostLine>;
+  /** The router's own route jobs: in the totals (they are paid for), never in the baseline. */
+  routing_overhead: CostLine;
   /** Keyed by A/B arm (`control`, `candidate`); jobs routed under no A/B rollout are not listed. */
   by_arm: Record<string, CostLine>;
   /** The same billable minutes on GitHub-hosted runners. */
@@ -206,7 +217,9 @@ export interface CostReportOptions {
  *   `totals.unallocated_usd`.
  * - The baseline prices the same billable minutes at the GitHub-hosted rate, except GPU work:
  *   GitHub-hosted runners cannot run it, so it is counted in `baseline.not_possible` and left
- *   out of its dollars.
+ *   out of its dollars, and the router's own route jobs ({@link ROUTING_OVERHEAD}): they cost
+ *   what they cost, in the totals and in `routing_overhead`, and without the router they would
+ *   not run at all.
  *
  * Money is computed in full precision and rounded to cents only in the report.
  * Throws a RangeError when the period's bounds are not ISO 8601 date-times or end before start.
@@ -266,7 +279,9 @@ export function costReport(
       if (arm !== null) arm.cost += cost;
       perMinuteUsd += cost;
     }
-    if (billed.gpu) {
+    if (billed.requirement === ROUTING_OVERHEAD) {
+      // Not work the baseline would have run.
+    } else if (billed.gpu) {
       baseline.impossibleJobs += jobs;
       baseline.impossibleMinutes += minutes;
     } else {
@@ -318,6 +333,7 @@ export function costReport(
     by_repository: Object.fromEntries([...byRepository].map(([key, line]) => [key, output(line)])),
     by_requirement: Object.fromEntries([...byRequirement].map(([key, line]) => [key, output(line)])),
     by_arm: Object.fromEntries([...byArm].map(([key, line]) => [key, output(line)])),
+    routing_overhead: output(byRequirement.get(ROUTING_OVERHEAD) ?? emptyLine()),
     baseline: {
       runner: hosted?.id ?? null,
       per_minute_usd: hosted?.cost.perMinuteUsd ?? null,
@@ -395,4 +411,25 @@ export function parsePeriod(text: string | null, now: Date): Result<Period> {
     return ok({ start: start.toISOString(), end: now.toISOString(), label: `last ${n} day${n === 1 ? "" : "s"}` });
   }
   return fail("invalid_request", `period ${shown} is not understood: ${PERIOD_HELP}`);
+}
+
+/** What a decision's runner costs against GitHub-hosted, as a route answer states it. */
+export interface Pricing {
+  /** The runner's price per minute, when it is priced per minute. */
+  runner_per_minute_usd: number | null;
+  /** The runner's flat monthly price, when it has one (paid whether it runs or not). */
+  runner_monthly_usd: number | null;
+  /** What the baseline's GitHub-hosted runner costs per minute; null when the pool has none. */
+  github_hosted_per_minute_usd: number | null;
+}
+
+/** The prices behind a decision for `runner`, read from the pool the decision was made with. */
+export function pricingOf(runners: Record<string, Runner>, runner: string): Pricing {
+  const chosen = Object.hasOwn(runners, runner) ? runners[runner] : undefined;
+  const cost = chosen?.cost;
+  return {
+    runner_per_minute_usd: cost !== undefined && "perMinuteUsd" in cost ? cost.perMinuteUsd : null,
+    runner_monthly_usd: cost !== undefined && "monthlyUsd" in cost ? cost.monthlyUsd : null,
+    github_hosted_per_minute_usd: baselineRunner(runners, undefined)?.cost.perMinuteUsd ?? null,
+  };
 }

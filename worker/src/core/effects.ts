@@ -1,6 +1,6 @@
 import type { AlertEvent } from "./alerts.ts";
 import { type BuildRecord, type JobState, jobTransition, type WorkflowUpdate } from "./builds.ts";
-import { type CostJob, jobMinutes } from "./costs.ts";
+import { type CostJob, jobMinutes, ROUTING_OVERHEAD } from "./costs.ts";
 import type { MetricKey } from "./metrics.ts";
 
 /** What one accepted delivery did to the Ledger's state. */
@@ -15,6 +15,8 @@ export type Change =
       update: WorkflowUpdate;
       /** Found by asking GitHub about a job whose event was lost, not delivered: not a delivery. */
       checked?: boolean;
+      /** The job is the router's own route job (it asked for a route naming itself): overhead, not the build's work. */
+      routing?: boolean;
       /**
        * For a job the build record leaves out (past its cap): its status before this event, as
        * the fleet's row had it (undefined when the fleet had no row), so it is still counted once.
@@ -86,10 +88,11 @@ export function effectsOf(change: Change): Effects {
     const { before, after, update } = change;
     if (update.kind === "job") {
       const listed = after.jobs[String(update.job.id)];
-      if (listed !== undefined) jobEffects(before?.jobs[String(update.job.id)], listed, after, effects, count);
+      const routing = change.routing === true;
+      if (listed !== undefined) jobEffects(before?.jobs[String(update.job.id)], listed, after, routing, effects, count);
       else if (change.unlisted !== undefined) {
         const previous = change.unlisted.before === undefined ? undefined : { status: change.unlisted.before };
-        jobEffects(previous, update.job, after, effects, count);
+        jobEffects(previous, update.job, after, routing, effects, count);
       }
     }
     if (after.status === "completed" && before?.status !== "completed") {
@@ -101,11 +104,18 @@ export function effectsOf(change: Change): Effects {
   return effects;
 }
 
-/** What one job's event implies: `previous` is its state before the event, `job` after it. */
+/**
+ * What one job's event implies: `previous` is its state before the event, `job` after it.
+ * Whether a job ran where the router said (accuracy, `fell_back`) is judged when it finishes:
+ * by then the router knows whether it was its own route job, which asks for its route only once
+ * it has started. A routing job counts as a job and is billed as routing overhead; it is never
+ * judged, alerted, watched or part of an A/B arm.
+ */
 function jobEffects(
   previous: Pick<JobState, "status"> | undefined,
   job: JobState,
   after: BuildRecord,
+  routing: boolean,
   effects: Effects,
   count: (metric: MetricKey, labels?: Record<string, string>, by?: number) => void,
 ): void {
@@ -113,10 +123,10 @@ function jobEffects(
   const runner = job.runner ?? UNKNOWN_RUNNER;
   const transition = jobTransition(previous, job);
   /** The A/B arm the build was routed under; its jobs' outcomes are also counted per arm. */
-  const arm = after.decision?.arm ?? null;
+  const arm = routing ? null : (after.decision?.arm ?? null);
 
   // A job is watched once it queues for a runner: a job waiting for an approval is not demand.
-  if (job.status === "queued" && (previous === undefined || previous.status === "waiting")) {
+  if (!routing && job.status === "queued" && (previous === undefined || previous.status === "waiting")) {
     effects.watch = { jobId, buildId: after.build_id, queuedAt: job.queued_at };
   }
   if (transition.started) {
@@ -135,17 +145,19 @@ function jobEffects(
         });
       }
     }
-    const suggested = after.decision?.runner ?? "none";
-    count("accuracy", { suggested, used: runner });
-    effects.alerts.push({ kind: "job_started", build: after, job });
   }
   if (transition.completed) {
     // Watched while queued: a job that started was unwatched then.
     if (transition.started === null && previous?.status !== "in_progress") effects.unwatch = jobId;
     const conclusion = bounded(transition.completed.conclusion, CONCLUSION_LABELS);
     count("jobs", { runner, conclusion });
+    if (routing) count("routingJobs", { runner, conclusion });
+    else {
+      count("accuracy", { suggested: after.decision?.runner ?? "none", used: runner });
+      effects.alerts.push({ kind: "job_ran", build: after, job });
+    }
     if (arm !== null) count("abJobs", { runner, arm, conclusion });
-    if (transition.completed.runSeconds !== null) {
+    if (transition.completed.runSeconds !== null && !routing) {
       effects.observations.push({ metric: "runSeconds", labels: { runner }, seconds: transition.completed.runSeconds });
       if (arm !== null) {
         effects.observations.push({
@@ -160,7 +172,7 @@ function jobEffects(
         job_id: job.id,
         run_attempt: job.run_attempt,
         repository: after.repository,
-        requirement: after.decision?.requirement ?? null,
+        requirement: routing ? ROUTING_OVERHEAD : (after.decision?.requirement ?? null),
         runner: job.runner,
         suggested: after.decision?.runner ?? null,
         started_at: job.started_at,

@@ -1,5 +1,6 @@
 /** The router's pure core: no platform types, shared by the Worker, infra/ and the scripts. */
 
+export * from "./access.ts";
 export * from "./alerts.ts";
 export * from "./builds.ts";
 export * from "./chain.ts";

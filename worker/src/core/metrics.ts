@@ -90,9 +90,15 @@ export const METRICS = {
   },
   accuracy: {
     name: "ci_router_routing_accuracy_total",
-    help: "Started jobs by the runner the router suggested and the runner class that took them.",
+    help: "Jobs that ran (counted when they finish) by the runner the router suggested and the runner class that took them; the router's own route jobs are left out.",
     type: "counter",
     labels: ["suggested", "used"],
+  },
+  routingJobs: {
+    name: "ci_router_routing_jobs_total",
+    help: "The router's own route jobs (a job that asked for its route naming itself), finished, by runner class and conclusion.",
+    type: "counter",
+    labels: ["runner", "conclusion"],
   },
   billableSeconds: {
     name: "ci_router_job_billable_seconds_total",

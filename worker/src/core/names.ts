@@ -13,6 +13,9 @@ export const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}\/(?!\.{1,2}$)[A-Za-z0
 /** A GitHub account (user or organization) login. */
 export const OWNER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/;
 
+/** Every repository of an owner, as the routing configuration's `repositories` names them: `owner/*`. */
+export const OWNER_WILDCARD = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}\/\*$/;
+
 /** A commit id, full or abbreviated, in hex. */
 export const SHA = /^[0-9a-fA-F]{7,64}$/;
 

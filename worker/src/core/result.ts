@@ -13,7 +13,11 @@ export type FailureCode =
   /** The routing configuration (or a pattern in it) cannot be used. */
   | "invalid_config"
   /** Another service answered with an error, or not at all. */
-  | "upstream";
+  | "upstream"
+  /** The caller could not be authenticated. */
+  | "unauthorized"
+  /** The caller is authenticated but may not do this. */
+  | "forbidden";
 
 export interface Failure {
   code: FailureCode;

@@ -23,7 +23,20 @@ const routeRequestSchema = z.strictObject({
   ),
   truncated: z.optional(z.boolean()),
   environment: z.optional(z.nullable(z.string().check(z.minLength(1), z.maxLength(PAYLOAD_LIMITS.name)))),
+  job_id: z.optional(z.nullable(z.int().check(z.gte(1, "must be a job's check run id (a positive integer)")))),
 });
+
+/**
+ * The calling job named in a query (`job_id`): its check run id, null when absent, or why it
+ * is not one.
+ */
+export function parseJobId(text: string | null): Result<number | null> {
+  if (text === null || text === "") return ok(null);
+  const id = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : Number.NaN;
+  return Number.isSafeInteger(id)
+    ? ok(id)
+    : fail("invalid_request", "job_id must be a job's check run id (a positive integer)");
+}
 
 export type RouteRequest = z.infer<typeof routeRequestSchema>;
 

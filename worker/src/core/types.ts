@@ -101,8 +101,10 @@ export interface RoutingPolicy {
 /** The whole routing configuration: a default policy and per-repository overrides. */
 export interface RoutingConfig {
   defaults: RoutingPolicy;
-  /** Keyed by lower-cased `owner/name`. */
+  /** Keyed by lower-cased `owner/name`, or `owner/*` for every repository of an owner. */
   repositories: Record<string, RoutingPolicy>;
+  /** Repository ids pinned by the configuration, keyed by lower-cased `owner/name`. */
+  ids: Record<string, number>;
 }
 
 /** The files a change touched, as far as GitHub told us. */

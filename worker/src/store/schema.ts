@@ -21,8 +21,10 @@ import { first, type Sql } from "./sql.ts";
  *    (`content_key`); KV write times per build (`kv_at`, `kv_due`); costs by instant, rolled up
  *    per day (`cost_days`) and month (`cost_months`), with `cost_jobs` kept only to bill a job
  *    once; histogram counts in a column per bucket; `meta` holds the version.
+ * 3. route requests: the repository ids OIDC tokens were first seen with (`repository_pins`) and
+ *    the jobs that asked for a route (`routing_jobs`). Two new tables; nothing else changes.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -150,6 +152,18 @@ const TABLES = `
     last_at INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS rescues_action ON rescues (last_action, last_at);
+  CREATE TABLE IF NOT EXISTS repository_pins (
+    key TEXT PRIMARY KEY,
+    id INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS repository_pins_seen ON repository_pins (seen_at);
+  CREATE TABLE IF NOT EXISTS routing_jobs (
+    job_id INTEGER PRIMARY KEY,
+    repository TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS routing_jobs_at ON routing_jobs (at);
 `;
 
 /** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
