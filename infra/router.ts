@@ -9,6 +9,7 @@ import {
   KV_BINDING,
   LEDGER_BINDING,
   LEDGER_CLASS,
+  OIDC_OFF,
   SECRET_NAMES,
   VAR_NAMES,
 } from "../worker/src/bindings.ts";
@@ -46,19 +47,20 @@ export interface RouterOutputs {
   runnerGroups: Record<string, string | null>;
   /** Per self-hosted runner class: how a machine registers to serve it. */
   runnerRegistration: Record<string, string>;
+  /** The complete workflow for onboarded repositories: a `route` job, and a `build` job that runs where it says. */
   workflowSnippet: string;
-  /** The current API token, for people calling /status and /metrics: a secret output. */
+  /** The current API token, for people and scrapers calling /status, /fleet, /costs and /metrics: a secret output. */
   apiToken: pulumi.Output<string>;
 }
+
+/** How often the Cron Trigger reconciles the fleet: every minute. */
+export const RECONCILE_CRON = "* * * * *";
 
 /**
  * The whole router for the current stack: config → resources → outputs. The config is
  * validated first, routing rules by the core's own parser, and every problem is reported at
  * once before any resource is declared.
  */
-/** How often the Cron Trigger reconciles the fleet: every minute. */
-export const RECONCILE_CRON = "* * * * *";
-
 export async function createRouter(): Promise<RouterOutputs> {
   const settings = loadSettings();
   const config = new pulumi.Config();
@@ -77,7 +79,8 @@ export async function createRouter(): Promise<RouterOutputs> {
       ? generatedSecret("webhook-secret", settings.webhookSecretGeneration - 1)
       : null;
   // The same for the API token: the Worker accepts the current and the previous generation, and
-  // every repository's Actions secret switches to the new one after the Worker accepts it.
+  // (without OIDC) every repository's Actions secret switches to the new one after the Worker
+  // accepts it.
   const apiToken = generatedSecret("api-token", settings.apiTokenGeneration);
   const previousApiToken =
     settings.apiTokenGeneration > 1 ? generatedSecret("api-token", settings.apiTokenGeneration - 1) : null;
@@ -117,8 +120,15 @@ export async function createRouter(): Promise<RouterOutputs> {
       ...(previousApiToken === null ? [] : [secretText(SECRET_NAMES.apiTokenPrevious, previousApiToken)]),
       ...(githubToken === null ? [] : [secretText(SECRET_NAMES.githubToken, githubToken)]),
       ...(discordWebhookUrl === null ? [] : [secretText(SECRET_NAMES.discordWebhookUrl, discordWebhookUrl)]),
+      ...(settings.oidc === null
+        ? [{ type: "plain_text", name: VAR_NAMES.oidcIssuer, text: OIDC_OFF }]
+        : [
+            { type: "plain_text", name: VAR_NAMES.oidcIssuer, text: settings.oidc.issuer },
+            { type: "plain_text", name: VAR_NAMES.oidcAudience, text: settings.oidc.audience },
+          ]),
     ],
     migrations: deployedMigrationTag.apply((tag) => migrationsToUpload(tag)),
+    observability: workersLogs(settings.observability),
   });
 
   const endpoint = publicEndpoint(settings, script);
@@ -170,9 +180,23 @@ export async function createRouter(): Promise<RouterOutputs> {
     runnerRegistration: Object.fromEntries(
       selfHosted.map((runner) => [runner.id, registrationCommand(runner, settings.githubOwner)]),
     ),
-    workflowSnippet: workflowSnippet(settings.routing.defaults),
+    workflowSnippet: workflowSnippet(settings.routing.defaults, {
+      oidc: settings.oidc !== null,
+      ...(settings.oidc === null ? {} : { audience: settings.oidc.audience }),
+      actionRef: settings.actionRef,
+    }),
     apiToken: pulumi.secret(apiToken),
   };
+}
+
+/**
+ * The WorkersScript's observability setting. Enabled: Workers Logs keeps every invocation (the
+ * request and its outcome) with the Worker's own JSON log lines, every request sampled, so past
+ * requests can be searched in the dashboard. Disabled is sent as such, so that turning it off
+ * takes effect on a script that had it on.
+ */
+function workersLogs(enabled: boolean): cloudflare.types.input.WorkersScriptObservability {
+  return { enabled, headSamplingRate: 1, logs: { enabled, invocationLogs: enabled, headSamplingRate: 1 } };
 }
 
 /** Reads the project's config and validates it; a bad config ends the program with one message. */
@@ -223,9 +247,11 @@ function publicEndpoint(settings: StackSettings, script: cloudflare.WorkersScrip
 }
 
 /**
- * One repository's share of the stack: its webhook, the Actions variable and secret its
- * workflows use to call the router. Names derive from the repository alone, so onboarding or
- * removing one repository touches nothing else. Returns the repository id for runner groups.
+ * One repository's share of the stack: its webhook and the Actions variable its workflows call
+ * the router at; without OIDC also the Actions secret holding the API token (with OIDC a job
+ * proves its repository with a token GitHub issues, and no repository holds a router secret).
+ * Names derive from the repository alone, so onboarding or removing one repository touches
+ * nothing else. Returns the repository id for runner groups.
  */
 function onboard(
   repository: RepositorySettings,
@@ -254,10 +280,12 @@ function onboard(
     { repository: name, variableName: ROUTER_URL_VARIABLE, value: settings.baseUrl },
     options,
   );
-  new github.ActionsSecret(
-    `router-token-${slug}`,
-    { repository: name, secretName: ROUTER_TOKEN_SECRET, value: secrets.apiToken },
-    options,
-  );
+  if (settings.oidc === null) {
+    new github.ActionsSecret(
+      `router-token-${slug}`,
+      { repository: name, secretName: ROUTER_TOKEN_SECRET, value: secrets.apiToken },
+      options,
+    );
+  }
   return github.getRepositoryOutput({ fullName: repository.fullName }, { provider: options.provider }).repoId;
 }

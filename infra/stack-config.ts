@@ -1,14 +1,19 @@
+import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER } from "../worker/src/bindings.ts";
 import {
+  allPolicies,
   isOwner,
   isRepository,
   MODES,
   type Mode,
+  OWNER_WILDCARD,
   type PolicyInput,
   parseRoutingConfig,
+  policyFor,
   type RoutingConfig,
   RoutingConfigError,
   type RoutingConfigInput,
 } from "../worker/src/core/index.ts";
+import { DEFAULT_ACTION_REF, isActionRef } from "./workflow.ts";
 
 /**
  * The stack configuration: the one interface of the Pulumi program. Every key lives in the
@@ -23,7 +28,8 @@ export const CONFIG_KEYS = {
   githubOwner: "GitHub organization (or user) that owns every onboarded repository; required",
   mode: `optional RUNNER_DISPATCH_MODE: ${MODES.join(" | ")} (default from the core: hybrid)`,
   routing: "optional routing config, the same shape as ROUTING_CONFIG (runners, rules, deploy, assign)",
-  repositories: 'map of onboarded repositories: "owner/name" → per-repository routing overrides ({} for none)',
+  repositories:
+    'map of onboarded repositories: "owner/name" → per-repository routing overrides ({} for none); "owner/*" serves every repository of the owner without onboarding any',
   runnerGroups: "optional boolean (default true): manage one self-hosted runner group per runner class",
   webhookSecretGeneration: "integer ≥ 1 (default 1); bump by one to rotate the webhook secret",
   apiTokenGeneration: "integer ≥ 1 (default 1); bump by one to rotate the API token",
@@ -31,6 +37,11 @@ export const CONFIG_KEYS = {
   discordWebhookUrl: "optional secret: Discord webhook for build alerts (set with --secret)",
   runnersOwner:
     "optional GitHub organization whose self-hosted runners a Cron Trigger reconciles every minute (needs githubToken)",
+  oidc: "optional boolean (default true): route jobs authenticate with GitHub Actions OIDC tokens, and no repository holds the API token",
+  oidcIssuer: `optional OIDC_ISSUER (default ${DEFAULT_OIDC_ISSUER}); GitHub Enterprise Server: https://HOSTNAME/_services/token`,
+  oidcAudience: `optional OIDC_AUDIENCE, the audience route tokens are asked for (default "${DEFAULT_OIDC_AUDIENCE}")`,
+  actionRef: `optional route action for the workflow the stack prints, owner/repo[/path]@ref (default ${DEFAULT_ACTION_REF})`,
+  observability: "optional boolean (default true): Workers Logs, so past requests can be searched in the dashboard",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -49,6 +60,12 @@ export interface RepositorySettings {
   slug: string;
   /** The self-hosted runner classes this repository's policy can send a job to. */
   runners: string[];
+}
+
+/** How route jobs authenticate with GitHub Actions OIDC tokens: the Worker's OIDC_ISSUER and OIDC_AUDIENCE. */
+export interface OidcSettings {
+  issuer: string;
+  audience: string;
 }
 
 export interface RunnerClass {
@@ -74,7 +91,10 @@ export interface StackSettings {
   /** The organization whose self-hosted runners are reconciled (GITHUB_RUNNERS_OWNER); null: no Cron Trigger. */
   runnersOwner: string | null;
   mode: Mode;
-  /** What the Worker receives as ROUTING_CONFIG: the stack's routing input, overrides included. */
+  /**
+   * The routing config built into the bundle, read by the Worker as it would ROUTING_CONFIG: the
+   * stack's `routing`, and under `repositories` every repository the router serves.
+   */
   routingInput: RoutingConfigInput;
   /** The same input resolved by the core parser (mode applied). */
   routing: RoutingConfig;
@@ -86,6 +106,12 @@ export interface StackSettings {
   apiTokenGeneration: number;
   /** Which optional secrets are set; their values are read by the program as secrets. */
   optionalSecrets: { githubToken: boolean; discordWebhookUrl: boolean };
+  /** Null when `oidc` is false: repositories then hold the API token as an Actions secret. */
+  oidc: OidcSettings | null;
+  /** The route action the printed workflow uses. */
+  actionRef: string;
+  /** Whether Workers Logs keeps the Worker's invocations and log lines. */
+  observability: boolean;
   /** `https://<host>`: the router's public base URL. */
   baseUrl: string;
   webhookUrl: string;
@@ -108,6 +134,33 @@ export class StackConfigError extends Error {
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+/** The hosts an `http://` OIDC issuer may name: a loopback issuer, for local testing. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The values the committed stack files and docs/deploy.md hold until they are replaced. They
+ * are well-formed, so without this check a stack would deploy to the documentation's sample
+ * account or wire the sample owner's repositories.
+ */
+const PLACEHOLDERS = {
+  cloudflareAccountId: {
+    values: ["023e105f4ecef8ad9ca31a8372d0c353", "0123456789abcdef0123456789abcdef"],
+    instead: "your Cloudflare account id",
+  },
+  workersSubdomain: { values: ["your-account"], instead: "your account's workers.dev subdomain" },
+  githubOwner: { values: ["your-org"], instead: "the GitHub organization (or user) that owns your repositories" },
+  "customDomain.zoneId": { values: ["0123456789abcdef0123456789abcdef"], instead: "your zone's id" },
+} as const;
+
+type PlaceholderKey = keyof typeof PLACEHOLDERS;
+
+/** The problem to report when `value` of `key` is still a placeholder (none when it is not one). */
+function placeholders(key: PlaceholderKey, value: string, where: string = key): string[] {
+  const { values, instead } = PLACEHOLDERS[key];
+  if (!(values as readonly string[]).includes(value.toLowerCase())) return [];
+  return [`${where}: "${value}" is still the placeholder: replace the placeholder with ${instead}`];
+}
+
 /** Keys of the routing config that the stack config sets through its own keys. */
 const ROUTING_KEYS_SET_ELSEWHERE = { mode: "mode", repositories: "repositories" } as const;
 
@@ -138,6 +191,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     problems.push(`cloudflareAccountId: required (${CONFIG_KEYS.cloudflareAccountId})`);
   else if (!ACCOUNT_ID.test(cloudflareAccountId))
     problems.push(`cloudflareAccountId: must be 32 lower-case hex characters (got "${cloudflareAccountId}")`);
+  else problems.push(...placeholders("cloudflareAccountId", cloudflareAccountId));
 
   const customDomain = parseCustomDomain(value("customDomain"), problems);
   const workersSubdomain = value("workersSubdomain") ?? null;
@@ -147,7 +201,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     problems.push(
       `workersSubdomain: must be one lower-case DNS label, without ".workers.dev" (got "${workersSubdomain}")`,
     );
-  }
+  } else if (workersSubdomain !== null) problems.push(...placeholders("workersSubdomain", workersSubdomain));
 
   const workerName = value("workerName") ?? DEFAULT_WORKER_NAME;
   const scriptName = `${workerName}-${stack}`;
@@ -160,6 +214,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
   const githubOwner = value("githubOwner");
   if (githubOwner === undefined) problems.push(`githubOwner: required (${CONFIG_KEYS.githubOwner})`);
   else if (!isOwner(githubOwner)) problems.push(`githubOwner: not a GitHub account name (got "${githubOwner}")`);
+  else problems.push(...placeholders("githubOwner", githubOwner));
 
   const runnersOwner = value("runnersOwner") ?? null;
   if (runnersOwner !== null && !isOwner(runnersOwner))
@@ -177,7 +232,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     if (key in routing) problems.push(`routing.${key}: set it with the stack's own "${instead}" key`);
   }
 
-  const repositories = parseRepositories(value("repositories"), githubOwner, problems);
+  const { onboarded, owners } = parseRepositories(value("repositories"), githubOwner, problems);
   const runnerGroups = parseBoolean("runnerGroups", value("runnerGroups"), true, problems);
   const webhookSecretGeneration = parseGeneration(
     "webhookSecretGeneration",
@@ -192,15 +247,44 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     problems.push("discordWebhookUrl: must be an https:// URL");
   }
 
-  // ROUTING_CONFIG carries the routing keys and the overrides of repositories that have any; the
-  // mode travels as RUNNER_DISPATCH_MODE. A repository onboarded with {} leaves it unchanged.
+  // Keys whose default applies only when they are left out: set to "" they are a mistake.
+  const optionalText = (key: ConfigKey): string | undefined => {
+    const v = value(key);
+    if (v === undefined && raw[key] !== undefined)
+      problems.push(`${key}: must not be empty (leave it unset for the default)`);
+    return v;
+  };
+  const oidcEnabled = parseBoolean("oidc", value("oidc"), true, problems);
+  const oidcIssuer = optionalText("oidcIssuer");
+  const oidcAudience = optionalText("oidcAudience");
+  if (oidcIssuer !== undefined) problems.push(...issuerProblems(oidcIssuer));
+  if (!oidcEnabled) {
+    for (const [key, set] of [
+      ["oidcIssuer", oidcIssuer],
+      ["oidcAudience", oidcAudience],
+    ] as const) {
+      if (set !== undefined) problems.push(`${key}: only used when oidc is true (remove it, or set oidc to true)`);
+    }
+  }
+  const oidc = oidcEnabled
+    ? { issuer: oidcIssuer ?? DEFAULT_OIDC_ISSUER, audience: oidcAudience ?? DEFAULT_OIDC_AUDIENCE }
+    : null;
+
+  const actionRef = optionalText("actionRef") ?? DEFAULT_ACTION_REF;
+  if (!isActionRef(actionRef)) {
+    problems.push(
+      `actionRef: must be an action reference owner/repo[/path]@ref, like ${DEFAULT_ACTION_REF} (got "${actionRef}")`,
+    );
+  }
+  const observability = parseBoolean("observability", value("observability"), true, problems);
+
+  // The routing config built into the bundle carries the routing keys and every repository the
+  // router serves; the mode travels as RUNNER_DISPATCH_MODE.
   const { mode: _mode, repositories: _repositories, ...routingKeys } = routing;
-  const overrides = Object.fromEntries(
-    repositories.filter((r) => Object.keys(r.override).length > 0).map((r) => [r.fullName, r.override]),
-  );
+  const served = servedRepositories(onboarded, owners);
   const routingInput = {
     ...routingKeys,
-    ...(Object.keys(overrides).length > 0 ? { repositories: overrides } : {}),
+    ...(Object.keys(served).length > 0 ? { repositories: served } : {}),
   } as RoutingConfigInput;
 
   let resolved: RoutingConfig | null = null;
@@ -223,7 +307,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
 
   const host = customDomain?.hostname ?? `${scriptName}.${workersSubdomain}.workers.dev`;
   const baseUrl = `https://${host}`;
-  const repositorySettings = repositories.map(({ fullName, owner, name, slug }) => ({
+  const repositorySettings = onboarded.map(({ fullName, owner, name, slug }) => ({
     fullName,
     owner,
     name,
@@ -251,9 +335,39 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
       githubToken: value("githubToken") !== undefined,
       discordWebhookUrl: discordWebhookUrl !== undefined,
     },
+    oidc,
+    actionRef,
+    observability,
     baseUrl,
     webhookUrl: `${baseUrl}/webhook/github`,
   };
+}
+
+/**
+ * Why `issuer` cannot be the Worker's OIDC issuer (nothing when it can). A token's `iss` claim
+ * must equal it as written, so it is a bare URL; plain http is allowed only for a loopback
+ * issuer (a local test issuer), since the keys that sign route tokens are fetched from it.
+ */
+function issuerProblems(issuer: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return [`oidcIssuer: must be a URL (got "${issuer}")`];
+  }
+  const loopback = url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
+  if (url.protocol !== "https:" && !loopback) {
+    return [
+      `oidcIssuer: must be an https:// URL (http:// only for a loopback issuer: ${[...LOOPBACK_HOSTS].join(", ")}) (got "${issuer}")`,
+    ];
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    return [`oidcIssuer: must be a bare issuer URL, without credentials, query or fragment (got "${issuer}")`];
+  }
+  if (issuer.endsWith("/")) {
+    return [`oidcIssuer: must not end with "/": tokens name their issuer without it (got "${issuer}")`];
+  }
+  return [];
 }
 
 /** Places a core-parser problem under the stack key it came from, keeping the parser's words. */
@@ -287,6 +401,7 @@ function parseCustomDomain(text: string | undefined, problems: string[]): StackS
     problems.push("customDomain.hostname: must be a lower-case host name, e.g. ci.example.com");
   if (typeof zoneId !== "string" || !ACCOUNT_ID.test(zoneId))
     problems.push("customDomain.zoneId: must be the zone id (32 lower-case hex characters)");
+  else problems.push(...placeholders("customDomain.zoneId", zoneId));
   return problems.length === before ? { hostname: hostname as string, zoneId: zoneId as string } : null;
 }
 
@@ -298,21 +413,41 @@ interface RepositoryEntry {
   override: PolicyInput;
 }
 
-function parseRepositories(text: string | undefined, githubOwner: string | undefined, problems: string[]) {
+/** An `owner/*` entry: every repository of `owner` is served, none is onboarded. */
+interface OwnerEntry {
+  /** `owner/*` as configured. */
+  entry: string;
+  owner: string;
+  override: PolicyInput;
+}
+
+/**
+ * The stack's `repositories`: the repositories to onboard (sorted by slug), and the `owner/*`
+ * entries, which only reach the routing config (a webhook, a variable or a runner group needs a
+ * repository by name).
+ */
+function parseRepositories(
+  text: string | undefined,
+  githubOwner: string | undefined,
+  problems: string[],
+): { onboarded: RepositoryEntry[]; owners: OwnerEntry[] } {
   const object = parseObject("repositories", text, problems) ?? {};
-  const entries: RepositoryEntry[] = [];
+  const onboarded: RepositoryEntry[] = [];
+  const owners: OwnerEntry[] = [];
   const seen = new Map<string, string>();
   for (const [fullName, override] of Object.entries(object)) {
     const where = `repositories[${JSON.stringify(fullName)}]`;
-    if (!isRepository(fullName)) {
-      problems.push(`${where}: must be "owner/name"`);
+    const wildcard = OWNER_WILDCARD.test(fullName);
+    if (!wildcard && !isRepository(fullName)) {
+      problems.push(`${where}: must be "owner/name", or "owner/*" for every repository of an owner`);
       continue;
     }
     const [owner = "", name = ""] = fullName.split("/");
-    if (githubOwner !== undefined && owner.toLowerCase() !== githubOwner.toLowerCase()) {
+    const placeholder = placeholders("githubOwner", owner, where);
+    problems.push(...placeholder);
+    if (placeholder.length === 0 && githubOwner !== undefined && owner.toLowerCase() !== githubOwner.toLowerCase()) {
       problems.push(`${where}: belongs to "${owner}", but this stack's githubOwner is "${githubOwner}"`);
     }
-    const slug = `${owner}-${name}`.toLowerCase();
     const earlier = seen.get(fullName.toLowerCase());
     if (earlier !== undefined) {
       problems.push(`${where}: listed twice (also as "${earlier}"; names are case-insensitive)`);
@@ -323,9 +458,31 @@ function parseRepositories(text: string | undefined, githubOwner: string | undef
       problems.push(`${where}: must be a map of routing overrides ({} for none)`);
       continue;
     }
-    entries.push({ fullName, owner, name, slug, override: (override ?? {}) as PolicyInput });
+    const policy = (override ?? {}) as PolicyInput;
+    if (wildcard) owners.push({ entry: fullName, owner, override: policy });
+    else onboarded.push({ fullName, owner, name, slug: `${owner}-${name}`.toLowerCase(), override: policy });
   }
-  return entries.sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  return { onboarded: onboarded.sort((a, b) => compare(a.slug, b.slug)), owners };
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The routing config's `repositories`: every repository the router serves, and so every one
+ * whose OIDC tokens it accepts. Each `owner/*` entry with its overrides; each onboarded
+ * repository under its name with its overrides, or with {} when it has none, unless its
+ * owner's `owner/*` entry already serves it (it then keeps that entry's policy). Sorted, so
+ * that the order of the stack file never changes the bundle.
+ */
+function servedRepositories(onboarded: RepositoryEntry[], owners: OwnerEntry[]): Record<string, PolicyInput> {
+  const wildcards = new Set(owners.map((o) => o.owner.toLowerCase()));
+  const entries: [string, PolicyInput][] = [
+    ...owners.map((o): [string, PolicyInput] => [o.entry, o.override]),
+    ...onboarded
+      .filter((r) => Object.keys(r.override).length > 0 || !wildcards.has(r.owner.toLowerCase()))
+      .map((r): [string, PolicyInput] => [r.fullName, r.override]),
+  ];
+  return Object.fromEntries(entries.sort(([a], [b]) => compare(a.toLowerCase(), b.toLowerCase())));
 }
 
 function parseBoolean(key: ConfigKey, text: string | undefined, fallback: boolean, problems: string[]): boolean {
@@ -350,7 +507,7 @@ function parseGeneration(key: ConfigKey, text: string | undefined, problems: str
  * requirement to, and their fallbacks. `cloudflare-only` sends everything to GitHub's machines.
  */
 function reachableSelfHosted(config: RoutingConfig, fullName: string): string[] {
-  const policy = config.repositories[fullName.toLowerCase()] ?? config.defaults;
+  const policy = policyFor(config, fullName);
   if (policy.mode === "cloudflare-only") return [];
   const reached = new Set<string>();
   for (const id of Object.values(policy.assign)) {
@@ -366,14 +523,13 @@ function reachableSelfHosted(config: RoutingConfig, fullName: string): string[] 
 }
 
 /**
- * Every runner class of the stack's pool (and any a repository override adds), with the labels
+ * Every runner class of the stack's pool (and any a `repositories` entry adds), with the labels
  * jobs name and, for self-hosted classes, the runner group and the repositories allowed in it.
  */
 function runnerClasses(config: RoutingConfig, repositories: RepositorySettings[], groupPrefix: string | null) {
   const classes = new Map<string, RunnerClass>();
-  const policies = [config.defaults, ...repositories.map((r) => config.repositories[r.fullName.toLowerCase()])];
-  for (const policy of policies) {
-    for (const runner of Object.values(policy?.runners ?? {})) {
+  for (const policy of allPolicies(config)) {
+    for (const runner of Object.values(policy.runners)) {
       if (classes.has(runner.id)) continue;
       const selfHosted = runner.kind === "self-hosted";
       classes.set(runner.id, {

@@ -1,48 +1,141 @@
-import { hostedRunner, type RoutingPolicy } from "../worker/src/core/index.ts";
+import { DEFAULT_OIDC_AUDIENCE } from "../worker/src/bindings.ts";
+import { fallbackChain, hostedRunner, isOwner, isRepository, type RoutingPolicy } from "../worker/src/core/index.ts";
 
 /** The Actions variable that holds the router's base URL in every onboarded repository. */
 export const ROUTER_URL_VARIABLE = "CI_ROUTER_URL";
-/** The Actions secret that holds the router's API token in every onboarded repository. */
+/**
+ * The Actions secret that holds the router's API token in every onboarded repository; only
+ * created when the stack's `oidc` is false (with OIDC, no repository holds the token).
+ */
 export const ROUTER_TOKEN_SECRET = "CI_ROUTER_TOKEN";
+
+/**
+ * The route action of this repository (its `action/` directory), as workflows name it in
+ * `uses:`. A stack deployed from a fork points `actionRef` at the fork instead.
+ */
+export const DEFAULT_ACTION_REF = "pmoves/pmoves-ci-orchestrator/action@v1";
+
+/** The labels of GitHub's standard Linux runner: what a hand-built policy without a runner for a job gets. */
+const GITHUB_LINUX = ["ubuntu-latest"];
+
+/** The route action's outputs, which the `route` job passes on to the jobs that need it. */
+const ROUTE_OUTPUTS = ["runs-on", "runner", "requirement", "build-id", "routed"] as const;
+
+/** A path segment or ref component of a `uses:` reference: what GitHub accepts in either. */
+const USES_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * Whether `text` is a `uses:` reference to an action in a repository:
+ * `owner/repo[/path]@ref` (the ref a tag, a branch or a commit id).
+ */
+export function isActionRef(text: string): boolean {
+  const at = text.indexOf("@");
+  if (at === -1) return false;
+  const [owner = "", repo = "", ...path] = text.slice(0, at).split("/");
+  const ref = text.slice(at + 1).split("/");
+  const segment = (part: string) => USES_SEGMENT.test(part) && part !== "." && part !== "..";
+  return (
+    isOwner(owner) &&
+    isRepository(`${owner}/${repo}`) &&
+    path.every(segment) &&
+    ref.every(segment) &&
+    !ref[0]?.startsWith("-")
+  );
+}
 
 /** The labels a job gets when the router cannot be reached: where the policy sends "default". */
 export function fallbackRunsOn(policy: RoutingPolicy): string[] {
-  if (policy.mode === "cloudflare-only") return hostedRunner(policy)?.runsOn ?? ["ubuntu-latest"];
-  return policy.runners[policy.assign.default]?.runsOn ?? ["ubuntu-latest"];
+  if (policy.mode === "cloudflare-only") return hostedRunner(policy)?.runsOn ?? GITHUB_LINUX;
+  return policy.runners[policy.assign.default]?.runsOn ?? GITHUB_LINUX;
 }
 
 /**
- * A workflow fragment for onboarded repositories: a `route` job asks the router which runner
- * the commit needs (`GET /route`), and the build job runs there. When the router cannot be
- * reached the build still runs, on the runner the policy uses by default.
+ * Where the `route` job itself runs: on the policy's lightweight runner, as far as the mode
+ * allows. `self-hosted-only` keeps it off GitHub's machines: the lightweight class when it is
+ * self-hosted, else the first self-hosted class along its fallback chain, else the default
+ * runner (which that mode requires to be self-hosted). `cloudflare-only` keeps it on GitHub's.
  */
-export function workflowSnippet(policy: RoutingPolicy): string {
-  const fallback = JSON.stringify(fallbackRunsOn(policy));
+export function routeJobRunsOn(policy: RoutingPolicy): string[] {
+  const lightweight = policy.runners[policy.assign.lightweight];
+  switch (policy.mode) {
+    case "hybrid":
+      return lightweight?.runsOn ?? GITHUB_LINUX;
+    case "cloudflare-only":
+      return fallbackRunsOn(policy);
+    case "self-hosted-only": {
+      if (lightweight === undefined) return fallbackRunsOn(policy);
+      if (lightweight.kind === "self-hosted") return lightweight.runsOn;
+      const selfHosted = fallbackChain(policy, lightweight).chain.find((runner) => runner.kind === "self-hosted");
+      return selfHosted?.runsOn ?? fallbackRunsOn(policy);
+    }
+  }
+}
+
+export interface WorkflowOptions {
+  /**
+   * True (the default): the route job authenticates with a GitHub Actions OIDC token, asked
+   * for `audience`. False: with the `CI_ROUTER_TOKEN` secret.
+   */
+  oidc?: boolean;
+  /** The audience the Worker expects in OIDC tokens (its OIDC_AUDIENCE). */
+  audience?: string;
+  /** The route action, `owner/repo[/path]@ref`. */
+  actionRef?: string;
+}
+
+/**
+ * A complete workflow for onboarded repositories: a `route` job asks the router (through the
+ * route action) which runner the commit needs, and the `build` job runs there. When the router
+ * cannot be reached the action answers with the policy's default runner, so the build still
+ * runs. The route job is recorded by the router as routing overhead (`job-id`).
+ */
+export function workflowSnippet(policy: RoutingPolicy, options: WorkflowOptions = {}): string {
+  const { oidc = true, audience = DEFAULT_OIDC_AUDIENCE, actionRef = DEFAULT_ACTION_REF } = options;
   const expr = (text: string) => `\${{ ${text} }}`;
   return [
+    "# Generated by the pmoves-ci-orchestrator stack: `pulumi stack output workflowSnippet`.",
+    "name: CI",
+    "on: [push, pull_request]",
+    "permissions:",
+    "  contents: read",
     "jobs:",
     "  route:",
-    "    runs-on: ubuntu-latest",
+    `    runs-on: ${yamlLabels(routeJobRunsOn(policy))}`,
+    ...(oidc
+      ? ["    permissions:", "      contents: read", "      id-token: write # the OIDC token for the router"]
+      : []),
     "    outputs:",
-    `      runs_on: ${expr("steps.route.outputs.runs_on")}`,
+    ...ROUTE_OUTPUTS.map((name) => `      ${name}: ${expr(`steps.route.outputs.${name}`)}`),
     "    steps:",
     "      - id: route",
-    "        shell: bash",
-    "        env:",
-    `          ${ROUTER_URL_VARIABLE}: ${expr(`vars.${ROUTER_URL_VARIABLE}`)}`,
-    "        run: |",
-    "          if ! runs_on=$(curl -fsS --retry 3 --max-time 10 \\",
-    `              -H "Authorization: Bearer ${expr(`secrets.${ROUTER_TOKEN_SECRET}`)}" \\`,
-    `              "$${ROUTER_URL_VARIABLE}/route?repository=${expr("github.repository")}&sha=${expr("github.event.pull_request.head.sha || github.sha")}" \\`,
-    "              | jq -ce '.decision.runs_on'); then",
-    `            runs_on='${fallback}'  # router unreachable: the policy's default runner`,
-    "          fi",
-    '          echo "runs_on=$runs_on" >> "$GITHUB_OUTPUT"',
+    `        uses: ${actionRef}`,
+    "        with:",
+    `          url: ${expr(`vars.${ROUTER_URL_VARIABLE}`)}`,
+    ...(oidc
+      ? [`          audience: ${yamlString(audience)}`]
+      : [`          token: ${expr(`secrets.${ROUTER_TOKEN_SECRET}`)}`]),
+    `          job-id: ${expr("job.check_run_id")}`,
+    `          fallback: ${yamlString(JSON.stringify(fallbackRunsOn(policy)))} # the policy's default runner, if the router cannot be reached`,
     "  build:",
     "    needs: route",
-    `    runs-on: ${expr("fromJSON(needs.route.outputs.runs_on)")}`,
+    `    runs-on: ${expr("fromJSON(needs.route.outputs.runs-on)")}`,
     "    steps:",
     "      - uses: actions/checkout@v4",
+    "      # The build's own steps follow: they run on the runner the router named.",
     "",
   ].join("\n");
+}
+
+/** Words YAML (1.1 or 1.2) reads as something other than a string when unquoted. */
+const YAML_WORDS = new Set(["true", "false", "yes", "no", "on", "off", "y", "n", "null"]);
+
+/** A string as a YAML scalar: plain when it is a simple word, single-quoted otherwise. */
+function yamlString(text: string): string {
+  const plain = /^[A-Za-z][A-Za-z0-9._-]*$/.test(text) && !YAML_WORDS.has(text.toLowerCase());
+  return plain ? text : `'${text.replaceAll("'", "''")}'`;
+}
+
+/** `runs-on` labels: one label as a scalar, several as a flow sequence. */
+function yamlLabels(labels: readonly string[]): string {
+  return labels.length === 1 ? yamlString(labels[0] ?? "") : `[${labels.map(yamlString).join(", ")}]`;
 }

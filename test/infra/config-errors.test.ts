@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseRoutingConfig, RoutingConfigError } from "../../worker/src/core/index.ts";
-import { key, runStack } from "./harness.ts";
+import { key, PLACEHOLDER_OWNER, runProgram, runStack, STACKS, stackFileConfig } from "./harness.ts";
 
 describe("a bad stack config", () => {
   it("fails the program with one message naming every problem, before any resource is declared", async () => {
@@ -20,7 +20,7 @@ describe("a bad stack config", () => {
       "workersSubdomain: must be one lower-case DNS label",
       'mode: must be one of hybrid, self-hosted-only, cloudflare-only (got "fastest")',
       'webhookSecretGeneration: must be an integer ≥ 1 (got "0")',
-      'repositories["someone-else/repo"]: belongs to "someone-else", but this stack\'s githubOwner is "your-org"',
+      'repositories["someone-else/repo"]: belongs to "someone-else", but this stack\'s githubOwner is "acme"',
       'repositories["not-a-repository"]: must be "owner/name"',
       "webhookSecret: unknown key",
     ]) {
@@ -43,5 +43,44 @@ describe("a bad stack config", () => {
     expect(run.resources).toEqual([]);
     for (const problem of core) expect(run.error?.message).toContain(problem);
     expect(run.error?.message).toContain("must be relative to the repository root (no leading '/')");
+  });
+});
+
+describe.each(STACKS)("the %s stack file as committed", (stack) => {
+  it("fails with one message asking to replace every placeholder, naming each key", async () => {
+    const committed = stackFileConfig(stack);
+    const run = await runProgram(stack, committed);
+    expect(run.resources).toEqual([]);
+    const message = run.error?.message ?? "";
+    const repositories = Object.keys(committed[key("repositories")] as Record<string, unknown>);
+    expect(repositories.length).toBeGreaterThan(0);
+    for (const problem of [
+      `cloudflareAccountId: "${String(committed[key("cloudflareAccountId")])}" is still the placeholder: replace the placeholder with your Cloudflare account id`,
+      `workersSubdomain: "your-account" is still the placeholder: replace the placeholder with your account's workers.dev subdomain`,
+      `githubOwner: "${PLACEHOLDER_OWNER}" is still the placeholder: replace the placeholder with the GitHub organization (or user) that owns your repositories`,
+      ...repositories.map(
+        (fullName) =>
+          `repositories[${JSON.stringify(fullName)}]: "${PLACEHOLDER_OWNER}" is still the placeholder: replace the placeholder`,
+      ),
+    ]) {
+      expect(message).toContain(problem);
+    }
+    const count = 3 + repositories.length;
+    expect(message).toMatch(new RegExp(`^stack "${stack}" has ${count} config problems \\(nothing was deployed\\):\n`));
+  });
+});
+
+describe("bad OIDC settings", () => {
+  it("fail the program with the loader's one message, naming each key", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("oidcIssuer")] = "http://example.com";
+      config[key("oidcAudience")] = "";
+    });
+    expect(run.resources).toEqual([]);
+    const message = run.error?.message ?? "";
+    expect(message).toMatch(/^stack "staging" has 2 config problems \(nothing was deployed\):\n/);
+    expect(message).toContain("oidcIssuer: must be an https:// URL (http:// only for a loopback issuer");
+    expect(message).toContain('(got "http://example.com")');
+    expect(message).toContain("oidcAudience: must not be empty");
   });
 });

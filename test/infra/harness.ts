@@ -84,7 +84,7 @@ export interface RunOptions {
   deployedScripts?: { id: string; migrationTag?: string }[];
 }
 
-/** The `config:` map of Pulumi.<stack>.yaml, values as YAML gives them. */
+/** The `config:` map of Pulumi.<stack>.yaml as committed, values as YAML gives them. */
 export function stackFileConfig(stack: string): Record<string, unknown> {
   const file = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
   return { ...file.config };
@@ -93,8 +93,36 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
 /** Key `<project>:<key>` for the project's own config. */
 export const key = (name: string) => `${PROJECT}:${name}`;
 
+/** The owner the committed stack files onboard repositories of, until it is replaced. */
+export const PLACEHOLDER_OWNER = "your-org";
+
+/** What a user's stack holds where the committed stack files hold placeholders. */
+export const REAL_VALUES = {
+  cloudflareAccountId: "8c1b7e4a2f9d43a6b5e0c7d2a1f3e9b4",
+  workersSubdomain: "acme",
+  githubOwner: "acme",
+} as const;
+
+/**
+ * A stack file's config with its placeholders replaced, the way a user's stack holds it:
+ * {@link REAL_VALUES}, and the onboarded repositories moved from the placeholder owner to
+ * `REAL_VALUES.githubOwner`.
+ */
+export function deployableConfig(stack: string): Record<string, unknown> {
+  const config = { ...stackFileConfig(stack) };
+  for (const [name, value] of Object.entries(REAL_VALUES)) config[key(name)] = value;
+  const repositories = (config[key("repositories")] ?? {}) as Record<string, unknown>;
+  config[key("repositories")] = Object.fromEntries(
+    Object.entries(repositories).map(([fullName, override]) => [
+      fullName.replace(new RegExp(`^${PLACEHOLDER_OWNER}/`, "i"), `${REAL_VALUES.githubOwner}/`),
+      override,
+    ]),
+  );
+  return config;
+}
+
 /** Config values the way the Pulumi engine hands them to a program: strings, objects as JSON text. */
-function engineConfig(config: Record<string, unknown>): Record<string, string> {
+export function engineConfig(config: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(config)
       .filter(([, value]) => value !== undefined)
@@ -188,13 +216,16 @@ interface RegisterRequest {
   getDependenciesList(): string[];
 }
 
-/** Runs a stack's own Pulumi.<stack>.yaml, optionally changed by `edit`. */
+/**
+ * Runs a stack's own Pulumi.<stack>.yaml with its placeholders replaced
+ * ({@link deployableConfig}), optionally changed by `edit`.
+ */
 export function runStack(
   stack: string,
   edit: (config: Record<string, unknown>) => void = () => {},
   options?: RunOptions,
 ): Promise<ProgramRun> {
-  const config = stackFileConfig(stack);
+  const config = deployableConfig(stack);
   edit(config);
   return runProgram(stack, config, options);
 }

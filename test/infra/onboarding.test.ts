@@ -11,7 +11,7 @@ import {
   TYPES,
 } from "./harness.ts";
 
-const NEW_REPOSITORY = "your-org/new-service";
+const NEW_REPOSITORY = "acme/new-service";
 
 function withRepository(fullName: string, override: Record<string, unknown> = {}) {
   return (config: Record<string, unknown>) => {
@@ -36,28 +36,51 @@ function diff(before: ProgramRun, after: ProgramRun) {
   };
 }
 
-const PER_REPOSITORY = [
-  `${TYPES.secret}::router-token-your-org-new-service`,
-  `${TYPES.variable}::router-url-your-org-new-service`,
-  `${TYPES.webhook}::webhook-your-org-new-service`,
-];
+/** What onboarding adds for a repository: its webhook and CI_ROUTER_URL (with OIDC no secret). */
+const PER_REPOSITORY = [`${TYPES.variable}::router-url-acme-new-service`, `${TYPES.webhook}::webhook-acme-new-service`];
+/** Without OIDC, also the CI_ROUTER_TOKEN secret. */
+const PER_REPOSITORY_WITH_TOKEN = [`${TYPES.secret}::router-token-acme-new-service`, ...PER_REPOSITORY];
 const RUNNER_GROUPS = ["ai-lab", "kvm2", "kvm4", "vps"].map((id) => `${TYPES.runnerGroup}::runner-group-${id}`);
+/** The Worker changes too: its built-in routing configuration lists the repository, to serve its OIDC tokens. */
+const WORKER = `${TYPES.script}::worker`;
+const withoutOidc = (config: Record<string, unknown>) => {
+  config[key("oidc")] = false;
+};
 
 describe("onboarding", () => {
-  it("adding one repository adds exactly its webhook, variable and secret, and its runner-group access", async () => {
+  it("adding one repository adds exactly its webhook and variable, lists it in the Worker's routing configuration, and gives it runner-group access", async () => {
     const before = await runStack("staging");
     const after = await runStack("staging", withRepository(NEW_REPOSITORY));
     succeeded(after);
-    expect(diff(before, after)).toEqual({ added: PER_REPOSITORY, removed: [], changed: RUNNER_GROUPS });
+    expect(diff(before, after)).toEqual({ added: PER_REPOSITORY, removed: [], changed: [WORKER, ...RUNNER_GROUPS] });
     for (const group of ofType(after, TYPES.runnerGroup)) {
       expect(group.inputs.selectedRepositoryIds).toContain(repoIdOf(NEW_REPOSITORY));
     }
+    const [script] = ofType(after, TYPES.script);
+    expect(script?.inputs.content).toContain(`"${NEW_REPOSITORY}":{}`);
+  });
+
+  it("without OIDC, adding one repository also adds its CI_ROUTER_TOKEN secret", async () => {
+    const before = await runStack("staging", withoutOidc);
+    const after = await runStack("staging", (config) => {
+      withoutOidc(config);
+      withRepository(NEW_REPOSITORY)(config);
+    });
+    expect(diff(before, after)).toEqual({
+      added: PER_REPOSITORY_WITH_TOKEN,
+      removed: [],
+      changed: [WORKER, ...RUNNER_GROUPS],
+    });
   });
 
   it("removing it removes exactly those, and nothing else changes", async () => {
     const onboarded = await runStack("staging", withRepository(NEW_REPOSITORY));
     const removed = await runStack("staging");
-    expect(diff(onboarded, removed)).toEqual({ added: [], removed: PER_REPOSITORY, changed: RUNNER_GROUPS });
+    expect(diff(onboarded, removed)).toEqual({
+      added: [],
+      removed: PER_REPOSITORY,
+      changed: [WORKER, ...RUNNER_GROUPS],
+    });
     for (const group of ofType(removed, TYPES.runnerGroup)) {
       expect(group.inputs.selectedRepositoryIds).not.toContain(repoIdOf(NEW_REPOSITORY));
     }
@@ -69,7 +92,7 @@ describe("onboarding", () => {
     const changes = diff(before, after);
     expect(changes.added).toEqual(PER_REPOSITORY);
     // A cloudflare-only repository runs nothing on self-hosted runners: no runner group changes.
-    expect(changes.changed).toEqual([`${TYPES.script}::worker`]);
+    expect(changes.changed).toEqual([WORKER]);
     // The override travels inside the bundle, where the Worker reads it.
     const [script] = ofType(after, TYPES.script);
     expect(script?.inputs.content).toContain('"mode":"cloudflare-only"');
@@ -79,7 +102,7 @@ describe("onboarding", () => {
     const a = await runStack("staging", withRepository(NEW_REPOSITORY));
     const b = await runStack("staging", (config) => {
       config[key("repositories")] = {
-        "YOUR-ORG/New-Service": {},
+        "ACME/New-Service": {},
         ...(config[key("repositories")] as object),
       };
     });

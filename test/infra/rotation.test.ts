@@ -54,12 +54,27 @@ describe("webhook secret rotation", () => {
 });
 
 describe("API token rotation", () => {
-  it("bumping the generation replaces API_TOKEN and every repository's CI_ROUTER_TOKEN in the same `up`", async () => {
-    const run = await runStack("staging", generation("apiTokenGeneration", 2));
+  const withoutOidc = (config: Record<string, unknown>) => {
+    config[key("oidc")] = false;
+    generation("apiTokenGeneration", 2)(config);
+  };
+
+  it("without OIDC, bumping the generation replaces API_TOKEN and every repository's CI_ROUTER_TOKEN in the same `up`", async () => {
+    const run = await runStack("staging", withoutOidc);
     const token = passwordOf("staging", "api-token-2");
     expect(workerBindings(run).byName.get(SECRET_NAMES.apiToken)?.text).toBe(token);
-    for (const secret of ofType(run, TYPES.secret))
+    const secrets = ofType(run, TYPES.secret);
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const secret of secrets) {
       expect(reveal(secret.inputs.value)).toEqual({ secret: true, value: token });
+      expect(secret.dependsOn).toContain("worker");
+    }
+  });
+
+  it("with OIDC, bumping the generation changes the Worker and the API token output, no repository", async () => {
+    const run = await runStack("staging", generation("apiTokenGeneration", 2));
+    expect(ofType(run, TYPES.secret)).toEqual([]);
+    expect(succeeded(run).apiToken).toBe(passwordOf("staging", "api-token-2"));
   });
 
   it("keeps the previous API token bound as API_TOKEN_PREVIOUS, so no route call fails during the `up`", async () => {
@@ -72,7 +87,6 @@ describe("API token rotation", () => {
       text: passwordOf("staging", "api-token-1"),
     });
     expect(byName.has(SECRET_NAMES.webhookSecretPrevious)).toBe(false);
-    for (const secret of ofType(run, TYPES.secret)) expect(secret.dependsOn).toContain("worker");
   });
 
   it("generation 1 binds no previous API token", async () => {

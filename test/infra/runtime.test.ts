@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ROOT } from "../../scripts/bundle.ts";
+import { deployableConfig, engineConfig } from "./harness.ts";
 
 interface ProjectFile {
   name: string;
@@ -18,20 +19,16 @@ const packageJson = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"))
 /**
  * What Pulumi's Node.js runtime does with this project: `node <nodeargs> …` imports `main` as an
  * ES module (package.json "type": "module") and runs its default export. Here a plain Node
- * process, with the same node arguments and no TypeScript loader, does the same under mocks.
+ * process, with the same node arguments and no TypeScript loader, does the same under mocks,
+ * with the staging stack's config (its placeholders replaced) as the engine would hand it over.
  */
 const PROGRAM = `
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 await pulumi.runtime.setMocks({
   newResource: (args) => ({ id: args.name + "-id", state: { ...args.inputs, result: "generated" } }),
   call: (args) => (args.token.endsWith("getWorkersScripts") ? { results: [] } : { repoId: 1 }),
 }, ${JSON.stringify(project.name)}, "staging");
-const { config } = parse(readFileSync("Pulumi.staging.yaml", "utf8"));
-pulumi.runtime.setAllConfig(Object.fromEntries(
-  Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-));
+pulumi.runtime.setAllConfig(${JSON.stringify(engineConfig(deployableConfig("staging")))});
 const program = await import(${JSON.stringify(`./${project.main}`)});
 const outputs = await program.default();
 await pulumi.runtime.disconnect();
@@ -57,7 +54,7 @@ describe("Pulumi's Node.js runtime", () => {
     );
     expect(JSON.parse(stdout)).toEqual({
       keys: ["default"],
-      webhookUrl: "https://pmoves-ci-orchestrator-staging.your-account.workers.dev/webhook/github",
+      webhookUrl: "https://pmoves-ci-orchestrator-staging.acme.workers.dev/webhook/github",
     });
   }, 90_000);
 });

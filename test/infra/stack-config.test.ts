@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, StackConfigError } from "../../infra/stack-config.ts";
-import { parseRoutingConfig, RoutingConfigError } from "../../worker/src/core/index.ts";
+import { DEFAULT_ACTION_REF } from "../../infra/workflow.ts";
+import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER } from "../../worker/src/bindings.ts";
+import { parseRoutingConfig, policyFor, RoutingConfigError } from "../../worker/src/core/index.ts";
 
 /** The smallest valid stack config, as the Pulumi engine hands it over (strings; objects as JSON). */
 const MINIMAL = {
-  cloudflareAccountId: "0123456789abcdef0123456789abcdef",
+  cloudflareAccountId: "4b0c9e2d7a1f48e3b6c5d9a0e7f2c1d8",
   workersSubdomain: "acme",
   githubOwner: "acme",
 } as const;
@@ -46,6 +48,9 @@ describe("the stack config loader", () => {
     expect(settings.baseUrl).toBe("https://pmoves-ci-orchestrator-staging.acme.workers.dev");
     expect(settings.webhookUrl).toBe("https://pmoves-ci-orchestrator-staging.acme.workers.dev/webhook/github");
     expect(settings.optionalSecrets).toEqual({ githubToken: false, discordWebhookUrl: false });
+    expect(settings.oidc).toEqual({ issuer: DEFAULT_OIDC_ISSUER, audience: DEFAULT_OIDC_AUDIENCE });
+    expect(settings.actionRef).toBe(DEFAULT_ACTION_REF);
+    expect(settings.observability).toBe(true);
   });
 
   it("names everything after the stack, so stacks never share a Worker or a namespace", () => {
@@ -153,20 +158,56 @@ describe("the stack config loader", () => {
     expect(settings.webhookUrl).toBe("https://ci.example.com/webhook/github");
   });
 
-  it("onboards a repository with no overrides without changing ROUTING_CONFIG", () => {
-    const before = parseStackConfig({ ...MINIMAL, repositories: json({ "acme/api": {} }) }, "staging");
-    const after = parseStackConfig({ ...MINIMAL, repositories: json({ "acme/api": {}, "acme/web": {} }) }, "staging");
-    expect(after.routingInput).toEqual(before.routingInput);
-    expect(after.repositories.map((r) => r.fullName)).toEqual(["acme/api", "acme/web"]);
+  it("lists every onboarded repository in the routing config, {} for none, so the Worker serves its OIDC tokens", () => {
+    const settings = parseStackConfig(
+      { ...MINIMAL, repositories: json({ "acme/web": {}, "acme/api": {} }) },
+      "staging",
+    );
+    expect(settings.routingInput).toEqual({ repositories: { "acme/api": {}, "acme/web": {} } });
+    // Sorted, so that the order of the stack file never changes the bundle.
+    expect(Object.keys(settings.routingInput.repositories ?? {})).toEqual(["acme/api", "acme/web"]);
+    expect(settings.repositories.map((r) => r.fullName)).toEqual(["acme/api", "acme/web"]);
+    // Listed with {}, a repository keeps the default policy.
+    expect(policyFor(settings.routing, "acme/api")).toEqual(settings.routing.defaults);
   });
 
-  it("carries per-repository overrides into ROUTING_CONFIG, where the Worker applies them", () => {
+  it("carries per-repository overrides into the routing config, where the Worker applies them", () => {
     const settings = parseStackConfig(
       { ...MINIMAL, repositories: json({ "acme/ml": { assign: { default: "ai-lab" } }, "acme/api": {} }) },
       "staging",
     );
-    expect(settings.routingInput).toEqual({ repositories: { "acme/ml": { assign: { default: "ai-lab" } } } });
+    expect(settings.routingInput).toEqual({
+      repositories: { "acme/api": {}, "acme/ml": { assign: { default: "ai-lab" } } },
+    });
     expect(settings.routing.repositories["acme/ml"]?.assign.default).toBe("ai-lab");
+  });
+
+  it("serves every repository of the owner for an owner/* entry, and onboards none for it", () => {
+    const settings = parseStackConfig(
+      {
+        ...MINIMAL,
+        repositories: json({
+          "acme/*": { mode: "cloudflare-only" },
+          "acme/api": {},
+          "acme/ml": { assign: { default: "ai-lab" } },
+        }),
+      },
+      "staging",
+    );
+    expect(settings.repositories.map((r) => r.fullName)).toEqual(["acme/api", "acme/ml"]);
+    // acme/api has no overrides of its own: the owner's entry serves it, with that entry's policy.
+    expect(settings.routingInput).toEqual({
+      repositories: { "acme/*": { mode: "cloudflare-only" }, "acme/ml": { assign: { default: "ai-lab" } } },
+    });
+    expect(policyFor(settings.routing, "acme/api").mode).toBe("cloudflare-only");
+    expect(policyFor(settings.routing, "acme/anything-else").mode).toBe("cloudflare-only");
+    expect(settings.repositories.find((r) => r.fullName === "acme/api")?.runners).toEqual([]);
+  });
+
+  it("holds an owner/* entry to the stack's owner, like any repository", () => {
+    expect(problemsOf({ ...MINIMAL, repositories: json({ "other/*": {} }) })).toEqual([
+      'repositories["other/*"]: belongs to "other", but this stack\'s githubOwner is "acme"',
+    ]);
   });
 
   it("sets the mode through RUNNER_DISPATCH_MODE and checks it against the pool", () => {
@@ -213,5 +254,93 @@ describe("the stack config loader", () => {
       name: "PMOVES.AI",
       slug: "acme-pmoves.ai",
     });
+  });
+});
+
+describe("OIDC settings", () => {
+  it("default to GitHub Actions' issuer and the router's audience", () => {
+    expect(parseStackConfig({ ...MINIMAL }, "staging").oidc).toEqual({
+      issuer: "https://token.actions.githubusercontent.com",
+      audience: "pmoves-ci-orchestrator",
+    });
+  });
+
+  it.each([
+    "https://ghe.example.com/_services/token",
+    "http://127.0.0.1:8787",
+    "http://localhost:9000/issuer",
+    "http://[::1]:8080",
+  ])("take the issuer %s", (issuer) => {
+    expect(parseStackConfig({ ...MINIMAL, oidcIssuer: issuer }, "staging").oidc?.issuer).toBe(issuer);
+  });
+
+  it.each([
+    ["http://example.com", "oidcIssuer: must be an https:// URL (http:// only for a loopback issuer"],
+    ["http://127.0.0.2", "oidcIssuer: must be an https:// URL"],
+    ["token.actions.githubusercontent.com", "oidcIssuer: must be a URL"],
+    ["https://token.actions.githubusercontent.com/", 'oidcIssuer: must not end with "/"'],
+    ["https://user:pw@ghe.example.com/_services/token", "oidcIssuer: must be a bare issuer URL"],
+    ["https://ghe.example.com/_services/token?x=1", "oidcIssuer: must be a bare issuer URL"],
+  ])("reject the issuer %s", (issuer, expected) => {
+    expect(problemsOf({ ...MINIMAL, oidcIssuer: issuer }).join("\n")).toContain(expected);
+  });
+
+  it("reject an empty issuer or audience instead of quietly using the default", () => {
+    expect(problemsOf({ ...MINIMAL, oidcIssuer: "", oidcAudience: "  " })).toEqual([
+      "oidcIssuer: must not be empty (leave it unset for the default)",
+      "oidcAudience: must not be empty (leave it unset for the default)",
+    ]);
+  });
+
+  it("turn off with oidc false, and then refuse an issuer or audience that would not be used", () => {
+    expect(parseStackConfig({ ...MINIMAL, oidc: "false" }, "staging").oidc).toBeNull();
+    expect(problemsOf({ ...MINIMAL, oidc: "false", oidcIssuer: DEFAULT_OIDC_ISSUER, oidcAudience: "x" })).toEqual([
+      "oidcIssuer: only used when oidc is true (remove it, or set oidc to true)",
+      "oidcAudience: only used when oidc is true (remove it, or set oidc to true)",
+    ]);
+    expect(problemsOf({ ...MINIMAL, oidc: "no" })).toEqual(['oidc: must be true or false (got "no")']);
+  });
+});
+
+describe("workflow and logging settings", () => {
+  it("take a route action reference, and reject what is not one", () => {
+    expect(parseStackConfig({ ...MINIMAL, actionRef: "acme/router/action@v2" }, "staging").actionRef).toBe(
+      "acme/router/action@v2",
+    );
+    expect(problemsOf({ ...MINIMAL, actionRef: "acme/router/action" })).toEqual([
+      `actionRef: must be an action reference owner/repo[/path]@ref, like ${DEFAULT_ACTION_REF} (got "acme/router/action")`,
+    ]);
+  });
+
+  it("turn Workers Logs off with observability false", () => {
+    expect(parseStackConfig({ ...MINIMAL, observability: "false" }, "staging").observability).toBe(false);
+    expect(problemsOf({ ...MINIMAL, observability: "on" })).toEqual([
+      'observability: must be true or false (got "on")',
+    ]);
+  });
+});
+
+describe("placeholders", () => {
+  it.each([
+    ["cloudflareAccountId", "023e105f4ecef8ad9ca31a8372d0c353", "your Cloudflare account id"],
+    ["cloudflareAccountId", "0123456789abcdef0123456789abcdef", "your Cloudflare account id"],
+    ["workersSubdomain", "your-account", "your account's workers.dev subdomain"],
+    ["githubOwner", "your-org", "the GitHub organization (or user) that owns your repositories"],
+  ])("reject %s = %s, naming the key and what to put there", (name, value, instead) => {
+    expect(problemsOf({ ...MINIMAL, [name]: value })).toContain(
+      `${name}: "${value}" is still the placeholder: replace the placeholder with ${instead}`,
+    );
+  });
+
+  it("reject a repository of the placeholder owner, and the sample zone id", () => {
+    const problems = problemsOf({
+      ...MINIMAL,
+      repositories: json({ "Your-Org/api": {} }),
+      customDomain: json({ hostname: "ci.example.com", zoneId: "0123456789abcdef0123456789abcdef" }),
+    });
+    expect(problems).toEqual([
+      'customDomain.zoneId: "0123456789abcdef0123456789abcdef" is still the placeholder: replace the placeholder with your zone\'s id',
+      'repositories["Your-Org/api"]: "Your-Org" is still the placeholder: replace the placeholder with the GitHub organization (or user) that owns your repositories',
+    ]);
   });
 });

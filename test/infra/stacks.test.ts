@@ -8,24 +8,28 @@ import { workflowSnippet } from "../../infra/workflow.ts";
 import { BUNDLE_PATH, bundleWorker, ROOT } from "../../scripts/bundle.ts";
 import {
   COMPATIBILITY_DATE,
+  DEFAULT_OIDC_AUDIENCE,
+  DEFAULT_OIDC_ISSUER,
   KV_BINDING,
   LEDGER_BINDING,
   LEDGER_CLASS,
+  OIDC_OFF,
   SECRET_NAMES,
   VAR_NAMES,
 } from "../../worker/src/bindings.ts";
 import { parseRoutingConfig } from "../../worker/src/core/index.ts";
 import {
+  deployableConfig,
   key,
   ofType,
   only,
   type ProgramRun,
   passwordOf,
+  REAL_VALUES,
   repoIdOf,
   reveal,
   runStack,
   STACKS,
-  stackFileConfig,
   succeeded,
   TYPES,
   workerBindings,
@@ -39,7 +43,7 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
   beforeAll(async () => {
     run = await runStack(stack);
     outputs = succeeded(run);
-    repositories = Object.keys(stackFileConfig(stack)[key("repositories")] as Record<string, unknown>);
+    repositories = Object.keys(deployableConfig(stack)[key("repositories")] as Record<string, unknown>);
   });
 
   const script = () => only(run, TYPES.script);
@@ -64,7 +68,10 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
 
   it("deploys the bundle the Worker tests run, with the stack's routing configuration built in", async () => {
     const deployed = script().inputs.content as string;
-    const expected = await bundleWorker(join(tmpdir(), `stack-bundle-${process.pid}.js`), { routingConfig: "{}" });
+    // The stack files keep the core's routing defaults; the built-in configuration lists every
+    // onboarded repository, so that the Worker serves their OIDC tokens.
+    const routingConfig = JSON.stringify({ repositories: Object.fromEntries(repositories.map((r) => [r, {}])) });
+    const expected = await bundleWorker(join(tmpdir(), `stack-bundle-${process.pid}.js`), { routingConfig });
     expect(deployed).toBe(expected.code);
     expect(outputs.workerSha256).toBe(createHash("sha256").update(deployed).digest("hex"));
     // Without a configuration it is byte for byte the tests' bundle.
@@ -109,7 +116,29 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
     expect(byName.has(SECRET_NAMES.webhookSecretPrevious)).toBe(false);
     expect(byName.has(SECRET_NAMES.githubToken)).toBe(false);
     expect(byName.has(SECRET_NAMES.discordWebhookUrl)).toBe(false);
-    expect([...byName.keys()]).toHaveLength(5);
+    expect([...byName.keys()]).toHaveLength(7);
+  });
+
+  it("binds OIDC_ISSUER and OIDC_AUDIENCE as plain text, GitHub Actions' issuer and the default audience", () => {
+    const { byName } = workerBindings(run);
+    expect(byName.get(VAR_NAMES.oidcIssuer)).toEqual({
+      type: "plain_text",
+      name: VAR_NAMES.oidcIssuer,
+      text: DEFAULT_OIDC_ISSUER,
+    });
+    expect(byName.get(VAR_NAMES.oidcAudience)).toEqual({
+      type: "plain_text",
+      name: VAR_NAMES.oidcAudience,
+      text: DEFAULT_OIDC_AUDIENCE,
+    });
+  });
+
+  it("turns Workers Logs on, every request sampled, so past requests can be searched", () => {
+    expect(script().inputs.observability).toEqual({
+      enabled: true,
+      headSamplingRate: 1,
+      logs: { enabled: true, invocationLogs: true, headSamplingRate: 1 },
+    });
   });
 
   it("creates the Ledger SQLite-backed (migration v1) on the first deploy", () => {
@@ -129,12 +158,12 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
     for (const webhook of webhooks()) {
       expect(webhook.inputs.active).toBe(true);
       expect(reveal(webhook.inputs.configuration).value).toMatchObject({
-        url: `https://pmoves-ci-orchestrator-${stack}.your-account.workers.dev/webhook/github`,
+        url: `https://pmoves-ci-orchestrator-${stack}.acme.workers.dev/webhook/github`,
         contentType: "json",
         insecureSsl: false,
       });
     }
-    expect(outputs.webhookUrl).toBe(`https://pmoves-ci-orchestrator-${stack}.your-account.workers.dev/webhook/github`);
+    expect(outputs.webhookUrl).toBe(`https://pmoves-ci-orchestrator-${stack}.acme.workers.dev/webhook/github`);
   });
 
   it("every webhook subscribes to push, pull_request, workflow_run and workflow_job, never workflow_dispatch", () => {
@@ -156,25 +185,21 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
     for (const webhook of webhooks()) expect(reveal(webhook.inputs.configuration).secret).toBe(true);
   });
 
-  it("every webhook, Actions variable and Actions secret waits for the Worker script and its address", () => {
-    const gitHubSide = [...webhooks(), ...ofType(run, TYPES.variable), ...ofType(run, TYPES.secret)];
-    expect(gitHubSide).toHaveLength(3 * repositories.length);
+  it("every webhook and Actions variable waits for the Worker script and its address", () => {
+    const gitHubSide = [...webhooks(), ...ofType(run, TYPES.variable)];
+    expect(gitHubSide).toHaveLength(2 * repositories.length);
     for (const resource of gitHubSide) {
       expect(resource.dependsOn).toContain(script().name);
       expect(resource.dependsOn).toContain(only(run, TYPES.subdomain).name);
     }
   });
 
-  it("every onboarded repository gets CI_ROUTER_URL and CI_ROUTER_TOKEN, the Worker's API token, as a secret", () => {
-    const apiToken = workerBindings(run).byName.get(SECRET_NAMES.apiToken)?.text;
+  it("every onboarded repository gets CI_ROUTER_URL, and none holds the API token: route jobs use OIDC", () => {
     const names = repositories.map((fullName) => fullName.split("/")[1]);
     expect(ofType(run, TYPES.variable).map((v) => v.inputs)).toEqual(
       names.map((repository) => ({ repository, variableName: "CI_ROUTER_URL", value: outputs.apiUrl })),
     );
-    for (const secret of ofType(run, TYPES.secret)) {
-      expect(secret.inputs.secretName).toBe("CI_ROUTER_TOKEN");
-      expect(reveal(secret.inputs.value)).toEqual({ secret: true, value: apiToken });
-    }
+    expect(ofType(run, TYPES.secret)).toEqual([]);
   });
 
   it("one runner group per self-hosted class, visible only to the onboarded repositories, selected by id", () => {
@@ -189,7 +214,7 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
   });
 
   it("manages GitHub through a provider pinned to the configured owner", () => {
-    expect(only(run, TYPES.githubProvider).inputs.owner).toBe("your-org");
+    expect(only(run, TYPES.githubProvider).inputs.owner).toBe(REAL_VALUES.githubOwner);
   });
 
   it("outputs the runs-on labels of every runner class and how each self-hosted runner registers", () => {
@@ -208,7 +233,7 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
   });
 
   it("outputs the URLs, the KV namespace id and a workflow snippet that calls the router", () => {
-    expect(outputs.apiUrl).toBe(`https://pmoves-ci-orchestrator-${stack}.your-account.workers.dev`);
+    expect(outputs.apiUrl).toBe(`https://pmoves-ci-orchestrator-${stack}.acme.workers.dev`);
     expect(outputs.kvNamespaceId).toBe(`kv-pmoves-ci-orchestrator-${stack}-build-state`);
     // The stack files keep the core's default policy, so the snippet is the default one.
     expect(outputs.workflowSnippet).toBe(workflowSnippet(parseRoutingConfig({ mode: "hybrid" }).defaults));
@@ -257,7 +282,75 @@ describe("a stack's later deploys", () => {
   });
 });
 
+describe("without OIDC (oidc: false)", () => {
+  let run: ProgramRun;
+  let repositories: string[];
+
+  beforeAll(async () => {
+    run = await runStack("staging", (config) => {
+      config[key("oidc")] = false;
+    });
+    succeeded(run);
+    repositories = Object.keys(deployableConfig("staging")[key("repositories")] as Record<string, unknown>);
+  });
+
+  it("every onboarded repository gets CI_ROUTER_TOKEN, the Worker's API token, as a secret", () => {
+    const apiToken = workerBindings(run).byName.get(SECRET_NAMES.apiToken)?.text;
+    const secrets = ofType(run, TYPES.secret);
+    expect(secrets.map((s) => s.inputs.repository)).toEqual(repositories.map((fullName) => fullName.split("/")[1]));
+    for (const secret of secrets) {
+      expect(secret.inputs.secretName).toBe("CI_ROUTER_TOKEN");
+      expect(reveal(secret.inputs.value)).toEqual({ secret: true, value: apiToken });
+      expect(secret.dependsOn).toContain("worker");
+      expect(secret.dependsOn).toContain(only(run, TYPES.subdomain).name);
+    }
+    expect(ofType(run, TYPES.variable)).toHaveLength(repositories.length);
+  });
+
+  it("binds OIDC_ISSUER off (the Worker takes no OIDC token) and no OIDC_AUDIENCE", () => {
+    const { byName } = workerBindings(run);
+    expect(byName.get(VAR_NAMES.oidcIssuer)).toMatchObject({ type: "plain_text", text: OIDC_OFF });
+    expect(byName.has(VAR_NAMES.oidcAudience)).toBe(false);
+  });
+
+  it("outputs the workflow that sends the token secret instead of asking for an OIDC token", () => {
+    const outputs = succeeded(run);
+    expect(outputs.workflowSnippet).toBe(workflowSnippet(parseRoutingConfig({}).defaults, { oidc: false }));
+    expect(outputs.workflowSnippet).toContain(`token: \${{ secrets.CI_ROUTER_TOKEN }}`);
+  });
+});
+
 describe("optional settings", () => {
+  it("bind the configured OIDC issuer and audience, and print the audience in the workflow", async () => {
+    const run = await runStack("production", (config) => {
+      config[key("oidcIssuer")] = "https://ghe.example.com/_services/token";
+      config[key("oidcAudience")] = "ci-router";
+    });
+    const { byName } = workerBindings(run);
+    expect(byName.get(VAR_NAMES.oidcIssuer)?.text).toBe("https://ghe.example.com/_services/token");
+    expect(byName.get(VAR_NAMES.oidcAudience)?.text).toBe("ci-router");
+    expect(succeeded(run).workflowSnippet).toContain("audience: ci-router");
+  });
+
+  it("turn Workers Logs off when observability is false", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("observability")] = false;
+    });
+    succeeded(run);
+    expect(only(run, TYPES.script).inputs.observability).toEqual({
+      enabled: false,
+      headSamplingRate: 1,
+      logs: { enabled: false, invocationLogs: false, headSamplingRate: 1 },
+    });
+  });
+
+  it("print the workflow with the configured route action", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("actionRef")] = "acme/pmoves-ci-orchestrator/action@v2.1.0";
+    });
+    expect(succeeded(run).workflowSnippet).toContain("uses: acme/pmoves-ci-orchestrator/action@v2.1.0");
+  });
+
   it("bind GITHUB_TOKEN and DISCORD_WEBHOOK_URL as secrets only when configured", async () => {
     const run = await runStack("staging", (config) => {
       config[key("githubToken")] = "ghp_example";
