@@ -4,6 +4,7 @@ import { localWorkerOptions } from "./scripts/local-worker.ts";
 import { FAKE_DISCORD_URL } from "./test/support/fake-discord.ts";
 import { FAKE_GITHUB_URL } from "./test/support/fake-github.ts";
 import { TEST_ROUTING_CONFIG } from "./test/support/fleet-config.ts";
+import { FAKE_OIDC_ISSUER } from "./test/support/oidc-issuer.ts";
 import { fakeOutbound } from "./test/support/outbound.ts";
 import { TEST_SECRETS } from "./test/support/secrets.ts";
 import { SECRET_NAMES, VAR_NAMES } from "./worker/src/bindings.ts";
@@ -21,6 +22,9 @@ export default defineConfig({
         test: { name: "infra", include: ["test/infra/**/*.test.ts"], environment: "node" },
       },
       {
+        test: { name: "action", include: ["test/action/**/*.test.ts"], environment: "node" },
+      },
+      {
         plugins: [
           cloudflareTest({
             main: "./dist/worker/index.js",
@@ -33,6 +37,7 @@ export default defineConfig({
                 [VAR_NAMES.githubApiUrl]: FAKE_GITHUB_URL,
                 [SECRET_NAMES.discordWebhookUrl]: FAKE_DISCORD_URL,
                 [VAR_NAMES.mode]: "hybrid",
+                [VAR_NAMES.oidcIssuer]: FAKE_OIDC_ISSUER,
                 // Only acme/fleet differs from the defaults: a pool of machines for the load-aware routing tests.
                 [VAR_NAMES.routingConfig]: JSON.stringify(TEST_ROUTING_CONFIG),
               }),

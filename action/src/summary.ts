@@ -1,0 +1,91 @@
+import type { Pricing, RouteAnswer } from "./answer.ts";
+import type { RouteQuery } from "./request.ts";
+
+/** A dollar amount as people write it: no trailing zeros, up to six decimals ($0.008, $10). */
+export function usd(amount: number): string {
+  return `$${Number(amount.toFixed(6)).toString()}`;
+}
+
+/**
+ * What running here saves against GitHub-hosted runners, from the prices the router sent. A
+ * per-minute runner is compared per minute; a flat-priced one is stated as its monthly price
+ * against GitHub's per-minute one (they do not compare without a month's minutes). A price the
+ * router did not send is said to be unknown, never guessed.
+ */
+export function savingsLine(pricing: Pricing | null): string {
+  if (pricing === null) return "unknown: the router sent no prices";
+  const here = pricing.runner_per_minute_usd;
+  const monthly = pricing.runner_monthly_usd;
+  const hosted = pricing.github_hosted_per_minute_usd;
+  if (here !== null && hosted !== null) return perMinuteComparison(here, hosted);
+  if (here !== null) return `${usd(here)}/min here; the GitHub-hosted price is unknown`;
+  if (monthly !== null && hosted !== null) {
+    return `a flat ${usd(monthly)}/month here against ${usd(hosted)}/min on GitHub-hosted`;
+  }
+  if (monthly !== null) return `a flat ${usd(monthly)}/month here; the GitHub-hosted price is unknown`;
+  if (hosted !== null) return `unknown: this runner's price is unknown (${usd(hosted)}/min on GitHub-hosted)`;
+  return "unknown: the router knows neither price";
+}
+
+/** Two per-minute prices compared: saves, costs more, or the same. */
+function perMinuteComparison(here: number, hosted: number): string {
+  const prices = `${usd(here)}/min here against ${usd(hosted)}/min on GitHub-hosted`;
+  const difference = Number((hosted - here).toFixed(6));
+  if (difference > 0) return `saves ${usd(difference)}/min (${prices})`;
+  if (difference < 0) return `costs ${usd(-difference)}/min more (${prices})`;
+  return `the same price (${usd(here)}/min here and on GitHub-hosted)`;
+}
+
+/** Text as a Markdown code span, whatever backticks it holds. */
+export function code(text: string): string {
+  const longest = Math.max(0, ...Array.from(text.matchAll(/`+/g), (m) => m[0].length));
+  const fence = "`".repeat(longest + 1);
+  const pad = text.startsWith("`") || text.endsWith("`") ? " " : "";
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+/** Where the decision came from: the webhook's record of the commit, or computed for this request. */
+function provenance(answer: RouteAnswer): string {
+  if (answer.recorded) {
+    const build = answer.build_id === null ? "" : ` (build ${code(answer.build_id)})`;
+    return `recorded from the webhook${build}`;
+  }
+  return "computed now (no webhook recorded this commit)";
+}
+
+/** The job summary of a routed build: the choice, why, and what it saves. */
+export function routedSummary(answer: RouteAnswer, query: RouteQuery): string {
+  const { decision } = answer;
+  const lines = [
+    `## Route: ${code(decision.runner)}`,
+    "",
+    `- **Runner:** ${code(decision.runner)}`,
+    `- **Labels:** ${code(JSON.stringify(decision.runs_on))}`,
+    `- **Requirement:** ${code(decision.requirement)}`,
+    `- **Rule:** ${decision.rule === null ? "none (no rule matched)" : code(decision.rule)}`,
+    `- **Decision:** ${provenance(answer)}`,
+    `- **Commit:** ${code(`${query.repository}@${query.sha}`)}${query.ref === null ? "" : ` on ${code(query.ref)}`}`,
+    `- **Against GitHub-hosted:** ${savingsLine(answer.pricing)}`,
+  ];
+  if (!decision.satisfiable) {
+    lines.push(
+      `- **Note:** the ${code(decision.mode)} mode cannot meet this requirement; the build may lack what it needs`,
+    );
+  }
+  lines.push("", "### Reasons", "");
+  if (decision.reasons.length === 0) lines.push("- (the router gave none)");
+  for (const reason of decision.reasons) lines.push(`- ${code(reason)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** The job summary of a build that runs on the fallback: that it fell back, and why. */
+export function fallbackSummary(cause: string, fallbackJson: string): string {
+  return [
+    "## Route: fell back",
+    "",
+    `The router could not answer, so this build runs on the fallback ${code(fallbackJson)}.`,
+    "",
+    `- **Why:** ${code(cause)}`,
+    "",
+  ].join("\n");
+}
