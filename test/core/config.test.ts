@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_ASSIGN,
@@ -148,12 +149,46 @@ describe("parseRoutingConfig: overrides merge over the defaults", () => {
   it("hostedRunner prefers the runner assigned to lightweight, else any github-hosted one", () => {
     expect(hostedRunner(DEFAULT_POLICY)?.id).toBe("github-hosted");
     const { defaults } = parseRoutingConfig({
-      runners: { big: { kind: "github-hosted", runsOn: ["ubuntu-24.04-16core"] } },
+      runners: { big: { kind: "github-hosted", runsOn: ["ubuntu-24.04-16core"], cost: { perMinuteUsd: 0.042 } } },
       assign: { lightweight: "big" },
     });
     expect(hostedRunner(defaults)?.id).toBe("big");
     const { defaults: selfHosted } = parseRoutingConfig({ assign: { lightweight: "kvm2" } });
     expect(hostedRunner(selfHosted)?.id).toBe("github-hosted");
+  });
+});
+
+describe("GitHub-hosted prices", () => {
+  it("the default pool's GitHub-hosted class costs GitHub's ubuntu-latest rate, $0.006 a minute", () => {
+    expect(DEFAULT_POLICY.runners["github-hosted"]?.cost).toEqual({ perMinuteUsd: 0.006 });
+  });
+
+  it("a GitHub-hosted class without a cost is priced by its labels; a given cost wins", () => {
+    const { defaults } = parseRoutingConfig({
+      runners: {
+        win: { kind: "github-hosted", runsOn: ["windows-latest"] },
+        mac: { kind: "github-hosted", runsOn: ["macos-15"] },
+        arm: { kind: "github-hosted", runsOn: ["ubuntu-24.04-arm"] },
+        "github-hosted": { runsOn: ["ubuntu-slim"] },
+        priced: { kind: "github-hosted", runsOn: ["ubuntu-latest"], cost: { perMinuteUsd: 0.04 } },
+      },
+    });
+    expect(defaults.runners.win?.cost).toEqual({ perMinuteUsd: 0.01 });
+    expect(defaults.runners.mac?.cost).toEqual({ perMinuteUsd: 0.062 });
+    expect(defaults.runners.arm?.cost).toEqual({ perMinuteUsd: 0.005 });
+    expect(defaults.runners["github-hosted"]?.cost).toEqual({ perMinuteUsd: 0.002 });
+    expect(defaults.runners.priced?.cost).toEqual({ perMinuteUsd: 0.04 });
+  });
+
+  it("a GitHub-hosted class on labels GitHub does not price (a larger runner) must state its cost", () => {
+    expect(() =>
+      parseRoutingConfig({ runners: { big: { kind: "github-hosted", runsOn: ["ubuntu-24.04-16core"] } } }),
+    ).toThrow(/runners\.big\.cost: GitHub's price for \["ubuntu-24\.04-16core"\] is not known/);
+  });
+
+  it("examples/seed-month.json keeps the $0.04 a minute the first cost tables used", () => {
+    const seed = JSON.parse(readFileSync(new URL("../../examples/seed-month.json", import.meta.url), "utf8"));
+    expect(parseRoutingConfig(seed).defaults.runners["github-hosted"]?.cost).toEqual({ perMinuteUsd: 0.04 });
   });
 });
 

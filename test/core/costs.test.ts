@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   AVERAGE_MONTH_DAYS,
@@ -9,6 +10,7 @@ import {
   jobMinutes,
   ok,
   parsePeriod,
+  parseRoutingConfig,
   type Requirement,
   type Runner,
 } from "../../worker/src/core/index.ts";
@@ -93,6 +95,14 @@ describe("jobMinutes: GitHub bills each job rounded up to the whole minute", () 
   });
 });
 
+/**
+ * The pool with the $0.04 a minute GitHub-hosted rate the product's first cost tables used
+ * (examples/seed-month.json): the 500-build month below is priced with it, as it was written.
+ */
+const SEED_RUNNERS: Record<string, Runner> = parseRoutingConfig(
+  JSON.parse(readFileSync(new URL("../../examples/seed-month.json", import.meta.url), "utf8")),
+).defaults.runners;
+
 describe("costReport: a 500-build month", () => {
   // 450 builds on the self-hosted VPSes, 7,375 minutes in all...
   const selfHosted = [
@@ -106,7 +116,7 @@ describe("costReport: a 500-build month", () => {
     ...jobs(25, "github-hosted", 120, "lightweight", 450), // 2 min each
     ...jobs(25, "github-hosted", 150, "lightweight", 475), // 2 min 30 s bills 3 each
   ];
-  const report = reportOf([...selfHosted, ...hosted], DEFAULT_RUNNERS, MONTH);
+  const report = reportOf([...selfHosted, ...hosted], SEED_RUNNERS, MONTH);
 
   it("costs $30 fixed + $5 hosted = $35, against $300 on GitHub-hosted alone: $265 saved, 88.3%", () => {
     expect(report.period).toEqual({ start: START, end: "2024-01-31T10:30:00.000Z", days: 30.4375 });
@@ -128,6 +138,13 @@ describe("costReport: a 500-build month", () => {
       not_possible: { jobs: 0, minutes: 0 },
     });
     expect(report.savings).toEqual({ usd: 265, percent: 88.3 });
+  });
+
+  it("at GitHub's own $0.006 a minute (the default pool) the same month is $30.75 against a $45 baseline", () => {
+    const atGitHubPrices = reportOf([...selfHosted, ...hosted], DEFAULT_RUNNERS, MONTH);
+    expect(atGitHubPrices.totals.cost_usd).toBe(30.75);
+    expect(atGitHubPrices.baseline.cost_usd).toBe(45);
+    expect(atGitHubPrices.savings).toEqual({ usd: 14.25, percent: 31.7 });
   });
 
   it("breaks the month down by runner, requirement and repository", () => {
@@ -157,7 +174,7 @@ describe("costReport", () => {
         job("ai-lab", 4 * 60, { requirement: null }),
         job("github-hosted", 5 * 60, { requirement: "lightweight" }),
       ],
-      DEFAULT_RUNNERS,
+      SEED_RUNNERS,
       MONTH,
     );
     expect(report.baseline).toEqual({
@@ -175,22 +192,22 @@ describe("costReport", () => {
   });
 
   it("a gpu requirement is not possible on GitHub-hosted even when the job ran elsewhere", () => {
-    const report = reportOf([job("vps", 60, { requirement: "gpu" })], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("vps", 60, { requirement: "gpu" })], SEED_RUNNERS, MONTH);
     expect(report.baseline.not_possible).toEqual({ jobs: 1, minutes: 1 });
     expect(report.baseline.cost_usd).toBe(0);
     expect(report.savings).toEqual({ usd: -30, percent: null });
   });
 
   it("bills minutes rounded up: a 61 s job costs 2 minutes", () => {
-    const report = reportOf([job("github-hosted", 61, { requirement: "lightweight" })], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("github-hosted", 61, { requirement: "lightweight" })], SEED_RUNNERS, MONTH);
     expect(report.by_runner["github-hosted"]).toEqual({ minutes: 2, jobs: 1, cost_usd: 0.08, model: "per_minute" });
     expect(report.baseline.minutes).toBe(2);
   });
 
   it("allocates a fixed cost to repositories and requirements in proportion to their minutes", () => {
     const runners: Record<string, Runner> = {
-      vps: { ...(DEFAULT_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
-      "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner,
+      vps: { ...(SEED_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
+      "github-hosted": SEED_RUNNERS["github-hosted"] as Runner,
     };
     const report = reportOf(
       [
@@ -216,8 +233,8 @@ describe("costReport", () => {
 
   it("reports per-arm minutes, jobs and cost for A/B-routed jobs, leaving jobs without an arm out", () => {
     const runners: Record<string, Runner> = {
-      vps: { ...(DEFAULT_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
-      "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner,
+      vps: { ...(SEED_RUNNERS.vps as Runner), cost: { monthlyUsd: 12 } },
+      "github-hosted": SEED_RUNNERS["github-hosted"] as Runner,
     };
     const report = reportOf(
       [
@@ -239,7 +256,7 @@ describe("costReport", () => {
   });
 
   it("reports the fixed cost of a runner with no jobs as unallocated", () => {
-    const report = reportOf([job("vps", 60)], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("vps", 60)], SEED_RUNNERS, MONTH);
     expect(report.by_runner.kvm2).toEqual({ minutes: 0, jobs: 0, cost_usd: 10, model: "monthly" });
     expect(report.by_runner.kvm4).toEqual({ minutes: 0, jobs: 0, cost_usd: 10, model: "monthly" });
     expect(report.totals).toMatchObject({ cost_usd: 30, fixed_usd: 30, unallocated_usd: 20 });
@@ -247,7 +264,7 @@ describe("costReport", () => {
   });
 
   it("a runner whose jobs billed no minutes leaves its fixed cost unallocated", () => {
-    const report = reportOf([job("vps", 0)], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("vps", 0)], SEED_RUNNERS, MONTH);
     expect(report.by_runner.vps).toEqual({ minutes: 0, jobs: 1, cost_usd: 10, model: "monthly" });
     expect(report.totals.unallocated_usd).toBe(30);
     expect(report.by_repository).toEqual({ "pmoves/app": { minutes: 0, jobs: 1, cost_usd: 0 } });
@@ -256,7 +273,7 @@ describe("costReport", () => {
   it("prorates monthly costs by the period's length (February 2024: 29 days)", () => {
     const february = parsePeriod("2024-02", new Date("2024-03-15T00:00:00Z"));
     if (!february.ok) throw new Error(february.error.message);
-    const report = reportOf([], DEFAULT_RUNNERS, february.value);
+    const report = reportOf([], SEED_RUNNERS, february.value);
     expect(report.period.days).toBe(29);
     // 10 × 29 / 30.4375 = 9.5277…
     expect(report.by_runner.vps?.cost_usd).toBe(9.53);
@@ -285,7 +302,7 @@ describe("costReport", () => {
         job("vps", 60, { repository: "r/2" }),
         job("vps", 60, { repository: "r/3" }),
       ],
-      { vps: DEFAULT_RUNNERS.vps as Runner },
+      { vps: SEED_RUNNERS.vps as Runner },
       MONTH,
     );
     expect(Object.values(thirds.by_repository).map((l) => l.cost_usd)).toEqual([3.33, 3.33, 3.33]);
@@ -293,7 +310,7 @@ describe("costReport", () => {
   });
 
   it("counts jobs on runners the pool does not define, without pricing them", () => {
-    const report = reportOf([job("gone", 90, { requirement: null })], DEFAULT_RUNNERS, MONTH);
+    const report = reportOf([job("gone", 90, { requirement: null })], SEED_RUNNERS, MONTH);
     expect(report.by_runner.gone).toEqual({ minutes: 2, jobs: 1, cost_usd: 0, model: "unknown" });
     expect(report.by_requirement).toEqual({ unknown: { minutes: 2, jobs: 1, cost_usd: 0 } });
     expect(report.totals.unpriced).toEqual({ jobs: 1, minutes: 2 });
@@ -309,7 +326,7 @@ describe("costReport", () => {
       capacity: 5,
       cost: { perMinuteUsd: 0.064 },
     };
-    const runners: Record<string, Runner> = { large, ...DEFAULT_RUNNERS };
+    const runners: Record<string, Runner> = { large, ...SEED_RUNNERS };
     const jobsIn = [job("vps", 60 * 60)];
     expect(reportOf(jobsIn, runners, MONTH).baseline).toMatchObject({ runner: "github-hosted", cost_usd: 2.4 });
     expect(reportOf(jobsIn, runners, MONTH, { baselineRunner: "large" }).baseline).toMatchObject({
@@ -323,7 +340,7 @@ describe("costReport", () => {
   });
 
   it("has no baseline, and no savings, without a GitHub-hosted runner", () => {
-    const { "github-hosted": _, ...selfHostedOnly } = DEFAULT_RUNNERS;
+    const { "github-hosted": _, ...selfHostedOnly } = SEED_RUNNERS;
     const report = reportOf([job("vps", 60)], selfHostedOnly, MONTH);
     expect(report.baseline).toEqual({
       runner: null,
@@ -337,11 +354,11 @@ describe("costReport", () => {
   });
 
   it("rejects a period it cannot read or that ends before it starts", () => {
-    expect(() => reportOf([], DEFAULT_RUNNERS, { start: "2024-01", end: MONTH_END })).toThrow(RangeError);
-    expect(() => reportOf([], DEFAULT_RUNNERS, { start: MONTH_END, end: START })).toThrow(
+    expect(() => reportOf([], SEED_RUNNERS, { start: "2024-01", end: MONTH_END })).toThrow(RangeError);
+    expect(() => reportOf([], SEED_RUNNERS, { start: MONTH_END, end: START })).toThrow(
       "cost period ends (2024-01-01T00:00:00.000Z) before it starts (2024-01-31T10:30:00.000Z)",
     );
-    expect(reportOf([], DEFAULT_RUNNERS, { start: START, end: START }).totals.cost_usd).toBe(0);
+    expect(reportOf([], SEED_RUNNERS, { start: START, end: START }).totals.cost_usd).toBe(0);
   });
 });
 

@@ -212,8 +212,8 @@ describe("GET /route", () => {
       decision: pushed.decision,
       recorded: true,
       routing_job: null,
-      // The default pool: gpu goes to ai-lab, a flat $0 a month, against $0.04 a minute on GitHub-hosted.
-      pricing: { runner_per_minute_usd: null, runner_monthly_usd: 0, github_hosted_per_minute_usd: 0.04 },
+      // The default pool: gpu goes to ai-lab, a flat $0 a month, against GitHub's $0.006 a minute for ubuntu-latest.
+      pricing: { runner_per_minute_usd: null, runner_monthly_usd: 0, github_hosted_per_minute_usd: 0.006 },
     });
   });
 

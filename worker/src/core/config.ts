@@ -4,6 +4,7 @@ import { fallbackChain } from "./chain.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
+import { hostedPrice } from "./prices.ts";
 import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
 import {
   type FailoverPolicy,
@@ -21,7 +22,8 @@ import {
  * The routing configuration as users write it (JSON in `ROUTING_CONFIG`, or the Pulumi stack
  * config). Every key is optional: what is left out keeps the defaults in `defaults.ts`.
  *
- * - `runners`: by id; a known id takes a partial override, a new id needs `kind` and `runsOn`.
+ * - `runners`: by id; a known id takes a partial override, a new id needs `kind` and `runsOn`. A
+ *   GitHub-hosted class without a `cost` is priced by its labels from GitHub's table (prices.ts).
  * - `rules`: replaces the default pattern rules as a whole.
  * - `deploy`, `assign`: replace / override the deploy policy and the requirement → runner map.
  * - `runners.<id>.machines`: the class's registered runners by name (`capacity` default 1,
@@ -285,13 +287,25 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
       problems.push(`${where}runners.${id}: a new runner needs "kind" and "runsOn"`);
       continue;
     }
+    const kind = override.kind ?? known?.kind ?? "self-hosted";
+    const runsOn = override.runsOn ?? known?.runsOn ?? [];
+    let cost = override.cost ?? known?.cost ?? { monthlyUsd: 0 };
+    if (override.cost === undefined && kind === "github-hosted" && (known === undefined || override.runsOn !== undefined)) {
+      // A GitHub-hosted class is priced by its labels, as GitHub bills it, unless its cost is given.
+      const price = hostedPrice(runsOn);
+      if (price === null) {
+        problems.push(
+          `${where}runners.${id}.cost: GitHub's price for ${JSON.stringify(runsOn)} is not known (a larger runner?): set cost`,
+        );
+      } else cost = { perMinuteUsd: price };
+    }
     const runner: Runner = {
       id,
-      kind: override.kind ?? known?.kind ?? "self-hosted",
-      runsOn: override.runsOn ?? known?.runsOn ?? [],
+      kind,
+      runsOn,
       fallback: override.fallback === undefined ? (known?.fallback ?? null) : override.fallback,
       capacity: override.capacity ?? known?.capacity ?? 1,
-      cost: override.cost ?? known?.cost ?? { monthlyUsd: 0 },
+      cost,
     };
     // Left out when not configured, so that a runner without them keeps its plain shape.
     const machines = override.machines === undefined ? known?.machines : resolveMachines(override.machines);

@@ -1,8 +1,9 @@
 import { DEFAULT_ALERTS } from "./alerts.ts";
 import { dict } from "./names.ts";
+import { GITHUB_HOSTED_PRICES } from "./prices.ts";
 import type { FailoverPolicy, Requirement, RoutingPolicy, Rule, Runner } from "./types.ts";
 
-/** The default runner pool. Costs: the three VPS boxes at $10 a month each, the AI lab at $0, GitHub's Linux rate. */
+/** The default runner pool. Costs: the three VPS boxes at $10 a month each, the AI lab at $0, GitHub's price for `ubuntu-latest`. */
 export const DEFAULT_RUNNERS: Record<string, Runner> = dict(
   Object.entries({
     "ai-lab": {
@@ -35,7 +36,7 @@ export const DEFAULT_RUNNERS: Record<string, Runner> = dict(
       runsOn: ["ubuntu-latest"],
       fallback: null,
       capacity: 20,
-      cost: { perMinuteUsd: 0.04 },
+      cost: { perMinuteUsd: GITHUB_HOSTED_PRICES["ubuntu-latest"] as number },
     },
     kvm2: {
       id: "kvm2",

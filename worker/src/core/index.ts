@@ -20,6 +20,7 @@ export * from "./load.ts";
 export * from "./metrics.ts";
 export * from "./names.ts";
 export * from "./plan.ts";
+export * from "./prices.ts";
 export * from "./rescue.ts";
 export * from "./result.ts";
 export * from "./retry.ts";
