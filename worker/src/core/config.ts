@@ -4,8 +4,8 @@ import { fallbackChain } from "./chain.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
-import { hostedPrice } from "./prices.ts";
 import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
+import { hostedPrice } from "./prices.ts";
 import {
   type FailoverPolicy,
   type Machine,
@@ -290,7 +290,11 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
     const kind = override.kind ?? known?.kind ?? "self-hosted";
     const runsOn = override.runsOn ?? known?.runsOn ?? [];
     let cost = override.cost ?? known?.cost ?? { monthlyUsd: 0 };
-    if (override.cost === undefined && kind === "github-hosted" && (known === undefined || override.runsOn !== undefined)) {
+    if (
+      override.cost === undefined &&
+      kind === "github-hosted" &&
+      (known === undefined || override.runsOn !== undefined)
+    ) {
       // A GitHub-hosted class is priced by its labels, as GitHub bills it, unless its cost is given.
       const price = hostedPrice(runsOn);
       if (price === null) {
