@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOidcIssuer, FAKE_OIDC_ISSUER, jobClaims } from "../support/oidc-issuer.ts";
 import { type FakeOidc, startFakeOidc } from "./fake-oidc.ts";
 
+/** The RS384 key the fake lists beside its RS256 one, for the algorithm test. */
+const LISTED_RS384_KID = "fake-key-listed-rs384";
+
 let oidc: FakeOidc;
 
 beforeAll(async () => {
@@ -96,6 +99,7 @@ describe("the fake OIDC issuer", () => {
     ["another audience", { audience: "someone-else" }, errors.JWTClaimValidationFailed],
     ["an unknown kid", { kid: "nobody" }, errors.JWKSNoMatchingKey],
     ["RS384", { alg: "RS384" }, errors.JOSEAlgNotAllowed],
+    ["RS384 with the listed RS384 key", { alg: "RS384", key: "listed" as const }, errors.JOSEAlgNotAllowed],
     ["HS256", { alg: "HS256" }, errors.JOSEAlgNotAllowed],
     ["HS256 keyed with the public key", { alg: "HS256", key: "public" as const }, errors.JOSEAlgNotAllowed],
     ["another issuer", { issuer: "https://evil.test" }, errors.JWTClaimValidationFailed],
@@ -118,7 +122,7 @@ describe("the fake OIDC issuer", () => {
     await expect(verify(after)).resolves.toBeDefined();
     await expect(verify(before)).rejects.toBeInstanceOf(errors.JWKSNoMatchingKey);
     const jwks = (await (await fetch(`${oidc.issuer}/.well-known/jwks`)).json()) as { keys: { kid: string }[] };
-    expect(jwks.keys.map((key) => key.kid)).toEqual([decodeProtectedHeader(after).kid]);
+    expect(jwks.keys.map((key) => key.kid)).toEqual([decodeProtectedHeader(after).kid, LISTED_RS384_KID]);
   });
 });
 
@@ -157,7 +161,7 @@ describe("the fake OIDC issuer as the Worker tests use it", () => {
     const { kid } = (await (await call("POST", "/__rotate")).json()) as { kid: string };
     expect(kid).not.toBe(first.keys[0]?.kid);
     const second = (await (await call("GET", "/.well-known/jwks")).json()) as { keys: { kid: string }[] };
-    expect(second.keys.map((key) => key.kid)).toEqual([kid]);
+    expect(second.keys.map((key) => key.kid)).toEqual([kid, LISTED_RS384_KID]);
     expect(issuer.requests.some(({ path }) => path.startsWith("/__"))).toBe(false);
   });
 

@@ -13,7 +13,8 @@ import { type CryptoKey, exportJWK, generateKeyPair, generateSecret, type JWK, S
  *
  * It serves:
  * - `GET /.well-known/openid-configuration`: `{issuer, jwks_uri, …}`, as GitHub's issuer does;
- * - `GET /.well-known/jwks`: the JWKS, holding only the current RS256 public key (`kid`, `alg`, `use`);
+ * - `GET /.well-known/jwks`: the JWKS: the current RS256 public key (`kid`, `alg`, `use`), and an
+ *   RS384 one (`fake-key-listed-rs384`) for testing that a verifier refuses other algorithms;
  * - `GET <tokenPath>?…&audience=<aud>` with `Authorization: bearer <requestToken>`: the Actions
  *   runtime's token endpoint, answering `{"value": "<jwt>"}` minted with the current claims and
  *   the asked audience (the current claims' `aud` when none is asked); 401 for a missing or wrong
@@ -76,9 +77,11 @@ export interface MintOptions {
   /**
    * What signs an RS256 token: `"good"` (default) the current key, `"other"` a key the JWKS
    * never holds. `"public"` keys an HMAC `alg` with the current public key's modulus, the
-   * algorithm-confusion attack on verifiers that take the algorithm from the token.
+   * algorithm-confusion attack on verifiers that take the algorithm from the token. `"listed"`
+   * signs an RS384 token with the RS384 key the JWKS also lists (under its own `kid`), so only
+   * the verifier's list of algorithms can refuse it.
    */
-  key?: "good" | "other" | "public";
+  key?: "good" | "other" | "public" | "listed";
 }
 
 /** How an issuer builds its tokens' claims. */
@@ -113,6 +116,12 @@ interface SigningKey {
   kid: string;
   privateKey: CryptoKey;
   jwk: JWK;
+}
+
+/** A fresh RS384 key pair and its public JWK under `kid`. */
+async function rs384Key(kid: string): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair("RS384", { extractable: true });
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: "RS384", use: "sig" } };
 }
 
 /** A fresh RS256 key pair and its public JWK under `kid`. */
@@ -197,6 +206,7 @@ export function createOidcIssuer(issuer: string, options: OidcIssuerOptions = {}
   let generation = 1;
   let current = signingKey(`fake-key-${generation}`);
   const other = signingKey("fake-key-other");
+  const listed384 = rs384Key("fake-key-listed-rs384");
   let claimOverrides: Record<string, unknown> = {};
 
   async function mint(claims: Record<string, unknown>, mintOptions: MintOptions = {}): Promise<string> {
@@ -214,14 +224,17 @@ export function createOidcIssuer(issuer: string, options: OidcIssuerOptions = {}
     if (mintOptions.issuer !== undefined) payload.iss = mintOptions.issuer;
     const alg = mintOptions.alg ?? "RS256";
     if (alg === "none") return new UnsecuredJWT(payload).encode();
-    const kid = mintOptions.kid === undefined ? good.kid : mintOptions.kid;
+    const listed = alg === "RS384" && mintOptions.key === "listed" ? await listed384 : null;
+    const kid = mintOptions.kid === undefined ? (listed?.kid ?? good.kid) : mintOptions.kid;
     const header = kid === null ? { alg, typ: "JWT" } : { alg, typ: "JWT", kid };
     const key =
-      alg !== "RS256"
-        ? await foreignKey(alg, mintOptions.key, good)
-        : mintOptions.key === "other"
-          ? (await other).privateKey
-          : good.privateKey;
+      listed !== null
+        ? listed.privateKey
+        : alg !== "RS256"
+          ? await foreignKey(alg, mintOptions.key, good)
+          : mintOptions.key === "other"
+            ? (await other).privateKey
+            : good.privateKey;
     return new SignJWT(payload).setProtectedHeader(header).sign(key);
   }
 
@@ -279,7 +292,7 @@ export function createOidcIssuer(issuer: string, options: OidcIssuerOptions = {}
         scopes_supported: ["openid"],
       });
     }
-    if (url.pathname === JWKS_PATH) return json(200, { keys: [(await current).jwk] });
+    if (url.pathname === JWKS_PATH) return json(200, { keys: [(await current).jwk, (await listed384).jwk] });
     if (url.pathname === TOKEN_PATH) return tokenEndpoint(request, url);
     return json(404, { message: `no ${url.pathname} here` });
   }

@@ -123,7 +123,7 @@ describe("tokens that do not verify: 401", () => {
     ["issued over an hour ago, though not expired", { issuedAt: now() - 7200, expiresIn: 7200 + 300 }],
     ["for another audience", { audience: "someone-else" }],
     ["from another issuer", { issuer: "https://evil.test" }],
-    ["signed RS384", { alg: "RS384" }],
+    ["signed RS384 with a key the issuer lists for RS384", { alg: "RS384", key: "listed" }],
     ["signed HS256 with the public key", { alg: "HS256", key: "public" }],
     ["signed with a key the issuer does not list", { key: "other" }],
   ];
