@@ -112,7 +112,7 @@ describe("the workflow the stack prints", () => {
 
   it("quotes labels YAML would read as something else, and keeps them intact", () => {
     const policy = policyOf({
-      runners: { odd: { kind: "github-hosted", runsOn: ["it's", "on", "2"] } },
+      runners: { odd: { kind: "github-hosted", runsOn: ["it's", "on", "2"], cost: { perMinuteUsd: 0.006 } } },
       assign: { lightweight: "odd", default: "odd" },
     });
     const parsed = workflowOf(policy);
