@@ -9,6 +9,7 @@ import {
   isRepository,
   isSha,
   PAYLOAD_LIMITS,
+  parseForecastHours,
   parseJobId,
   parsePeriod,
   parseRouteRequest,
@@ -134,6 +135,15 @@ export async function fleet(url: URL, env: Env): Promise<Response> {
 export async function metrics(env: Env): Promise<Response> {
   const text = await ledgerOf(env).exposition();
   return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+}
+
+/**
+ * `GET /forecast[?hours=N]`: expected job starts per runner class for the coming N hours (default
+ * 6, at most 48), for sizing warm pools; never a reason to scale down (the answer's `note` says so).
+ */
+export async function forecast(url: URL, env: Env, settings: Settings): Promise<Response> {
+  const hours = valueOr(parseForecastHours(url.searchParams.get("hours")));
+  return Response.json(await ledgerOf(env).forecast(hours, settings.routing));
 }
 
 /** `GET /costs?period=`: the cost ledger for a period, against running everything on GitHub-hosted runners. */

@@ -1,5 +1,5 @@
 import { Hono } from "hono/tiny";
-import { costs, fleet, health, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
+import { costs, fleet, forecast, health, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
 import { bearerMatches, type Caller, requireOperator, requireRouteCaller } from "./auth.ts";
 import type { Env } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
@@ -106,6 +106,12 @@ export const ROUTES: readonly {
   { method: "GET", path: "/fleet", access: "operator", handle: (c) => fleet(new URL(c.req.url), c.env) },
   { method: "GET", path: "/metrics", access: "operator", handle: (c) => metrics(c.env) },
   { method: "GET", path: "/costs", access: "operator", handle: (c) => costs(new URL(c.req.url), c.env) },
+  {
+    method: "GET",
+    path: "/forecast",
+    access: "operator",
+    handle: (c) => forecast(new URL(c.req.url), c.env, c.get("settings")),
+  },
 ];
 
 /** The caller a route's access asks for, or the 401/403 it answers with. */

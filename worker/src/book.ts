@@ -13,16 +13,22 @@ import {
   type Decision,
   discordMessage,
   EVENT_LABELS,
+  type ExpectedWork,
   effectsOf,
+  expectedWork,
   type FleetJob,
   type FleetSnapshot,
+  FORECAST_KEEP_WEEKS,
+  type Forecast,
   fail,
   fleetSnapshot,
+  forecast,
   histogramQuantile,
   interpretEvent,
   JOB_STATUS_OF,
   type JobState,
   jobClass,
+  MODES,
   monthStart,
   newBuild,
   nextCheck,
@@ -30,6 +36,7 @@ import {
   type PinnedId,
   type Plan,
   policyFor,
+  REQUIREMENTS,
   type Result,
   type RoutingConfig,
   type RoutingInput,
@@ -38,7 +45,10 @@ import {
   route,
   stepJob,
   updatePlan,
+  WAKE_EVENTS,
+  wakeUp,
   watchSeconds,
+  weekOf,
 } from "./core/index.ts";
 import type { JobLookup } from "./github.ts";
 import { RescueDesk } from "./rescue-desk.ts";
@@ -48,11 +58,13 @@ import { BuildStore, KV_WRITE_INTERVAL_MS } from "./store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./store/costs.ts";
 import { DeliveryStore } from "./store/deliveries.ts";
 import { FleetStore } from "./store/fleet.ts";
+import { ForecastStore } from "./store/forecast.ts";
 import { MetricsStore } from "./store/metrics.ts";
 import { Outbox } from "./store/outbox.ts";
 import { QueueWatch } from "./store/queue-watch.ts";
 import { migrate } from "./store/schema.ts";
 import type { Sql, Transaction } from "./store/sql.ts";
+import { WarmCalls } from "./store/warm.ts";
 
 /** GitHub lets a delivery be redelivered for 3 days; remember each one a day longer. */
 export const DELIVERY_RETENTION_MS = 4 * 24 * 60 * 60 * 1000;
@@ -156,6 +168,7 @@ export class Book {
   readonly transaction: Transaction;
   readonly metrics: MetricsStore;
   readonly outbox: Outbox;
+  readonly warm: WarmCalls;
   readonly builds: BuildStore;
   readonly fleet: FleetStore;
   readonly rescueDesk: RescueDesk;
@@ -163,6 +176,7 @@ export class Book {
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
   private readonly access: AccessStore;
+  private readonly history: ForecastStore;
   private readonly deps: BookDeps;
   /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
   private readonly usual = new Map<string, { ms: number; until: number }>();
@@ -174,12 +188,14 @@ export class Book {
     deps.transaction(() => migrate(deps.sql, { runners: deps.settings()?.config.defaults.runners ?? null }));
     this.metrics = new MetricsStore(this.sql);
     this.outbox = new Outbox(this.sql);
+    this.warm = new WarmCalls(this.sql);
     this.builds = new BuildStore(this.sql);
     this.fleet = new FleetStore(this.sql);
     this.deliveries = new DeliveryStore(this.sql);
     this.costs = new CostStore(this.sql);
     this.watch = new QueueWatch(this.sql);
     this.access = new AccessStore(this.sql);
+    this.history = new ForecastStore(this.sql);
     this.rescueDesk = new RescueDesk({
       sql: this.sql,
       wake: deps.wake,
@@ -312,6 +328,16 @@ export class Book {
   }
 
   /**
+   * Expected job starts per runner class (every class of `routing`'s configuration, else the
+   * Ledger's own) for `hours` whole hours from the one `now` is in, from the hour-of-week history.
+   */
+  forecast(hours: number, routing: RoutingSource | undefined, now = Date.now()): Forecast {
+    const config = this.configFrom(routing);
+    const classes = config === null ? [] : Object.keys(everyClass(config).runners);
+    return forecast(this.history.rows(), classes, now, hours);
+  }
+
+  /**
    * The alarm's transaction at `now`: lets go of jobs past their maximum age (counted), forgets
    * machines no longer configured that run nothing, decides about queue watches that fell due
    * (rescue, alert, wait), and prunes every table past its retention, in batches. True when a
@@ -339,6 +365,8 @@ export class Book {
       }
       this.rescueDesk.prune(now - DELIVERY_RETENTION_MS);
       this.outbox.prune(now - DELIVERY_RETENTION_MS);
+      more = this.warm.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
+      more = this.history.prune(weekOf(now) - FORECAST_KEEP_WEEKS, PRUNE_BATCH) || more;
       more = this.deliveries.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
       more = this.builds.prune(now - BUILD_RETENTION_MS, PRUNE_BATCH) || more;
       const dayBefore = new Date(now - COST_DAY_RETENTION_DAYS * 86_400_000).toISOString().slice(0, 10);
@@ -348,10 +376,11 @@ export class Book {
     });
   }
 
-  /** When the alarm should next run: the earliest alert, watch, owed KV copy, job check or rescue poll; null for none. */
+  /** When the alarm should next run: the earliest alert, wake-up, watch, owed KV copy, job check or rescue poll; null for none. */
   nextDue(now: number, checksPossible: boolean): number | null {
     const times = [
       this.outbox.nextDue(),
+      this.warm.nextDue(),
       this.watch.nextDue(),
       this.builds.nextKvDue(),
       this.rescueDesk.nextPoll(now),
@@ -428,12 +457,11 @@ export class Book {
         };
       case "create": {
         const early = plan.build.sha === null ? null : this.builds.forCommit(plan.build.repository, plan.build.sha);
-        const build = this.withEarlyEvents(
-          newBuild({ ...plan.build, decision: this.decide(plan.input, routing) }),
-          early,
-        );
+        const { decision, policy } = this.decide(plan.input, routing);
+        const build = this.withEarlyEvents(newBuild({ ...plan.build, decision }), early);
         if (early !== null && early.decision === null) this.builds.remove(early.build_id);
         this.builds.insert(build, now);
+        this.queueWakeUp(build, policy, now);
         const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
         // A new build is copied to KV at once (insert notes the write).
         return { status: 202, body, persist: build, change: { kind: "created", event, build } };
@@ -557,6 +585,12 @@ export class Book {
       this.costs.insert(effects.costJob, gpu, now);
     }
     if (effects.unwatch !== null) this.watch.remove(effects.unwatch);
+    // A job left the queue (effects' `transition.started`): a start for the forecast, unless it is the router's own.
+    if (effects.unwatch !== null && change.kind === "updated" && change.update.kind === "job" && !change.routing) {
+      const { runner, started_at } = change.update.job;
+      const at = started_at === null ? Number.NaN : Date.parse(started_at);
+      if (runner !== null) this.history.countStart(runner, Number.isFinite(at) ? Math.min(at, now) : now);
+    }
     if (effects.watch && settings && change.kind !== "answered") {
       const build = change.kind === "created" ? change.build : change.after;
       const policy = policyFor(settings.config, build.repository);
@@ -578,13 +612,43 @@ export class Book {
     }
   }
 
-  /** The decision for a change under its repository's policy and the fleet's load now. */
-  private decide(input: RoutingInput, routing: RoutingSource | undefined): Decision {
-    const read = routing === undefined ? null : routingOf(routing);
-    const config = read === null ? this.config() : read.ok ? read.value : null;
+  /** The decision for a change under its repository's policy and the fleet's load now, with that policy. */
+  private decide(
+    input: RoutingInput,
+    routing: RoutingSource | undefined,
+  ): { decision: Decision; policy: RoutingPolicy } {
+    const config = this.configFrom(routing);
     if (config === null) throw new Error("the routing configuration cannot be read: nothing is routed");
     const policy = policyFor(config, input.repository);
-    return route(input, policy, fleetSnapshot(this.fleet.counts(), policy));
+    return { decision: route(input, policy, fleetSnapshot(this.fleet.counts(), policy)), policy };
+  }
+
+  /** The configuration of the Worker's bindings' text when given (else the Ledger's own); null when it cannot be read. */
+  private configFrom(routing: RoutingSource | undefined): RoutingConfig | null {
+    const read = routing === undefined ? null : routingOf(routing);
+    return read === null ? this.config() : read.ok ? read.value : null;
+  }
+
+  /**
+   * Queues the wake-up of a routed push's or pull request's class, when the class has a warm
+   * hook: in the delivery's transaction, at most once per build, sent by the alarm right away.
+   */
+  private queueWakeUp(build: BuildRecord, policy: RoutingPolicy, now: number): void {
+    const runner = build.decision === null ? undefined : policy.runners[build.decision.runner];
+    if (runner?.warm === undefined || !WAKE_EVENTS.includes(build.event)) return;
+    if (this.warm.enqueue(runner.warm, wakeUp(build, runner.id, this.expectedWork(runner.id)), now)) {
+      this.deps.wake(now);
+    }
+  }
+
+  /** What a build routed to `runnerClass` is expected to take: its jobs' run times and the builds routed to it. */
+  private expectedWork(runnerClass: string): ExpectedWork {
+    let routedBuilds = 0;
+    for (const requirement of REQUIREMENTS) {
+      for (const mode of MODES)
+        routedBuilds += this.metrics.gauge("decisions", { runner: runnerClass, requirement, mode }) ?? 0;
+    }
+    return expectedWork({ runCounts: this.metrics.histogram("runSeconds", { runner: runnerClass }), routedBuilds });
   }
 
   /**

@@ -16,16 +16,41 @@ import {
   type RouteAsk,
   type RouteContext,
 } from "./book.ts";
-import { type BuildRecord, type CostReport, fail, type Plan, type Result } from "./core/index.ts";
+import {
+  allPolicies,
+  type BuildRecord,
+  type CostReport,
+  type Forecast,
+  fail,
+  type Plan,
+  type Result,
+  WARM_SECRET_NAME,
+  type WARM_SECRET_PREFIX,
+  warmSecretProblems,
+} from "./core/index.ts";
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
-import { loadSettings, prepareSettings, type Settings, SettingsError, type SettingsSource } from "./settings.ts";
+import {
+  loadSettings,
+  prepareSettings,
+  type RoutingSource,
+  type Settings,
+  SettingsError,
+  type SettingsSource,
+} from "./settings.ts";
+import { sendDueWakeUps } from "./warm.ts";
 
 export type { FleetView, Outcome } from "./book.ts";
 
-/** What the Ledger is bound to: KV for build copies, and the strings its settings read. */
-export type LedgerEnv = { [K in typeof KV_BINDING]: KVNamespace } & SettingsSource;
+/**
+ * The secrets warm hooks are signed with: bound under the names the routing configuration gives
+ * (`runners.<id>.warm.secretEnv`, always `WARM_…`), so they are looked up by name.
+ */
+export type WarmSecrets = { readonly [K in `${typeof WARM_SECRET_PREFIX}${string}`]?: string | undefined };
+
+/** What the Ledger is bound to: KV for build copies, the strings its settings read, and the warm hooks' secrets. */
+export type LedgerEnv = { [K in typeof KV_BINDING]: KVNamespace } & SettingsSource & WarmSecrets;
 
 /** The Ledger every request shares. */
 export function ledgerOf(env: { [K in typeof LEDGER_BINDING]: DurableObjectNamespace<Ledger> }) {
@@ -46,7 +71,8 @@ const KV_BATCH = 50;
 /**
  * The Durable Object around the Ledger's {@link Book}: it holds the SQLite storage, runs the
  * book's transactions for the Worker (over RPC), and does what cannot happen inside one: the
- * alarm's calls to Discord, GitHub (rescues, job checks) and KV. Tables: docs/storage-schema.md.
+ * alarm's calls to warm hooks, Discord, GitHub (rescues, job checks) and KV. Tables:
+ * docs/storage-schema.md.
  */
 export class Ledger extends DurableObject<LedgerEnv> {
   private readonly book: Book;
@@ -56,6 +82,8 @@ export class Ledger extends DurableObject<LedgerEnv> {
   private wanted = Number.POSITIVE_INFINITY;
   private checking = false;
   private saidMisconfigured = false;
+  /** The warm secrets last said to be missing, so each change is logged once. */
+  private saidMissingSecrets = "";
 
   constructor(ctx: DurableObjectState, env: LedgerEnv) {
     super(ctx, env);
@@ -118,12 +146,19 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return this.book.costsFor(start, end);
   }
 
-  /** Maintenance, then everything owed to the outside: alerts, rescues, KV copies, job checks. */
+  /** Expected job starts per class of `routing`'s configuration for the coming `hours`. */
+  async forecast(hours: number, routing?: RoutingSource): Promise<Forecast> {
+    return this.book.forecast(hours, routing);
+  }
+
+  /** Maintenance, then everything owed to the outside: wake-ups, alerts, rescues, KV copies, job checks. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
     const more = this.book.maintain(now);
     const settings = this.settings();
+    if (settings !== null) this.checkWarmSecrets(settings);
+    await sendDueWakeUps(this.book.warm, this.book.metrics, (name) => this.warmSecret(name), now);
     await sendDueAlerts(this.book.outbox, this.book.metrics, settings?.discordWebhookUrl ?? null, now);
     await this.book.rescueDesk.run();
     await this.writeOwedCopies(now);
@@ -194,6 +229,29 @@ export class Ledger extends DurableObject<LedgerEnv> {
       this.checking = false;
     }
     return results;
+  }
+
+  /** A warm hook's secret by the name the configuration gives, or null when it is not bound (or empty). */
+  private warmSecret(name: string): string | null {
+    // Only a warm secret's name is read: never another binding (the API token, the webhook secret).
+    const value: unknown = WARM_SECRET_NAME.test(name) ? this.env[name as keyof WarmSecrets] : undefined;
+    return typeof value === "string" && value.length > 0 ? value : null;
+  }
+
+  /**
+   * A warm hook whose secret is not bound is a misconfiguration: logged (the secrets' names, never
+   * a value) once for each set of missing names; its wake-ups fail unsent.
+   */
+  private checkWarmSecrets(settings: Settings): void {
+    const missing = warmSecretProblems(allPolicies(settings.config), (name) => this.warmSecret(name) !== null);
+    const key = missing.map((m) => m.problem).join("\n");
+    if (key !== this.saidMissingSecrets && missing.length > 0) {
+      log("error", "misconfigured: warm hooks without their secret", {
+        settings: [...new Set(missing.map((m) => m.secret))],
+        problems: missing.map((m) => m.problem),
+      });
+    }
+    this.saidMissingSecrets = key;
   }
 
   /** The settings, or null while they are wrong: said once in the log, and the work waits. */

@@ -17,6 +17,7 @@ import {
   type Rule,
   type Runner,
 } from "./types.ts";
+import { WARM_SECRET_NAME, warmHookProblems } from "./warm.ts";
 
 /**
  * The routing configuration as users write it (JSON in `ROUTING_CONFIG`, or the Pulumi stack
@@ -28,7 +29,9 @@ import {
  * - `deploy`, `assign`: replace / override the deploy policy and the requirement → runner map.
  * - `runners.<id>.machines`: the class's registered runners by name (`capacity` default 1,
  *   extra `labels`); replaces the inherited map as a whole. `queueTargetSeconds` (≥ 60, default
- *   600): past it a queued job counts as stuck.
+ *   600): past it a queued job counts as stuck. `warm` (self-hosted only): `{ url, secretEnv }`,
+ *   the class's warm hook and the name of the Worker secret that signs its wake-ups (`null`
+ *   removes an inherited one; docs/prewarm.md).
  * - `failover`: which requirements may fall back (default docker, default, lightweight: GPU and
  *   deploy wait) and the stuck-queue rescue (`enabled`, `maxPerRun` 0..10, default 2).
  * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
@@ -50,6 +53,13 @@ const machineSchema = z.strictObject({
   labels: z.optional(z.array(text)),
 });
 
+const warmSchema = z.strictObject({
+  url: text,
+  secretEnv: z
+    .string()
+    .check(z.regex(WARM_SECRET_NAME, "must be the name of a Worker secret: WARM_ and 1 to 64 of A-Z, 0-9, _")),
+});
+
 const runnerSchema = z.strictObject({
   kind: z.optional(z.enum(["self-hosted", "github-hosted"])),
   runsOn: z.optional(labels),
@@ -58,6 +68,7 @@ const runnerSchema = z.strictObject({
   cost: z.optional(costSchema),
   machines: z.optional(z.record(text, machineSchema)),
   queueTargetSeconds: z.optional(z.int().check(z.gte(60, "must be at least 60 (seconds)"))),
+  warm: z.optional(z.nullable(warmSchema)),
 });
 
 const failoverSchema = z.strictObject({
@@ -316,6 +327,8 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
     if (machines !== undefined) runner.machines = machines;
     const queueTargetSeconds = override.queueTargetSeconds ?? known?.queueTargetSeconds;
     if (queueTargetSeconds !== undefined) runner.queueTargetSeconds = queueTargetSeconds;
+    const warm = override.warm === undefined ? known?.warm : (override.warm ?? undefined);
+    if (warm !== undefined) runner.warm = warm;
     runners[id] = runner;
   }
   const policy: RoutingPolicy = {
@@ -404,6 +417,7 @@ function checkPolicy(policy: RoutingPolicy, base: RoutingPolicy, where: string, 
     if (names.length > 0 && runner.kind === "github-hosted") {
       problems.push(`${where}runners.${runner.id}.machines: a github-hosted runner has no machines of ours to list`);
     }
+    for (const problem of warmHookProblems(runner)) problems.push(`${where}runners.${runner.id}.${problem}`);
     for (const name of names) {
       const owner = owners.get(name);
       if (owner !== undefined) {

@@ -136,6 +136,12 @@ export const METRICS = {
     type: "counter",
     labels: [],
   },
+  warmCalls: {
+    name: "ci_router_warm_calls_total",
+    help: "Wake-ups sent to runner classes' warm hooks, by runner class and final outcome (sent, failed).",
+    type: "counter",
+    labels: ["runner", "outcome"],
+  },
   rateLimit: {
     name: "ci_router_github_rate_limit_remaining",
     help: "GitHub API requests left in the current window, as last reported by GitHub.",

@@ -32,6 +32,19 @@ export interface Runner {
   machines?: Record<string, Machine>;
   /** Seconds a queued job may wait for this class before it counts as stuck (absent: {@link DEFAULT_QUEUE_TARGET_SECONDS}). */
   queueTargetSeconds?: number;
+  /** The class's warm hook, woken when a build is routed to it (self-hosted classes only; docs/prewarm.md). */
+  warm?: WarmHook;
+}
+
+/**
+ * Where a self-hosted class is told that a build is coming, so it can start a runner before the
+ * job queues. The configuration is not secret: it names the Worker secret holding the signing key.
+ */
+export interface WarmHook {
+  /** `https://` (plain `http://` only on 127.0.0.1, localhost or [::1]). */
+  url: string;
+  /** The name of the Worker secret whose value signs each wake-up (`WARM_…`), never the value. */
+  secretEnv: string;
 }
 
 /** One registered self-hosted runner of a class. */

@@ -23,8 +23,11 @@ import { first, type Sql } from "./sql.ts";
  *    once; histogram counts in a column per bucket; `meta` holds the version.
  * 3. route requests: the repository ids OIDC tokens were first seen with (`repository_pins`) and
  *    the jobs that asked for a route (`routing_jobs`). Two new tables; nothing else changes.
+ * 4. pre-warm: wake-ups for runner classes' warm hooks (`warm_calls`) and the hour-of-week
+ *    history of job starts behind GET /forecast (`forecast_hours`). Two new tables; nothing else
+ *    changes.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -164,6 +167,30 @@ const TABLES = `
     at INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS routing_jobs_at ON routing_jobs (at);
+  CREATE TABLE IF NOT EXISTS warm_calls (
+    build_id TEXT PRIMARY KEY,
+    runner_class TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret_env TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS warm_calls_due ON warm_calls (status, next_at);
+  CREATE INDEX IF NOT EXISTS warm_calls_created ON warm_calls (created_at);
+  CREATE TABLE IF NOT EXISTS forecast_hours (
+    runner_class TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    weight REAL NOT NULL,
+    latest INTEGER NOT NULL,
+    week INTEGER NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (runner_class, hour)
+  );
+  CREATE INDEX IF NOT EXISTS forecast_hours_week ON forecast_hours (week);
 `;
 
 /** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
