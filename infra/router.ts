@@ -94,6 +94,10 @@ export async function createRouter(): Promise<RouterOutputs> {
   const discordWebhookUrl = settings.optionalSecrets.discordWebhookUrl
     ? config.requireSecret("discordWebhookUrl")
     : null;
+  const warmSecrets =
+    settings.warmSecretNames.length > 0
+      ? config.requireSecretObject<Record<string, string>>("warmSecrets")
+      : pulumi.output<Record<string, string>>({});
 
   const deployedMigrationTag = cloudflare
     .getWorkersScriptsOutput({ accountId })
@@ -120,6 +124,8 @@ export async function createRouter(): Promise<RouterOutputs> {
       ...(previousApiToken === null ? [] : [secretText(SECRET_NAMES.apiTokenPrevious, previousApiToken)]),
       ...(githubToken === null ? [] : [secretText(SECRET_NAMES.githubToken, githubToken)]),
       ...(discordWebhookUrl === null ? [] : [secretText(SECRET_NAMES.discordWebhookUrl, discordWebhookUrl)]),
+      // Each warm hook's signing key, under the name its runner class's `warm.secretEnv` gives.
+      ...settings.warmSecretNames.map((name) => secretText(name, warmSecrets.apply((all) => all[name] ?? ""))),
       ...(settings.oidc === null
         ? [{ type: "plain_text", name: VAR_NAMES.oidcIssuer, text: OIDC_OFF }]
         : [

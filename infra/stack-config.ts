@@ -12,6 +12,7 @@ import {
   type RoutingConfig,
   RoutingConfigError,
   type RoutingConfigInput,
+  WARM_SECRET_NAME,
 } from "../worker/src/core/index.ts";
 import { DEFAULT_ACTION_REF, isActionRef } from "./workflow.ts";
 
@@ -42,12 +43,14 @@ export const CONFIG_KEYS = {
   oidcAudience: `optional OIDC_AUDIENCE, the audience route tokens are asked for (default "${DEFAULT_OIDC_AUDIENCE}")`,
   actionRef: `optional route action for the workflow the stack prints, owner/repo[/path]@ref (default ${DEFAULT_ACTION_REF})`,
   observability: "optional boolean (default true): Workers Logs, so past requests can be searched in the dashboard",
+  warmSecrets:
+    'optional secret map "WARM_…" → signing key for each warm hook the routing config names (runners.<id>.warm.secretEnv); set with --secret --path',
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose values are secrets: the program reads them with `getSecret`, never from here. */
-export const SECRET_KEYS = ["githubToken", "discordWebhookUrl"] as const satisfies readonly ConfigKey[];
+export const SECRET_KEYS = ["githubToken", "discordWebhookUrl", "warmSecrets"] as const satisfies readonly ConfigKey[];
 
 export const DEFAULT_WORKER_NAME = "pmoves-ci-orchestrator";
 
@@ -106,6 +109,8 @@ export interface StackSettings {
   apiTokenGeneration: number;
   /** Which optional secrets are set; their values are read by the program as secrets. */
   optionalSecrets: { githubToken: boolean; discordWebhookUrl: boolean };
+  /** The names of the warm hooks' signing keys (`warmSecrets`' keys), each bound as a Worker secret; values are read as secrets. */
+  warmSecretNames: string[];
   /** Null when `oidc` is false: repositories then hold the API token as an Actions secret. */
   oidc: OidcSettings | null;
   /** The route action the printed workflow uses. */
@@ -294,6 +299,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     if (!(error instanceof RoutingConfigError)) throw error;
     problems.push(...error.problems.map(routingProblem));
   }
+  const warmSecretNames = resolved === null ? [] : parseWarmSecrets(value("warmSecrets"), resolved, problems);
 
   if (
     problems.length > 0 ||
@@ -335,6 +341,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
       githubToken: value("githubToken") !== undefined,
       discordWebhookUrl: discordWebhookUrl !== undefined,
     },
+    warmSecretNames,
     oidc,
     actionRef,
     observability,
@@ -544,4 +551,45 @@ function runnerClasses(config: RoutingConfig, repositories: RepositorySettings[]
     }
   }
   return [...classes.values()];
+}
+
+/**
+ * The names in `warmSecrets` (a JSON object "WARM_…" → signing key; only its names are read
+ * here, never a value), checked against the warm hooks the routing configuration names: every
+ * `secretEnv` needs its key, and every key must be one a hook names.
+ */
+function parseWarmSecrets(text: string | undefined, routing: RoutingConfig, problems: string[]): string[] {
+  const named = new Set<string>();
+  for (const policy of allPolicies(routing)) {
+    for (const runner of Object.values(policy.runners)) if (runner.warm) named.add(runner.warm.secretEnv);
+  }
+  let given: string[] = [];
+  if (text !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    const isMap =
+      typeof parsed === "object" &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      Object.values(parsed).every((v) => typeof v === "string" && v.length > 0);
+    if (!isMap) {
+      problems.push('warmSecrets: must be a map of "WARM_…" names to non-empty signing keys (set with --secret --path)');
+      return [];
+    }
+    given = Object.keys(parsed as Record<string, string>).sort();
+  }
+  for (const name of given) {
+    if (!WARM_SECRET_NAME.test(name)) problems.push(`warmSecrets.${name}: a name must be WARM_ and 1 to 64 of A-Z, 0-9, _`);
+    else if (!named.has(name)) problems.push(`warmSecrets.${name}: no runners.<id>.warm.secretEnv names it`);
+  }
+  for (const name of [...named].sort()) {
+    if (!given.includes(name)) {
+      problems.push(`warmSecrets.${name}: required, a warm hook signs with it (set with --secret --path 'warmSecrets.${name}')`);
+    }
+  }
+  return given.filter((name) => WARM_SECRET_NAME.test(name) && named.has(name));
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
 import { SECRET_NAMES, VAR_NAMES } from "../worker/src/bindings.ts";
+import { WARM_SECRET_NAME } from "../worker/src/core/index.ts";
 import { ROOT } from "./bundle.ts";
 import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
 
@@ -32,6 +33,10 @@ const bindings: Record<string, string> = { ...LOCAL_DEFAULTS };
 for (const name of passthrough) {
   const value = process.env[name];
   if (value !== undefined && value !== "") bindings[name] = value;
+}
+// Warm hooks' signing keys, under the names the routing configuration gives them (never printed).
+for (const [name, value] of Object.entries(process.env)) {
+  if (WARM_SECRET_NAME.test(name) && value !== undefined && value !== "") bindings[name] = value;
 }
 
 const stateDir = process.env.STATE_DIR || join(ROOT, ".state");

@@ -344,3 +344,39 @@ describe("placeholders", () => {
     ]);
   });
 });
+
+describe("warmSecrets", () => {
+  const routing = json({
+    runners: { vps: { warm: { url: "https://warm.example.com/vps", secretEnv: "WARM_SECRET_VPS" } } },
+  });
+
+  it("names every warm hook's key: none is read as a value", () => {
+    const settings = parseStackConfig(
+      { ...MINIMAL, routing, warmSecrets: json({ WARM_SECRET_VPS: "k" }) },
+      "staging",
+    );
+    expect(settings.warmSecretNames).toEqual(["WARM_SECRET_VPS"]);
+    expect(JSON.stringify(settings)).not.toContain('"k"');
+  });
+
+  it("a hook's key left out, a key no hook names, a bad name and a bad shape are each a problem, no value quoted", () => {
+    expect(problemsOf({ ...MINIMAL, routing })).toContain(
+      "warmSecrets.WARM_SECRET_VPS: required, a warm hook signs with it (set with --secret --path 'warmSecrets.WARM_SECRET_VPS')",
+    );
+    const extra = problemsOf({
+      ...MINIMAL,
+      routing,
+      warmSecrets: json({ WARM_SECRET_VPS: "k", WARM_OTHER: "secret-value", nope: "secret-value" }),
+    });
+    expect(extra).toContain("warmSecrets.WARM_OTHER: no runners.<id>.warm.secretEnv names it");
+    expect(extra).toContain("warmSecrets.nope: a name must be WARM_ and 1 to 64 of A-Z, 0-9, _");
+    expect(extra.join("\n")).not.toContain("secret-value");
+    expect(problemsOf({ ...MINIMAL, routing, warmSecrets: json(["x"]) })).toContain(
+      'warmSecrets: must be a map of "WARM_…" names to non-empty signing keys (set with --secret --path)',
+    );
+  });
+
+  it("without warm hooks, no key is needed", () => {
+    expect(parseStackConfig({ ...MINIMAL }, "staging").warmSecretNames).toEqual([]);
+  });
+});

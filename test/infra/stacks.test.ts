@@ -367,6 +367,18 @@ describe("optional settings", () => {
     expect(JSON.stringify(succeeded(run))).not.toContain("ghp_example");
   });
 
+  it("bind each warm hook's signing key as a secret under the name its runner class gives", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("routing")] = {
+        runners: { vps: { warm: { url: "https://warm.example.com/vps", secretEnv: "WARM_SECRET_VPS" } } },
+      };
+      config[key("warmSecrets")] = { WARM_SECRET_VPS: "warm-key-example" };
+    });
+    const { byName } = workerBindings(run);
+    expect(byName.get("WARM_SECRET_VPS")).toEqual({ type: "secret_text", name: "WARM_SECRET_VPS", text: "warm-key-example" });
+    expect(JSON.stringify(succeeded(run))).not.toContain("warm-key-example");
+  });
+
   it("serve the router on a custom domain instead of workers.dev when one is configured", async () => {
     const run = await runStack("production", (config) => {
       delete config[key("workersSubdomain")];
