@@ -125,7 +125,12 @@ export async function createRouter(): Promise<RouterOutputs> {
       ...(githubToken === null ? [] : [secretText(SECRET_NAMES.githubToken, githubToken)]),
       ...(discordWebhookUrl === null ? [] : [secretText(SECRET_NAMES.discordWebhookUrl, discordWebhookUrl)]),
       // Each warm hook's signing key, under the name its runner class's `warm.secretEnv` gives.
-      ...settings.warmSecretNames.map((name) => secretText(name, warmSecrets.apply((all) => all[name] ?? ""))),
+      ...settings.warmSecretNames.map((name) =>
+        secretText(
+          name,
+          warmSecrets.apply((all) => all[name] ?? ""),
+        ),
+      ),
       ...(settings.oidc === null
         ? [{ type: "plain_text", name: VAR_NAMES.oidcIssuer, text: OIDC_OFF }]
         : [

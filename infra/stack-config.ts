@@ -577,18 +577,23 @@ function parseWarmSecrets(text: string | undefined, routing: RoutingConfig, prob
       !Array.isArray(parsed) &&
       Object.values(parsed).every((v) => typeof v === "string" && v.length > 0);
     if (!isMap) {
-      problems.push('warmSecrets: must be a map of "WARM_…" names to non-empty signing keys (set with --secret --path)');
+      problems.push(
+        'warmSecrets: must be a map of "WARM_…" names to non-empty signing keys (set with --secret --path)',
+      );
       return [];
     }
     given = Object.keys(parsed as Record<string, string>).sort();
   }
   for (const name of given) {
-    if (!WARM_SECRET_NAME.test(name)) problems.push(`warmSecrets.${name}: a name must be WARM_ and 1 to 64 of A-Z, 0-9, _`);
+    if (!WARM_SECRET_NAME.test(name))
+      problems.push(`warmSecrets.${name}: a name must be WARM_ and 1 to 64 of A-Z, 0-9, _`);
     else if (!named.has(name)) problems.push(`warmSecrets.${name}: no runners.<id>.warm.secretEnv names it`);
   }
   for (const name of [...named].sort()) {
     if (!given.includes(name)) {
-      problems.push(`warmSecrets.${name}: required, a warm hook signs with it (set with --secret --path 'warmSecrets.${name}')`);
+      problems.push(
+        `warmSecrets.${name}: required, a warm hook signs with it (set with --secret --path 'warmSecrets.${name}')`,
+      );
     }
   }
   return given.filter((name) => WARM_SECRET_NAME.test(name) && named.has(name));

@@ -351,10 +351,7 @@ describe("warmSecrets", () => {
   });
 
   it("names every warm hook's key: none is read as a value", () => {
-    const settings = parseStackConfig(
-      { ...MINIMAL, routing, warmSecrets: json({ WARM_SECRET_VPS: "k" }) },
-      "staging",
-    );
+    const settings = parseStackConfig({ ...MINIMAL, routing, warmSecrets: json({ WARM_SECRET_VPS: "k" }) }, "staging");
     expect(settings.warmSecretNames).toEqual(["WARM_SECRET_VPS"]);
     expect(JSON.stringify(settings)).not.toContain('"k"');
   });

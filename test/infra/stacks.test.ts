@@ -375,7 +375,11 @@ describe("optional settings", () => {
       config[key("warmSecrets")] = { WARM_SECRET_VPS: "warm-key-example" };
     });
     const { byName } = workerBindings(run);
-    expect(byName.get("WARM_SECRET_VPS")).toEqual({ type: "secret_text", name: "WARM_SECRET_VPS", text: "warm-key-example" });
+    expect(byName.get("WARM_SECRET_VPS")).toEqual({
+      type: "secret_text",
+      name: "WARM_SECRET_VPS",
+      text: "warm-key-example",
+    });
     expect(JSON.stringify(succeeded(run))).not.toContain("warm-key-example");
   });
 
