@@ -17,6 +17,7 @@ export * from "./fleet.ts";
 export * from "./forecast.ts";
 export * from "./glob.ts";
 export * from "./globset.ts";
+export * from "./learn.ts";
 export * from "./load.ts";
 export * from "./metrics.ts";
 export * from "./names.ts";

@@ -1,0 +1,179 @@
+/**
+ * `npm run simulate`: the routing policies compared on one trace of commits, by a discrete-event
+ * simulation of the fleet (scripts/simulate/engine.ts) that decides with the router's own core
+ * (`route()`, `learnedChoice()`).
+ *
+ *   npm run simulate -- [--trace FILE] [--config ROUTING.json] [--settings SIM.json]
+ *                       [--json OUT.json] [--chart OUT.svg]
+ *   npm run simulate -- --chart docs/simulate.svg        (the README's chart: the default trace)
+ *   npm run simulate -- --generate FILE [--days 30] [--seed 7] [--builds 500] [--config ROUTING.json]
+ *
+ * Without `--trace` it runs on a generated trace (30 days, seed 7). It prints a table per policy
+ * (cost, cost per build, p50/p95 queue, p95 time to green, failed placements, SLO violations,
+ * regret against the oracle), the aims as met / NOT met, and the CPU and wall time of the run.
+ * Exit codes: 0; 1 when a router misplaced a job (put it on a class that cannot run it); 2 for
+ * bad usage, or a trace, configuration or settings file that cannot be read.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { parseRoutingConfig, type RoutingConfig, RoutingConfigError } from "../worker/src/core/index.ts";
+import { chartSvg } from "./simulate/chart.ts";
+import { DEFAULT_GENERATE, generateTrace } from "./simulate/generate.ts";
+import { aimsText, details, jsonDocument, LEGEND, table } from "./simulate/report.ts";
+import { simulate } from "./simulate/run.ts";
+import { parseSettings, SettingsError, type SimSettings } from "./simulate/settings.ts";
+import { parseTrace, type TraceCommit, TraceError } from "./simulate/trace.ts";
+
+export const USAGE = `usage:
+  npm run simulate -- [--trace FILE] [--config ROUTING.json] [--settings SIM.json] [--json OUT.json] [--chart OUT.svg]
+  npm run simulate -- --generate FILE [--days 30] [--seed 7] [--builds 500] [--config ROUTING.json]
+
+  --trace FILE        the commits, JSON Lines (without it: a generated trace, 30 days, seed 7)
+  --config FILE       the routing configuration (default: the built-in defaults)
+  --settings FILE     cold starts, warm pools, queue delays, wait price, SLOs, seed
+  --json FILE         every policy's figures and the aims, as JSON
+  --chart FILE        an SVG: cost against p95 queue per policy, and the learner's regret over time
+  --generate FILE     write a generated trace and stop
+  --days N, --seed N, --builds N   the generated trace's length, seed and builds per 30 days`;
+
+export interface Io {
+  stdout: { write: (text: string) => void };
+  stderr: { write: (text: string) => void };
+  /** Where relative paths are read from and written to (npm's INIT_CWD, else the working directory). */
+  cwd: string;
+}
+
+const positive = (text: string | undefined, name: string): number => {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`--${name} must be a positive integer`);
+  return value;
+};
+
+class UsageError extends Error {}
+
+function readConfig(path: string | undefined, cwd: string): RoutingConfig {
+  if (path === undefined) return parseRoutingConfig({});
+  return parseRoutingConfig(JSON.parse(readFileSync(resolve(cwd, path), "utf8")));
+}
+
+function readSettings(path: string | undefined, cwd: string): SimSettings {
+  if (path === undefined) return parseSettings({});
+  return parseSettings(JSON.parse(readFileSync(resolve(cwd, path), "utf8")));
+}
+
+/** The command; returns its exit code. */
+export function main(argv: readonly string[], io: Io): number {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        trace: { type: "string" },
+        config: { type: "string" },
+        settings: { type: "string" },
+        json: { type: "string" },
+        chart: { type: "string" },
+        generate: { type: "string" },
+        days: { type: "string" },
+        seed: { type: "string" },
+        builds: { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    io.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const text = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
+  try {
+    const config = readConfig(text("config"), io.cwd);
+    const generation = {
+      days: text("days") === undefined ? DEFAULT_GENERATE.days : positive(text("days"), "days"),
+      seed: text("seed") === undefined ? DEFAULT_GENERATE.seed : positive(text("seed"), "seed"),
+      buildsPerMonth:
+        text("builds") === undefined ? DEFAULT_GENERATE.buildsPerMonth : positive(text("builds"), "builds"),
+    };
+    const generate = text("generate");
+    if (generate !== undefined) {
+      const trace = generateTrace(config, generation);
+      writeFileSync(resolve(io.cwd, generate), trace);
+      const commits = parseTrace(trace);
+      io.stdout.write(
+        `wrote ${generate}: ${commits.length} commits, ${commits.reduce((a, c) => a + c.jobs.length, 0)} jobs over ${generation.days} days (seed ${generation.seed})\n`,
+      );
+      return 0;
+    }
+    const settings = readSettings(text("settings"), io.cwd);
+    const tracePath = text("trace");
+    const trace: TraceCommit[] = parseTrace(
+      tracePath === undefined ? generateTrace(config, generation) : readFileSync(resolve(io.cwd, tracePath), "utf8"),
+    );
+    const source =
+      tracePath ??
+      `generated (${generation.days} days, seed ${generation.seed}, ${generation.buildsPerMonth} builds per 30 days)`;
+    const jobs = trace.reduce((a, c) => a + c.jobs.length, 0);
+    const first = trace[0] as TraceCommit;
+    const last = trace.at(-1) as TraceCommit;
+    io.stdout.write(
+      `simulate: ${trace.length} commits, ${jobs} jobs, ${first.at} to ${last.at} (${source}); wait price $${settings.waitUsdPerMinute}/min; seed ${settings.seed}\n\n`,
+    );
+    const run = simulate(trace, config, settings);
+    io.stdout.write(`${table(run.figures)}\n\n${LEGEND}\n\n${details(run.figures)}\n\naims:\n${aimsText(run.aims)}\n`);
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000;
+    const wallMs = performance.now() - wall;
+    io.stdout.write(`\nCPU ${(cpuMs / 1000).toFixed(2)} s, wall ${(wallMs / 1000).toFixed(2)} s\n`);
+    const jsonPath = text("json");
+    if (jsonPath !== undefined) {
+      writeFileSync(
+        resolve(io.cwd, jsonPath),
+        jsonDocument({
+          trace: { commits: trace.length, jobs, start: first.at, end: last.at, source },
+          figures: run.figures,
+          aims: run.aims,
+          cpu_ms: Math.round(cpuMs),
+          wall_ms: Math.round(wallMs),
+        }),
+      );
+    }
+    const chartPath = text("chart");
+    if (chartPath !== undefined) {
+      writeFileSync(
+        resolve(io.cwd, chartPath),
+        chartSvg(run.figures, `npm run simulate: ${trace.length} commits, ${jobs} jobs, ${source}`),
+      );
+    }
+    const placed = run.aims.find((a) => a.aim.startsWith("zero failed placements"));
+    return placed?.met === false ? 1 : 0;
+  } catch (error) {
+    if (
+      error instanceof UsageError ||
+      error instanceof TraceError ||
+      error instanceof SettingsError ||
+      error instanceof RoutingConfigError ||
+      error instanceof SyntaxError ||
+      (error as NodeJS.ErrnoException).code === "ENOENT"
+    ) {
+      io.stderr.write(`${(error as Error).message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.exitCode = main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.env.INIT_CWD ?? process.cwd(),
+  });
+}

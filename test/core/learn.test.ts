@@ -1,0 +1,419 @@
+/**
+ * The learned router's core: its estimates against known distributions, its bounded store, its
+ * backoff priors, its feasibility (the decision tree's restrictions are never left), and its
+ * determinism.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../../scripts/bench-data.ts";
+import { gaussian } from "../../scripts/simulate/random.ts";
+import {
+  changesFromList,
+  createStats,
+  DEFAULT_LEARN_LIMITS,
+  decide,
+  estimateJob,
+  exportStats,
+  type FleetSnapshot,
+  feasibleClasses,
+  importStats,
+  type LearnedStats,
+  type LearnKey,
+  learnedChoice,
+  observe,
+  observeBuild,
+  parseRoutingConfig,
+  type Requirement,
+  type RoutingInput,
+  route,
+  runQuantile,
+  withPending,
+} from "../../worker/src/core/index.ts";
+
+const POLICY = parseRoutingConfig({}).defaults;
+const CLASSES = Object.keys(POLICY.runners);
+
+const key = (over: Partial<LearnKey> = {}): LearnKey => ({
+  repository: "acme/api",
+  workflow: "CI",
+  job: "build",
+  requirement: "default",
+  ...over,
+});
+
+const input = (files: string[], over: Partial<RoutingInput> = {}): RoutingInput => ({
+  repository: "acme/api",
+  event: "pull_request",
+  ref: "refs/heads/feature",
+  sha: "a".repeat(40),
+  changes: changesFromList(files, 3000, "test"),
+  ...over,
+});
+
+/** `n` runs of a job on a class, minutes from `minutes(i)`. */
+function feed(stats: LearnedStats, k: LearnKey, runner: string, n: number, minutes: (i: number) => number) {
+  for (let i = 0; i < n; i++) observe(stats, k, runner, { minutes: minutes(i), queueSeconds: 30, failed: false });
+}
+
+describe("estimates: streaming quantiles and EWMA", () => {
+  it("reads p50 and p90 of log-normal run times within 10%", () => {
+    const random = mulberry32(42);
+    for (const [median, sigma] of [
+      [6, 0.5],
+      [1.4, 0.3],
+      [40, 0.8],
+    ] as const) {
+      const stats = createStats();
+      feed(stats, key(), "vps", 5000, () => median * Math.exp(sigma * gaussian(random)));
+      const estimate = estimateJob(stats, key(), "vps", ["vps"]);
+      expect(estimate).not.toBeNull();
+      const p90 = median * Math.exp(1.2816 * sigma);
+      expect(Math.abs((estimate?.p50Minutes ?? 0) / median - 1)).toBeLessThan(0.1);
+      expect(Math.abs((estimate?.p90Minutes ?? 0) / p90 - 1)).toBeLessThan(0.1);
+    }
+  });
+
+  it("EWMA converges to a constant, and follows a step within 50 runs", () => {
+    const stats = createStats();
+    feed(stats, key(), "vps", 100, () => 10);
+    expect(estimateJob(stats, key(), "vps", ["vps"])?.meanMinutes).toBeCloseTo(10, 9);
+    feed(stats, key(), "vps", 50, () => 20);
+    expect(Math.abs((estimateJob(stats, key(), "vps", ["vps"])?.meanMinutes ?? 0) - 20)).toBeLessThan(0.2);
+  });
+
+  it("bills the expected minutes rounded up per run, as GitHub does", () => {
+    const stats = createStats();
+    feed(stats, key(), "github-hosted", 200, () => 1.4);
+    const estimate = estimateJob(stats, key(), "github-hosted", ["github-hosted"]);
+    expect(estimate?.billedMinutes).toBeCloseTo(2, 6);
+    expect(estimate?.p50Minutes).toBeGreaterThan(1.33);
+    expect(estimate?.p50Minutes).toBeLessThan(1.78);
+  });
+
+  it("ignores a sample that is not finite and ≥ 0", () => {
+    const stats = createStats();
+    expect(observe(stats, key(), "vps", { minutes: Number.NaN, queueSeconds: 1, failed: false })).toBe(false);
+    expect(observe(stats, key(), "vps", { minutes: -1, queueSeconds: 1, failed: false })).toBe(false);
+    expect(stats.entries.size).toBe(0);
+  });
+});
+
+describe("the store is bounded whatever the number of keys", () => {
+  it(`keeps at most ${DEFAULT_LEARN_LIMITS.maxEntries} entries and ${DEFAULT_LEARN_LIMITS.maxRosters} rosters of ${DEFAULT_LEARN_LIMITS.rosterJobs} jobs, about 300 bytes an entry`, () => {
+    const stats = createStats();
+    for (let i = 0; i < 20_000; i++) {
+      const k = key({ repository: `acme/r${i}`, job: `job-${i}`, workflow: `wf-${i % 7}` });
+      observe(stats, k, CLASSES[i % CLASSES.length] ?? "vps", {
+        minutes: 1 + (i % 50),
+        queueSeconds: i % 600,
+        failed: i % 9 === 0,
+      });
+      observeBuild(stats, { repository: k.repository, requirement: "default" }, [{ workflow: k.workflow, job: k.job }]);
+    }
+    // One roster with more distinct jobs than it may list.
+    for (let i = 0; i < 100; i++) {
+      observeBuild(stats, { repository: "acme/big", requirement: "docker" }, [{ workflow: "CI", job: `j${i}` }]);
+    }
+    expect(stats.entries.size).toBeLessThanOrEqual(DEFAULT_LEARN_LIMITS.maxEntries);
+    expect(stats.rosters.size).toBeLessThanOrEqual(DEFAULT_LEARN_LIMITS.maxRosters);
+    for (const roster of stats.rosters.values()) {
+      expect(roster.jobs.length).toBeLessThanOrEqual(DEFAULT_LEARN_LIMITS.rosterJobs);
+    }
+    const dump = exportStats(stats);
+    const perEntry = JSON.stringify(dump.entries).length / dump.entries.length;
+    expect(perEntry).toBeLessThan(400);
+    // A long name is cut in the key: no key grows with what a stranger names a job.
+    observe(stats, key({ job: "x".repeat(10_000), workflow: "y".repeat(10_000) }), "vps", {
+      minutes: 1,
+      queueSeconds: 1,
+      failed: false,
+    });
+    expect(Math.max(...[...stats.entries.keys()].map((k) => k.length))).toBeLessThan(420);
+  });
+
+  it("drops the least recently updated first, and survives an export and import", () => {
+    // A job's run updates five entries (job, workflow, repository, organisation, class).
+    const stats = createStats({ maxEntries: 6 });
+    feed(stats, key({ job: "old" }), "vps", 1, () => 1);
+    feed(stats, key({ job: "new-0" }), "vps", 1, () => 2);
+    expect([...stats.entries.keys()].some((k) => k.includes("old"))).toBe(true);
+    feed(stats, key({ job: "new-1" }), "vps", 1, () => 2);
+    expect(stats.entries.size).toBe(6);
+    expect([...stats.entries.keys()].some((k) => k.includes("old"))).toBe(false);
+    const again = importStats(exportStats(stats), { maxEntries: 6 });
+    expect(exportStats(again)).toEqual(exportStats(stats));
+  });
+});
+
+describe("backoff priors: job → workflow → repository → organisation → the paths rule", () => {
+  const stats = createStats();
+  feed(stats, key({ job: "build" }), "vps", 10, () => 6);
+  feed(stats, key({ repository: "acme/web", workflow: "Web", job: "bundle" }), "vps", 10, () => 20);
+
+  it.each([
+    ["the job's own runs", key({ job: "build" }), "job", 6],
+    ["a new job of a known workflow: the workflow's", key({ job: "lint" }), "workflow", 6],
+    [
+      "a new workflow of a known repository: the repository's",
+      key({ workflow: "Nightly", job: "e2e" }),
+      "repository",
+      6,
+    ],
+  ] as const)("%s", (_, k, level, minutes) => {
+    const estimate = estimateJob(stats, k, "vps", ["vps"]);
+    expect(estimate?.level).toBe(level);
+    expect(estimate?.p50Minutes).toBeGreaterThan(minutes * 0.85);
+    expect(estimate?.p50Minutes).toBeLessThan(minutes * 1.15);
+  });
+
+  it("a new repository: the organisation's, all repositories pooled", () => {
+    const estimate = estimateJob(stats, key({ repository: "acme/new" }), "vps", ["vps"]);
+    expect(estimate?.level).toBe("organisation");
+    expect(estimate?.runs).toBe(20);
+  });
+
+  it("nothing known for the kind of change: the paths rule decides, with the load", () => {
+    const fresh = createStats();
+    const choice = learnedChoice(input(["services/api/Dockerfile"]), POLICY, null, fresh);
+    expect(choice.learned).toBe(false);
+    expect(choice.decision).toEqual({
+      ...route(input(["services/api/Dockerfile"]), POLICY, null),
+      reasons: [
+        ...route(input(["services/api/Dockerfile"]), POLICY, null).reasons,
+        expect.stringContaining("paths rule"),
+      ],
+    });
+    expect(choice.probability).toBe(1);
+  });
+
+  it("a class a job never ran on is predicted from its own class × the organisation's speed ratio", () => {
+    const s = createStats();
+    const random = mulberry32(3);
+    const around = (median: number) => () => median * Math.exp(0.3 * gaussian(random));
+    // The organisation: github-hosted takes twice as long as vps on default work.
+    feed(s, key({ repository: "acme/other", job: "t" }), "vps", 400, around(10));
+    feed(s, key({ repository: "acme/other", job: "t" }), "github-hosted", 400, around(20));
+    // This job ran only on vps, at about 10 minutes.
+    feed(s, key({ job: "build" }), "vps", 200, around(10));
+    const estimate = estimateJob(s, key({ job: "build" }), "github-hosted", ["vps", "github-hosted"]);
+    expect(estimate?.level).toBe("job");
+    expect(estimate?.from).toBe("vps");
+    expect(estimate?.scale).toBeGreaterThan(1.8);
+    expect(estimate?.scale).toBeLessThan(2.2);
+    expect(estimate?.p50Minutes).toBeGreaterThan(18);
+    expect(estimate?.p50Minutes).toBeLessThan(22);
+  });
+});
+
+/** A fleet snapshot with every class of the policy empty, busy on `busy` classes. */
+function snapshot(busy: Record<string, { busy: number; queued?: number }> = {}): FleetSnapshot {
+  const out: FleetSnapshot = {};
+  for (const runner of Object.values(POLICY.runners)) {
+    const b = busy[runner.id];
+    const used = Math.min(runner.capacity, b?.busy ?? 0);
+    out[runner.id] = {
+      capacity: runner.capacity,
+      busy: used,
+      free: runner.capacity - used,
+      queued: b?.queued ?? 0,
+      waiting: 0,
+      hasMachines: false,
+      saturated: runner.kind !== "github-hosted" && used >= runner.capacity,
+      offline: false,
+      machines: [],
+    };
+  }
+  return out;
+}
+
+describe("learnedChoice", () => {
+  /** acme/api's default builds: build and test, 6 and 9 minutes on vps, 8 and 12 on github-hosted. */
+  function trained(): LearnedStats {
+    const s = createStats();
+    for (let i = 0; i < 30; i++) {
+      for (const [job, vps, hosted] of [
+        ["build", 6, 8],
+        ["test", 9, 12],
+      ] as const) {
+        observe(s, key({ job }), "vps", { minutes: vps, queueSeconds: 45, failed: false });
+        observe(s, key({ job }), "github-hosted", { minutes: hosted, queueSeconds: 30, failed: false });
+        observe(s, key({ job }), "kvm2", { minutes: vps * 1.2, queueSeconds: 45, failed: false });
+      }
+      observeBuild(s, { repository: "acme/api", requirement: "default" }, [
+        { workflow: "CI", job: "build" },
+        { workflow: "CI", job: "test" },
+      ]);
+    }
+    return s;
+  }
+  const source = input(["src/api/handlers.py"]);
+
+  it("keeps a build on the free monthly class: nothing at the margin, no queue", () => {
+    const choice = learnedChoice(source, POLICY, snapshot(), trained(), { exploreShare: 0 });
+    expect(choice.decision.runner).toBe("vps");
+    expect(choice.decision.runs_on).toEqual(["self-hosted", "vps"]);
+    expect(choice.probability).toBe(1);
+    expect(choice.decision.reasons).toContainEqual(
+      expect.stringMatching(
+        /^learned: build, test \(2 jobs\) usually (8|9)\.\d min on vps \(p90 (9|10)(\.\d)?, 30 runs\) → default$/,
+      ),
+    );
+    expect(choice.decision.reasons.at(-1)).toBe("vps has room (0/2 busy)");
+  });
+
+  it("moves it to github-hosted when the queue on vps would cost more than the minutes", () => {
+    const busy = snapshot({ vps: { busy: 2, queued: 6 }, kvm2: { busy: 1, queued: 4 } });
+    const choice = learnedChoice(source, POLICY, busy, trained(), { exploreShare: 0, waitUsdPerMinute: 0.05 });
+    expect(choice.decision.runner).toBe("github-hosted");
+    const hosted = choice.predicted.find((p) => p.runner === "github-hosted");
+    // About 8 + 12 minutes billed at the pool's rate (the histogram's buckets blur a constant a little).
+    const cost = POLICY.runners["github-hosted"]?.cost;
+    const rate = cost !== undefined && "perMinuteUsd" in cost ? cost.perMinuteUsd : Number.NaN;
+    expect(hosted?.billedMinutes).toBeGreaterThan(19);
+    expect(hosted?.billedMinutes).toBeLessThan(22.5);
+    expect(hosted?.costUsd).toBeCloseTo((hosted?.billedMinutes ?? 0) * rate, 9);
+  });
+
+  it("counts the jobs of builds routed but not queued yet", () => {
+    const pending = withPending(snapshot(), { vps: 5 });
+    expect(pending.vps?.queued).toBe(5);
+    expect(snapshot().vps?.queued).toBe(0);
+  });
+
+  it("calls a build lightweight once its history says it is short, whatever its paths say", () => {
+    const s = createStats();
+    for (let i = 0; i < 20; i++) {
+      observe(s, key({ job: "build" }), "vps", { minutes: 1.2, queueSeconds: 45, failed: false });
+      observeBuild(s, { repository: "acme/api", requirement: "default" }, [{ workflow: "CI", job: "build" }]);
+    }
+    const choice = learnedChoice(source, POLICY, snapshot(), s, { exploreShare: 0 });
+    expect(choice.decision.requirement).toBe("lightweight");
+    expect(choice.requirement).toBe("default");
+    // A truncated list is never lightweight.
+    const truncated = { ...source, changes: { ...source.changes, truncated: true, notes: ["cut"] } };
+    expect(learnedChoice(truncated, POLICY, snapshot(), s, { exploreShare: 0 }).decision.requirement).toBe("default");
+  });
+
+  it("is deterministic: the same commit and stats give the same choice and probability", () => {
+    const a = learnedChoice(source, POLICY, snapshot({ vps: { busy: 2 } }), trained(), { exploreShare: 1 });
+    const b = learnedChoice(source, POLICY, snapshot({ vps: { busy: 2 } }), trained(), { exploreShare: 1 });
+    expect(a).toEqual(b);
+  });
+
+  it("explores on at most its share of commits, and says so", () => {
+    // Three runs each: vps queued behind its capacity and github-hosted's minutes cost about the same.
+    const s = createStats();
+    for (let i = 0; i < 3; i++) {
+      observe(s, key(), "vps", { minutes: 8 + i, queueSeconds: 45, failed: false });
+      observe(s, key(), "github-hosted", { minutes: 10 + i, queueSeconds: 30, failed: false });
+      observeBuild(s, { repository: "acme/api", requirement: "default" }, [{ workflow: "CI", job: "build" }]);
+    }
+    const load = snapshot({ vps: { busy: 2, queued: 2 }, kvm2: { busy: 1, queued: 3 } });
+    let explored = 0;
+    const n = 400;
+    for (let i = 0; i < n; i++) {
+      const sha = i.toString(16).padStart(40, "0");
+      const choice = learnedChoice({ ...source, sha }, POLICY, load, s, {
+        exploreShare: 0.1,
+        waitUsdPerMinute: 0.0055,
+      });
+      expect(choice.probability).toBeGreaterThan(0);
+      expect(choice.probability).toBeLessThanOrEqual(1);
+      if (choice.explored) {
+        explored++;
+        // Only a Thompson draw picks an explored class: its probability is at most the share.
+        expect(choice.probability).toBeLessThanOrEqual(0.1);
+        expect(choice.decision.reasons.some((r) => r.includes("exploring"))).toBe(true);
+      }
+    }
+    expect(explored).toBeGreaterThan(0);
+    expect(explored).toBeLessThanOrEqual(n * 0.15);
+  });
+});
+
+const PATHS = [
+  "kernels/matmul.cu",
+  "deploy/app.yaml",
+  "services/api/Dockerfile",
+  "docs/guide.md",
+  "README.md",
+  "src/app.py",
+  "tests/test_app.py",
+  "models/ollama/Modelfile",
+];
+
+describe("feasibility is never violated (property)", () => {
+  const gpuClasses = new Set(
+    Object.values(POLICY.runners)
+      .filter((r) => r.runsOn.includes("gpu"))
+      .map((r) => r.id),
+  );
+  /** Stats that make every class look fast and free, the GPU and deploy classes fastest: a temptation. */
+  function tempting(random: () => number): LearnedStats {
+    const s = createStats();
+    for (const requirement of ["gpu", "docker", "deploy", "lightweight", "default"] as Requirement[]) {
+      for (const runner of CLASSES) {
+        const minutes = runner === "ai-lab" || runner === "kvm4" ? 0.5 : 5 + 20 * random();
+        for (let i = 0; i < 5; i++) {
+          observe(s, key({ requirement, job: "j" }), runner, { minutes, queueSeconds: 10, failed: false });
+        }
+      }
+      observeBuild(s, { repository: "acme/api", requirement }, [{ workflow: "CI", job: "j" }]);
+    }
+    return s;
+  }
+
+  it("GPU work only on a GPU class, deploy only on the deploy class, never off the tree's allowed classes", () => {
+    fc.assert(
+      fc.property(
+        fc.subarray(PATHS, { minLength: 0, maxLength: 4 }),
+        fc.constantFrom("push", "pull_request"),
+        fc.constantFrom("refs/heads/main", "refs/heads/feature", "refs/tags/v1.0.0"),
+        fc.constantFrom("hybrid", "self-hosted-only", "cloudflare-only"),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.record({ vps: fc.nat(3), kvm2: fc.nat(2), "ai-lab": fc.nat(2), kvm4: fc.nat(2) }),
+        (files, event, ref, mode, seed, busy) => {
+          const policy = parseRoutingConfig({ mode }).defaults;
+          const random = mulberry32(seed);
+          const commit = input(files, { event, ref, sha: seed.toString(16).padStart(40, "0") });
+          const tree = decide(commit, policy);
+          const load = snapshot(Object.fromEntries(Object.entries(busy).map(([k, v]) => [k, { busy: v, queued: v }])));
+          const choice = learnedChoice(commit, policy, load, tempting(random), { exploreShare: 1 });
+          const runner = choice.decision.runner;
+          expect(feasibleClasses(tree, policy)).toContain(runner);
+          if (tree.requirement === "gpu" && mode !== "cloudflare-only") expect(gpuClasses.has(runner)).toBe(true);
+          if (tree.requirement === "deploy" && mode !== "cloudflare-only") expect(runner).toBe(policy.assign.deploy);
+          if (tree.requirement !== "gpu") expect(gpuClasses.has(runner)).toBe(false);
+          if (tree.requirement !== "deploy") expect(runner).not.toBe(policy.assign.deploy);
+          if (mode === "self-hosted-only") expect(policy.runners[runner]?.kind).toBe("self-hosted");
+          if (mode === "cloudflare-only") expect(runner).toBe(tree.runner);
+          expect(choice.decision.satisfiable).toBe(tree.satisfiable);
+        },
+      ),
+      { numRuns: 150, seed: 7 },
+    );
+  });
+
+  it("without a snapshot, decides as if every class had room", () => {
+    const s = createStats();
+    feed(s, key({ job: "build" }), "vps", 5, () => 3);
+    observeBuild(s, { repository: "acme/api", requirement: "default" }, [{ workflow: "CI", job: "build" }]);
+    const none = learnedChoice(input(["src/app.py"]), POLICY, null, s, { exploreShare: 0 });
+    const empty = learnedChoice(input(["src/app.py"]), POLICY, snapshot(), s, { exploreShare: 0 });
+    expect(none.decision.runner).toBe("vps");
+    expect(none.predicted.map((p) => [p.runner, p.queueSeconds])).toEqual(
+      empty.predicted.map((p) => [p.runner, p.queueSeconds]),
+    );
+  });
+});
+
+describe("runQuantile", () => {
+  it("is 0 for an empty histogram and monotone in q", () => {
+    const s = createStats();
+    feed(s, key(), "vps", 100, (i) => 1 + i / 10);
+    const entry = [...s.entries.values()][0];
+    if (entry === undefined) throw new Error("no entry");
+    const qs = [0.1, 0.5, 0.9, 0.99].map((q) => runQuantile(entry, q));
+    expect([...qs].sort((a, b) => a - b)).toEqual(qs);
+  });
+});

@@ -1,0 +1,931 @@
+import { fallbackChain } from "./chain.ts";
+import { chooseRunner, fnv1a32 } from "./choose.ts";
+import { decide } from "./decide.ts";
+import type { ClassLoad, FleetSnapshot } from "./load.ts";
+import { route } from "./route.ts";
+import {
+  DEFAULT_QUEUE_TARGET_SECONDS,
+  type Decision,
+  type Requirement,
+  type RoutingInput,
+  type RoutingPolicy,
+  type Runner,
+} from "./types.ts";
+
+/**
+ * The learned router: what each job usually takes on each runner class, learned from the jobs
+ * that ran, and the per-commit choice of a class by expected cost and expected wait within what
+ * the decision tree allows. Pure: no platform types, no clock; every sample and the fleet's load
+ * come in as arguments, and every random draw comes from the commit's hash.
+ *
+ * API (the Worker calls the same functions, with the stats kept in its Durable Object):
+ *
+ * - `createStats(limits?)` → a bounded, mutable store (`LearnedStats`).
+ * - `observe(stats, key, runnerClass, { minutes, queueSeconds, failed })`: one finished job.
+ *   `key` is `{ repository, workflow, job, requirement }`, `requirement` the decision tree's for
+ *   the commit (what its paths say, known at push time). Updates five entries, one per level:
+ *   job (`j␟req␟repo␟workflow␟job␟class`), workflow (`w␟req␟repo␟workflow␟class`), repository
+ *   (`r␟req␟repo␟class`), organisation (`o␟req␟class`, all repositories pooled) and class
+ *   (`c␟class`: the class's typical run and queue time), joined with U+001F.
+ * - `observeBuild(stats, { repository, requirement }, jobs)`: which jobs a finished build ran
+ *   (the repository's roster for that kind of change; how the learner knows, at push time, what
+ *   a build will run).
+ * - `estimateJob(stats, key, runnerClass, classes, minRuns?)`: a job's duration on a class,
+ *   backing off job → workflow → repository → organisation (each once it has `minRuns`
+ *   observations, default 3); a class the job never ran on is predicted from its best-known
+ *   class × the organisation's speed ratio between the two.
+ * - `feasibleClasses(tree, policy)`: the classes the decision tree allows for a commit.
+ * - `learnedChoice(input, policy, snapshot, stats, options?)` → `LearnedChoice`:
+ *   `{ decision, probability, explored, greedy, requirement, learned, predicted }`. The
+ *   `decision` is the same `Decision` type `route()` returns (nothing added to it); the
+ *   probability of the choice travels beside it.
+ * - `withPending(snapshot, pending)`: the snapshot with the jobs of builds routed but not yet
+ *   queued counted as queued (the fleet shows a build's jobs only once GitHub queues them).
+ * - `exportStats(stats)` / `importStats(dump, limits?)`: plain JSON rows in and out.
+ *
+ * The choice: within the classes the tree allows (GPU work only on GPU classes, deploy only on
+ * the deploy class, the mode's restrictions; cloudflare-only is the tree's decision), the class
+ * with the least expected per-minute charge (price × expected billed minutes, each job rounded
+ * up; a monthly-priced class costs 0 at the margin, its limited capacity shows as queue) plus
+ * expected queue minutes × `waitUsdPerMinute`, among the classes within their queue target
+ * (and p90 target, when given). Exploration: for the commits whose hash bucket
+ * (`fnv1a32("explore:" + repository@sha) / 2^32`) is under `exploreShare`, a Thompson draw over
+ * the duration estimates (seeded by `fnv1a32(repository@sha)`) picks instead; `probability` is
+ * `(1 − share) × [greedy] + share × (the draw's share of 32 draws)`.
+ *
+ * Granularity: one decision per commit (one `runs_on` for the build), at push or pull-request
+ * time, where `route()` decides today, before any job exists. The learner predicts the build
+ * from the repository's roster for the commit's requirement (each job with how often builds
+ * run it, its duration estimated per class); `options.jobs` names the jobs instead when the
+ * caller knows them (one job: a per-job decision).
+ *
+ * Bounds: an entry is fixed-size (a 32-bucket log histogram of run minutes, a 16-bucket one of
+ * queue seconds, four numbers), about 300 bytes as JSON; the store keeps at most
+ * `maxEntries` (4,096) entries and `maxRosters` (1,024) rosters of at most 16 jobs, dropping
+ * the least recently updated, whatever the number of keys fed. Keys: repository lower-cased (at
+ * most 140 characters), workflow and job names cut to 100 characters, so a key is at most about
+ * 420 characters.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Streaming estimates
+
+/** Run-minute histogram: bucket i holds [0.1 × (4/3)^i, 0.1 × (4/3)^(i+1)) minutes; the last takes the rest (≥ ~1,000 min). */
+export const RUN_BUCKETS = 32;
+const RUN_BASE = 0.1;
+const RUN_RATIO = 4 / 3;
+/** Queue-second histogram: bucket i holds [2^i, 2^(i+1)) seconds (bucket 0 also under 1 s). */
+export const QUEUE_BUCKETS = 16;
+const QUEUE_BASE = 1;
+const QUEUE_RATIO = 2;
+/** When a histogram's counts sum past this, every count is halved: old runs fade, counts stay small. */
+const HALVE_AT = 512;
+/** The EWMA's weight for a new run (a running mean for the first ten). */
+const EWMA_ALPHA = 0.1;
+
+/** One key's running estimates: fixed size whatever it has seen. */
+export interface Estimate {
+  /** Runs observed (not decayed). */
+  n: number;
+  /** Exponentially weighted mean of run minutes. */
+  ewma: number;
+  /** Counts of run minutes per log bucket ({@link RUN_BUCKETS}). */
+  run: number[];
+  /** Counts of queue seconds per log bucket ({@link QUEUE_BUCKETS}). */
+  queue: number[];
+  /** Exponentially weighted mean of queue seconds. */
+  queueEwma: number;
+  /** Exponentially weighted failure rate, 0..1. */
+  failEwma: number;
+}
+
+function emptyEstimate(): Estimate {
+  return {
+    n: 0,
+    ewma: 0,
+    run: new Array<number>(RUN_BUCKETS).fill(0),
+    queue: new Array<number>(QUEUE_BUCKETS).fill(0),
+    queueEwma: 0,
+    failEwma: 0,
+  };
+}
+
+function bucketOf(value: number, base: number, ratio: number, count: number): number {
+  if (!(value > base)) return 0;
+  return Math.min(count - 1, Math.floor(Math.log(value / base) / Math.log(ratio)));
+}
+
+const edge = (i: number, base: number, ratio: number) => base * ratio ** i;
+
+function add(counts: number[], i: number): void {
+  counts[i] = (counts[i] ?? 0) + 1;
+  if (counts.reduce((a, b) => a + b, 0) > HALVE_AT) {
+    for (let j = 0; j < counts.length; j++) counts[j] = Math.round((counts[j] ?? 0) * 50) / 100;
+  }
+}
+
+/** The q-quantile of a log histogram, interpolated geometrically within its bucket; 0 when empty. */
+function quantile(counts: readonly number[], q: number, base: number, ratio: number): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total <= 0) return 0;
+  const target = q * total;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] ?? 0;
+    if (c > 0 && seen + c >= target) {
+      const within = Math.min(1, Math.max(0, (target - seen) / c));
+      return edge(i, base, ratio) * ratio ** within;
+    }
+    seen += c;
+  }
+  return edge(counts.length, base, ratio);
+}
+
+/**
+ * E[ceil(X × scale)] over a run histogram: what GitHub bills, each job rounded up to the minute.
+ * Each bucket is taken as log-uniform and split at the whole minutes inside it; a bucket wider
+ * than 8 minutes is taken at its geometric middle plus half a minute.
+ */
+function expectedBilled(counts: readonly number[], scale: number): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total <= 0) return 0;
+  let sum = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] ?? 0;
+    if (c <= 0) continue;
+    const lo = edge(i, RUN_BASE, RUN_RATIO) * scale;
+    const hi = edge(i + 1, RUN_BASE, RUN_RATIO) * scale;
+    if (hi - lo > 8) {
+      sum += c * (Math.sqrt(lo * hi) + 0.5);
+      continue;
+    }
+    const span = Math.log(hi / lo);
+    let billed = 0;
+    for (let k = Math.floor(lo) + 1; ; k++) {
+      const from = Math.max(lo, k - 1);
+      const to = Math.min(hi, k);
+      if (to > from) billed += (k * Math.log(to / from)) / span;
+      if (k >= hi) break;
+    }
+    sum += c * billed;
+  }
+  return sum / total;
+}
+
+/** Adds one run to an estimate. */
+function record(entry: Estimate, sample: JobSample): void {
+  entry.n++;
+  const alpha = Math.max(EWMA_ALPHA, 1 / entry.n);
+  entry.ewma += alpha * (sample.minutes - entry.ewma);
+  entry.queueEwma += alpha * (sample.queueSeconds - entry.queueEwma);
+  entry.failEwma += alpha * ((sample.failed ? 1 : 0) - entry.failEwma);
+  add(entry.run, bucketOf(sample.minutes, RUN_BASE, RUN_RATIO, RUN_BUCKETS));
+  add(entry.queue, bucketOf(sample.queueSeconds, QUEUE_BASE, QUEUE_RATIO, QUEUE_BUCKETS));
+}
+
+/** The p-quantile of an estimate's run minutes. */
+export const runQuantile = (entry: Estimate, q: number): number => quantile(entry.run, q, RUN_BASE, RUN_RATIO);
+/** The p-quantile of an estimate's queue seconds. */
+export const queueQuantile = (entry: Estimate, q: number): number => quantile(entry.queue, q, QUEUE_BASE, QUEUE_RATIO);
+
+// ---------------------------------------------------------------------------------------------
+// The store
+
+/** What identifies a job for the learner. */
+export interface LearnKey {
+  repository: string;
+  workflow: string;
+  job: string;
+  /** The decision tree's requirement for the job's commit. */
+  requirement: Requirement;
+}
+
+/** One finished job. */
+export interface JobSample {
+  /** Run time (in_progress → completed), minutes. */
+  minutes: number;
+  /** Queue time (queued → in_progress), seconds. */
+  queueSeconds: number;
+  failed: boolean;
+}
+
+export interface LearnLimits {
+  /** Most estimate entries kept (least recently updated dropped first). */
+  maxEntries: number;
+  /** Most rosters kept. */
+  maxRosters: number;
+  /** Most jobs a roster lists. */
+  rosterJobs: number;
+}
+
+export const DEFAULT_LEARN_LIMITS: LearnLimits = { maxEntries: 4096, maxRosters: 1024, rosterJobs: 16 };
+
+/** A job a repository's builds of one kind run, and in how many of them. */
+export interface RosterJob {
+  workflow: string;
+  job: string;
+  seen: number;
+}
+
+/** What a repository's builds of one requirement run; at organisation level only the counts. */
+export interface Roster {
+  builds: number;
+  /** Jobs counted over those builds. */
+  jobCount: number;
+  jobs: RosterJob[];
+}
+
+/** The learner's bounded store. Maps iterate in update order: the first key is the least recently updated. */
+export interface LearnedStats {
+  readonly limits: LearnLimits;
+  readonly entries: Map<string, Estimate>;
+  readonly rosters: Map<string, Roster>;
+}
+
+export function createStats(limits: Partial<LearnLimits> = {}): LearnedStats {
+  return { limits: { ...DEFAULT_LEARN_LIMITS, ...limits }, entries: new Map(), rosters: new Map() };
+}
+
+const SEP = "\u001f";
+/** Longest workflow or job name kept in a key. */
+export const MAX_NAME_IN_KEY = 100;
+const cut = (name: string) => name.slice(0, MAX_NAME_IN_KEY);
+/** Longest repository name kept in a key (GitHub's own limit: a 39-character owner, a 100-character name). */
+const MAX_REPOSITORY_IN_KEY = 140;
+const repo = (repository: string) => repository.toLowerCase().slice(0, MAX_REPOSITORY_IN_KEY);
+
+/** The levels an estimate backs off through, most specific first. */
+export const LEVELS = ["job", "workflow", "repository", "organisation"] as const;
+export type Level = (typeof LEVELS)[number];
+
+function levelKey(level: Level, key: LearnKey, runnerClass: string): string {
+  const name = repo(key.repository);
+  switch (level) {
+    case "job":
+      return ["j", key.requirement, name, cut(key.workflow), cut(key.job), runnerClass].join(SEP);
+    case "workflow":
+      return ["w", key.requirement, name, cut(key.workflow), runnerClass].join(SEP);
+    case "repository":
+      return ["r", key.requirement, name, runnerClass].join(SEP);
+    case "organisation":
+      return ["o", key.requirement, runnerClass].join(SEP);
+  }
+}
+
+const classKey = (runnerClass: string) => `c${SEP}${runnerClass}`;
+const rosterKey = (repository: string, requirement: Requirement) => ["b", requirement, repo(repository)].join(SEP);
+const orgRosterKey = (requirement: Requirement) => ["b", requirement, "*"].join(SEP);
+
+/** Puts `key` last (most recently updated) and drops the oldest keys past `max`. */
+function touch<T>(map: Map<string, T>, key: string, value: T, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) break;
+    map.delete(oldest);
+  }
+}
+
+const validSample = (s: JobSample) =>
+  Number.isFinite(s.minutes) && s.minutes >= 0 && Number.isFinite(s.queueSeconds) && s.queueSeconds >= 0;
+
+/** Records one finished job at every level. False (and nothing recorded) for a sample that is not finite and ≥ 0. */
+export function observe(stats: LearnedStats, key: LearnKey, runnerClass: string, sample: JobSample): boolean {
+  if (!validSample(sample)) return false;
+  const keys = [...LEVELS.map((level) => levelKey(level, key, runnerClass)), classKey(runnerClass)];
+  for (const k of keys) {
+    const entry = stats.entries.get(k) ?? emptyEstimate();
+    record(entry, sample);
+    touch(stats.entries, k, entry, stats.limits.maxEntries);
+  }
+  return true;
+}
+
+/** Records which jobs one finished build ran, for its repository and the organisation. */
+export function observeBuild(
+  stats: LearnedStats,
+  scope: { repository: string; requirement: Requirement },
+  jobs: readonly { workflow: string; job: string }[],
+): void {
+  const names = new Map<string, { workflow: string; job: string }>();
+  for (const j of jobs)
+    names.set(`${cut(j.workflow)}${SEP}${cut(j.job)}`, { workflow: cut(j.workflow), job: cut(j.job) });
+  for (const key of [rosterKey(scope.repository, scope.requirement), orgRosterKey(scope.requirement)]) {
+    const roster = stats.rosters.get(key) ?? { builds: 0, jobCount: 0, jobs: [] };
+    roster.builds++;
+    roster.jobCount += names.size;
+    if (key !== orgRosterKey(scope.requirement)) {
+      for (const name of names.values()) {
+        const known = roster.jobs.find((j) => j.workflow === name.workflow && j.job === name.job);
+        if (known) known.seen++;
+        else if (roster.jobs.length < stats.limits.rosterJobs) roster.jobs.push({ ...name, seen: 1 });
+        else {
+          // Full: the least seen job gives way.
+          let least = 0;
+          for (let i = 1; i < roster.jobs.length; i++) {
+            if ((roster.jobs[i]?.seen ?? 0) < (roster.jobs[least]?.seen ?? 0)) least = i;
+          }
+          roster.jobs[least] = { ...name, seen: 1 };
+        }
+      }
+    }
+    if (roster.builds > HALVE_AT / 2) {
+      roster.builds /= 2;
+      roster.jobCount /= 2;
+      for (const j of roster.jobs) j.seen /= 2;
+    }
+    touch(stats.rosters, key, roster, stats.limits.maxRosters);
+  }
+}
+
+/** The store as plain rows, for a table. */
+export interface StatsDump {
+  entries: [string, Estimate][];
+  rosters: [string, Roster][];
+}
+
+export function exportStats(stats: LearnedStats): StatsDump {
+  return {
+    entries: [...stats.entries].map(([k, e]) => [k, { ...e, run: [...e.run], queue: [...e.queue] }]),
+    rosters: [...stats.rosters].map(([k, r]) => [k, { ...r, jobs: r.jobs.map((j) => ({ ...j })) }]),
+  };
+}
+
+/** A store from rows (oldest first), within `limits`. */
+export function importStats(dump: StatsDump, limits: Partial<LearnLimits> = {}): LearnedStats {
+  const stats = createStats(limits);
+  for (const [k, e] of dump.entries) {
+    touch(stats.entries, k, { ...e, run: [...e.run], queue: [...e.queue] }, stats.limits.maxEntries);
+  }
+  for (const [k, r] of dump.rosters) {
+    touch(stats.rosters, k, { ...r, jobs: r.jobs.map((j) => ({ ...j })) }, stats.limits.maxRosters);
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Estimates with backoff
+
+/** A job's predicted duration on one class, and where it came from. */
+export interface JobEstimate {
+  level: Level;
+  /** The class whose runs it is read from (another class's when transferred). */
+  from: string;
+  /** The speed ratio applied (1 unless transferred). */
+  scale: number;
+  runs: number;
+  meanMinutes: number;
+  p50Minutes: number;
+  p90Minutes: number;
+  /** Expected billed minutes: each run rounded up to the minute. */
+  billedMinutes: number;
+  /** Spread of log minutes (from p50 and p90): the draw's width. */
+  spread: number;
+  failRate: number;
+  /** The run histogram it was read from, for draws. */
+  hist: readonly number[];
+}
+
+function fromEntry(entry: Estimate, level: Level, from: string, scale: number): JobEstimate {
+  const p50 = runQuantile(entry, 0.5) * scale;
+  const p90 = runQuantile(entry, 0.9) * scale;
+  return {
+    level,
+    from,
+    scale,
+    runs: entry.n,
+    meanMinutes: entry.ewma * scale,
+    p50Minutes: p50,
+    p90Minutes: p90,
+    billedMinutes: expectedBilled(entry.run, scale),
+    spread: Math.max(0.1, Math.log(Math.max(p90, 1e-9) / Math.max(p50, 1e-9)) / 1.2816),
+    failRate: entry.failEwma,
+    hist: entry.run,
+  };
+}
+
+/** The most specific level with `minRuns` runs of `key` on `runnerClass`, and its index. */
+function bestLevel(
+  stats: LearnedStats,
+  key: LearnKey,
+  runnerClass: string,
+  minRuns: number,
+): { entry: Estimate; level: Level; index: number } | null {
+  for (const [index, level] of LEVELS.entries()) {
+    const entry = stats.entries.get(levelKey(level, key, runnerClass));
+    if (entry !== undefined && entry.n >= minRuns) return { entry, level, index };
+  }
+  return null;
+}
+
+/** The organisation's speed ratio of class `to` over class `from` for a requirement (else all work), or null. */
+function speedRatio(stats: LearnedStats, requirement: Requirement, from: string, to: string, minRuns: number) {
+  const pairs = [
+    [stats.entries.get(["o", requirement, from].join(SEP)), stats.entries.get(["o", requirement, to].join(SEP))],
+    [stats.entries.get(classKey(from)), stats.entries.get(classKey(to))],
+  ];
+  for (const [a, b] of pairs) {
+    if (a && b && a.n >= minRuns && b.n >= minRuns) {
+      const ra = runQuantile(a, 0.5);
+      const rb = runQuantile(b, 0.5);
+      if (ra > 0 && rb > 0) return rb / ra;
+    }
+  }
+  return null;
+}
+
+/**
+ * What `key` is expected to take on `runnerClass`: the most specific level with `minRuns` runs
+ * there (job → workflow → repository → organisation), unless a more specific level knows it on
+ * another of `classes`, when that estimate is scaled by the organisation's speed ratio between
+ * the classes. Null when nothing is known.
+ */
+export function estimateJob(
+  stats: LearnedStats,
+  key: LearnKey,
+  runnerClass: string,
+  classes: readonly string[],
+  minRuns = 3,
+): JobEstimate | null {
+  const here = bestLevel(stats, key, runnerClass, minRuns);
+  let transfer: { entry: Estimate; level: Level; index: number; from: string; ratio: number } | null = null;
+  for (const other of classes) {
+    if (other === runnerClass) continue;
+    const there = bestLevel(stats, key, other, minRuns);
+    if (there === null || (here !== null && there.index >= here.index)) continue;
+    if (transfer !== null && (there.index > transfer.index || there.entry.n <= transfer.entry.n)) continue;
+    const ratio = speedRatio(stats, key.requirement, other, runnerClass, minRuns);
+    if (ratio !== null) transfer = { ...there, from: other, ratio };
+  }
+  if (transfer !== null) return fromEntry(transfer.entry, transfer.level, transfer.from, transfer.ratio);
+  return here === null ? null : fromEntry(here.entry, here.level, runnerClass, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feasibility
+
+const hasGpu = (runner: Runner) => runner.runsOn.some((label) => label.toLowerCase() === "gpu");
+const GENERAL: readonly Requirement[] = ["docker", "default", "lightweight"];
+
+/**
+ * The classes the decision tree allows a commit on, the tree's own class first:
+ * - `cloudflare-only`, and a requirement not in `failover.requirements` (by default gpu and
+ *   deploy): the tree's class alone (GPU work only where a GPU is, deploy only on the deploy class);
+ * - gpu that may move: the tree's class and the GPU-labelled classes on its fallback chain;
+ * - deploy that may move: the tree's class and its fallback chain;
+ * - docker, default, lightweight: the classes assigned to any of the three and their fallback
+ *   chains, less GPU-labelled classes and the deploy class (unless assigned to one of the three);
+ * - `self-hosted-only`: never a github-hosted class.
+ */
+export function feasibleClasses(tree: Pick<Decision, "requirement" | "runner">, policy: RoutingPolicy): string[] {
+  const own = policy.runners[tree.runner];
+  if (own === undefined || policy.mode === "cloudflare-only") return [tree.runner];
+  if (!policy.failover.requirements.includes(tree.requirement)) return [tree.runner];
+  const chainOf = (runner: Runner) => [runner, ...fallbackChain(policy, runner).chain];
+  let runners: Runner[];
+  if (tree.requirement === "gpu") runners = chainOf(own).filter((r) => r.id === own.id || hasGpu(r));
+  else if (tree.requirement === "deploy") runners = chainOf(own);
+  else {
+    const assigned = new Set(GENERAL.map((r) => policy.assign[r]));
+    const starts = [own, ...GENERAL.map((r) => policy.runners[policy.assign[r]])];
+    runners = starts
+      .flatMap((r) => (r === undefined ? [] : chainOf(r)))
+      .filter((r) => assigned.has(r.id) || (!hasGpu(r) && r.id !== policy.assign.deploy));
+  }
+  const ids = [...new Set(runners.map((r) => r.id))];
+  const allowed = ids.filter(
+    (id) => policy.mode !== "self-hosted-only" || policy.runners[id]?.kind !== "github-hosted",
+  );
+  return allowed.includes(tree.runner) ? allowed : [tree.runner, ...allowed];
+}
+
+/**
+ * The snapshot with the jobs of builds already routed that have not queued yet counted as
+ * queued, per class: between a push and its jobs' `queued` events (the workflow run being
+ * created, its route job answering) the fleet does not show them, but the router routed them.
+ */
+export function withPending(snapshot: FleetSnapshot, pending: Readonly<Record<string, number>>): FleetSnapshot {
+  const out: FleetSnapshot = { ...snapshot };
+  for (const [runner, jobs] of Object.entries(pending)) {
+    const load = snapshot[runner];
+    if (load !== undefined && jobs > 0) out[runner] = { ...load, queued: load.queued + jobs };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The choice
+
+export interface LearnOptions {
+  /** What a minute of a job's queue time is worth avoiding, USD (default 0.01). */
+  waitUsdPerMinute?: number;
+  /** A build predicted (p50 of its longest job) under this many minutes is lightweight (default 2). */
+  lightweightMinutes?: number;
+  /** Share of commits whose choice may explore, 0..1 (default 0.1; 0: never). */
+  exploreShare?: number;
+  /** Per class: a class expected to queue longer than this is left out (default the runner's queueTargetSeconds, else 600). */
+  queueTargetSeconds?: Readonly<Record<string, number>>;
+  /** Per class: a class whose predicted p90 time to green exceeds this is left out. */
+  p90TargetSeconds?: Readonly<Record<string, number>>;
+  /** Runs a level needs before it is used (default 3). */
+  minRuns?: number;
+  /** The build's jobs when the caller knows them; else the repository's roster. */
+  jobs?: readonly { workflow: string; job: string }[];
+  /** Thompson draws behind the probability (default 32). */
+  draws?: number;
+}
+
+/** What the learner predicts for the build on one class. */
+export interface ClassPrediction {
+  runner: string;
+  /** Per-minute charges: price × expected billed minutes (0 on a monthly-priced class). */
+  costUsd: number;
+  /** Expected queue per job, seconds. */
+  queueSeconds: number;
+  /** Expected queue of the build's last job plus the p90 of its longest job, seconds. */
+  p90Seconds: number;
+  /** Expected run minutes, summed over the build's jobs (weighted by how often they run). */
+  minutes: number;
+  billedMinutes: number;
+  /** Jobs the build is expected to run (rounded; at least 1). */
+  jobs: number;
+  /** p50 and p90 of the longest job, minutes. */
+  p50Longest: number;
+  p90Longest: number;
+  /** Fewest runs behind any job's estimate (0: guessed from another class). */
+  runs: number;
+  /** The least specific level used for a job, or `guess`. */
+  level: Level | "guess";
+  /** costUsd + wait price × expected queue minutes of every job. */
+  objective: number;
+  /** Meets its queue and p90 targets. */
+  eligible: boolean;
+}
+
+export interface LearnedChoice {
+  decision: Decision;
+  /** How likely this policy was to pick `decision.runner` for this commit: 1 − share on the greedy class, plus share × its Thompson share. */
+  probability: number;
+  /** The Thompson draw overrode the greedy choice. */
+  explored: boolean;
+  /** The class the expected values alone pick. */
+  greedy: string;
+  /** The decision tree's requirement: the key to `observe` this commit's jobs under. */
+  requirement: Requirement;
+  /** False when nothing was known and the paths rule (with the load) decided. */
+  learned: boolean;
+  predicted: ClassPrediction[];
+}
+
+interface BuildJob {
+  key: LearnKey;
+  presence: number;
+}
+
+interface JobView {
+  job: BuildJob;
+  estimate: JobEstimate;
+}
+
+/** The jobs a build is expected to run: the caller's, else the roster, else one typical job of the organisation's. */
+function buildJobs(
+  stats: LearnedStats,
+  scope: { repository: string; requirement: Requirement },
+  jobs: LearnOptions["jobs"],
+): BuildJob[] {
+  const keyOf = (workflow: string, job: string): LearnKey => ({ ...scope, workflow, job });
+  if (jobs !== undefined && jobs.length > 0) return jobs.map((j) => ({ key: keyOf(j.workflow, j.job), presence: 1 }));
+  const roster = stats.rosters.get(rosterKey(scope.repository, scope.requirement));
+  if (roster !== undefined && roster.builds > 0 && roster.jobs.length > 0) {
+    return roster.jobs
+      .map((j) => ({ key: keyOf(j.workflow, j.job), presence: Math.min(1, j.seen / roster.builds) }))
+      .filter((j) => j.presence >= 0.05);
+  }
+  const org = stats.rosters.get(orgRosterKey(scope.requirement));
+  const perBuild = org !== undefined && org.builds > 0 ? org.jobCount / org.builds : 1;
+  // No roster: a job nobody named, so the estimate backs off to the repository, then the organisation.
+  return [{ key: keyOf("", ""), presence: Math.max(1, perBuild) }];
+}
+
+const gaussian = (random: () => number) =>
+  Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
+
+/** mulberry32: the draws of one commit, from its hash. */
+function drawsFor(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Expected queue seconds of each of `count` jobs placed now on a class, from the snapshot. */
+function expectedQueue(
+  runner: Runner,
+  load: ClassLoad | undefined,
+  pickup: number,
+  meanRunSeconds: number,
+  count: number,
+) {
+  if (runner.kind === "github-hosted" || load === undefined) return { mean: pickup, last: pickup };
+  if (load.offline) return { mean: Number.POSITIVE_INFINITY, last: Number.POSITIVE_INFINITY };
+  const capacity = Math.max(1, load.capacity);
+  let sum = 0;
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    const position = load.queued + i;
+    const wait = position < load.free ? pickup : pickup + ((position - load.free + 0.5) / capacity) * meanRunSeconds;
+    sum += wait;
+    last = Math.max(last, wait);
+  }
+  return { mean: sum / Math.max(1, count), last };
+}
+
+interface Resolved {
+  wait: number;
+  lightweight: number;
+  share: number;
+  minRuns: number;
+  draws: number;
+  queueTarget: (runner: Runner) => number;
+  p90Target: (runner: Runner) => number;
+}
+
+function resolveOptions(options: LearnOptions): Resolved {
+  return {
+    wait: options.waitUsdPerMinute ?? 0.01,
+    lightweight: options.lightweightMinutes ?? 2,
+    share: Math.min(1, Math.max(0, options.exploreShare ?? 0.1)),
+    minRuns: Math.max(1, options.minRuns ?? 3),
+    draws: Math.max(1, Math.floor(options.draws ?? 32)),
+    queueTarget: (r) => options.queueTargetSeconds?.[r.id] ?? r.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS,
+    p90Target: (r) => options.p90TargetSeconds?.[r.id] ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Per class, each job's estimate; a class known for no job borrows the best-known class's, marked as a guess. */
+function estimates(stats: LearnedStats, jobs: BuildJob[], classes: string[], minRuns: number) {
+  const known = new Map<string, JobView[] | null>();
+  for (const c of classes) {
+    const views: JobView[] = [];
+    for (const job of jobs) {
+      const estimate = estimateJob(stats, job.key, c, classes, minRuns);
+      if (estimate === null) break;
+      views.push({ job, estimate });
+    }
+    known.set(c, views.length === jobs.length ? views : null);
+  }
+  return known;
+}
+
+/** The build on one class: expected cost, queue and time, each job's minutes scaled by `factors` (a draw), 1 otherwise. */
+function predict(
+  runner: Runner,
+  views: readonly JobView[],
+  load: ClassLoad | undefined,
+  classEntry: Estimate | undefined,
+  pickup: number,
+  o: Resolved,
+  level: Level | "guess",
+  factors: readonly number[] | null,
+): ClassPrediction {
+  let minutes = 0;
+  let billed = 0;
+  let p50Longest = 0;
+  let p90Longest = 0;
+  let p50Any = 0;
+  let p90Any = 0;
+  let count = 0;
+  let runs = Number.POSITIVE_INFINITY;
+  for (const [i, { job, estimate }] of views.entries()) {
+    const f = factors?.[i] ?? 1;
+    minutes += job.presence * estimate.meanMinutes * f;
+    billed += job.presence * (f === 1 ? estimate.billedMinutes : expectedBilled(estimate.hist, estimate.scale * f));
+    count += job.presence;
+    // The longest job a build usually runs (any job when none runs in half the builds).
+    p50Any = Math.max(p50Any, estimate.p50Minutes * f);
+    p90Any = Math.max(p90Any, estimate.p90Minutes * f);
+    if (job.presence >= 0.5) {
+      p50Longest = Math.max(p50Longest, estimate.p50Minutes * f);
+      p90Longest = Math.max(p90Longest, estimate.p90Minutes * f);
+    }
+    runs = Math.min(runs, estimate.runs);
+  }
+  if (p90Longest === 0) {
+    p50Longest = p50Any;
+    p90Longest = p90Any;
+  }
+  const jobs = Math.max(1, Math.round(count));
+  // A draw scales the class's queue with its durations: a slower class also drains its queue slower.
+  const drawn = factors === null || factors.length === 0 ? 1 : factors.reduce((a, f) => a + f, 0) / factors.length;
+  const typicalRun = (classEntry === undefined ? minutes / Math.max(1, count) : classEntry.ewma * drawn) * 60;
+  const queue = expectedQueue(runner, load, pickup * drawn, typicalRun, jobs);
+  const price = "perMinuteUsd" in runner.cost ? runner.cost.perMinuteUsd : 0;
+  const costUsd = price * billed;
+  const p90Seconds = queue.last + p90Longest * 60;
+  const objective = costUsd + (o.wait * queue.mean * count) / 60;
+  const eligible = queue.mean <= o.queueTarget(runner) && p90Seconds <= o.p90Target(runner);
+  return {
+    runner: runner.id,
+    costUsd,
+    queueSeconds: queue.mean,
+    p90Seconds,
+    minutes,
+    billedMinutes: billed,
+    jobs,
+    p50Longest,
+    p90Longest,
+    runs: level === "guess" ? 0 : runs,
+    level,
+    objective,
+    eligible,
+  };
+}
+
+/** The least specific level any job's estimate came from. */
+const widest = (views: readonly JobView[]): Level =>
+  LEVELS[Math.max(0, ...views.map((v) => LEVELS.indexOf(v.estimate.level)))] ?? "organisation";
+
+/** The best of `predictions`: lowest objective among the eligible (else lowest p90 time), earlier classes on ties. */
+function best(predictions: readonly ClassPrediction[]): ClassPrediction | undefined {
+  const eligible = predictions.filter((p) => p.eligible);
+  if (eligible.length === 0) {
+    return predictions.reduce<ClassPrediction | undefined>(
+      (a, p) => (a === undefined || p.p90Seconds < a.p90Seconds ? p : a),
+      undefined,
+    );
+  }
+  return eligible.reduce<ClassPrediction | undefined>(
+    (a, p) => (a === undefined || p.objective < a.objective - 1e-9 ? p : a),
+    undefined,
+  );
+}
+
+const fmt = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
+const usd = (x: number) => `$${x.toFixed(3)}`;
+
+function jobsLabel(views: readonly JobView[]): string {
+  const named = views.filter((v) => v.job.key.job !== "").map((v) => v.job.key.job);
+  if (named.length === 0) return "a build of this kind";
+  if (named.length === 1) return named[0] ?? "";
+  const shown = named.slice(0, 3).join(", ");
+  return `${shown}${named.length > 3 ? ", …" : ""} (${named.length} jobs)`;
+}
+
+/**
+ * The learned decision for a commit. Within `feasibleClasses`, each class's build is predicted
+ * from `stats`; the choice minimises expected per-minute cost (price × expected billed minutes;
+ * a monthly-priced class costs nothing at the margin, its limited capacity shows as queue) plus
+ * the expected queue (from `snapshot`: the class's usual pickup, plus its backlog over its
+ * capacity × its typical run) × `waitUsdPerMinute`, among the classes within their queue and p90
+ * targets. For a share `exploreShare` of commits (by the hash of repository@sha), a Thompson
+ * draw over the duration estimates picks instead. A default or lightweight build with its
+ * repository's own history is lightweight when its longest job usually (p50) takes under
+ * `lightweightMinutes`, else default. With nothing known, the paths rule decides, with the load:
+ * `route(input, policy, snapshot)`. The machine is picked by `chooseRunner`, with no A/B and no
+ * failover: the class is the learner's choice, a saturated one waited for knowingly.
+ */
+export function learnedChoice(
+  input: RoutingInput,
+  policy: RoutingPolicy,
+  snapshot: FleetSnapshot | null,
+  stats: LearnedStats,
+  options: LearnOptions = {},
+): LearnedChoice {
+  const o = resolveOptions(options);
+  const tree = decide(input, policy);
+  const scope = { repository: input.repository, requirement: tree.requirement };
+  const classes = feasibleClasses(tree, policy);
+  const jobs = buildJobs(stats, scope, options.jobs);
+  const known = estimates(stats, jobs, classes, o.minRuns);
+  const reference = classes.map((c) => known.get(c)).find((v) => v !== null && v !== undefined);
+
+  if (reference === undefined || policy.mode === "cloudflare-only") {
+    const decision = route(input, policy, snapshot);
+    const why =
+      policy.mode === "cloudflare-only"
+        ? "learned: cloudflare-only leaves no choice → the paths rule"
+        : `learned: no history for ${tree.requirement} builds of ${input.repository} or the organisation → the paths rule`;
+    return {
+      decision: { ...decision, reasons: [...decision.reasons, why] },
+      probability: 1,
+      explored: false,
+      greedy: decision.runner,
+      requirement: tree.requirement,
+      learned: false,
+      predicted: [],
+    };
+  }
+
+  const runners = classes.flatMap((c) => {
+    const r = policy.runners[c];
+    return r === undefined ? [] : [r];
+  });
+  const viewsOf = (c: string) => known.get(c) ?? reference;
+  const levelOf = (c: string): Level | "guess" => {
+    const views = known.get(c);
+    return views === null || views === undefined ? "guess" : widest(views);
+  };
+  // A class's usual pickup (p50 queue while it had room): its own once known, else the tree's class's.
+  const pickupOf = (c: string) => {
+    const entry = stats.entries.get(classKey(c));
+    return entry !== undefined && entry.n >= o.minRuns ? queueQuantile(entry, 0.5) : undefined;
+  };
+  const fallbackPickup = classes.map(pickupOf).find((p) => p !== undefined) ?? 0;
+  const predictAll = (factors: ((c: string) => number[]) | null) =>
+    runners.map((r) =>
+      predict(
+        r,
+        viewsOf(r.id),
+        snapshot?.[r.id],
+        stats.entries.get(classKey(r.id)),
+        pickupOf(r.id) ?? fallbackPickup,
+        o,
+        levelOf(r.id),
+        factors?.(r.id) ?? null,
+      ),
+    );
+
+  const predicted = predictAll(null);
+  const greedy = best(predicted) ?? predicted[0];
+  if (greedy === undefined) throw new Error("learnedChoice: no feasible class"); // feasibleClasses names at least the tree's
+
+  // Thompson draws: each job's minutes on each class scaled by exp(z × spread / √runs); a guess is wide.
+  const random = drawsFor(fnv1a32(`${input.repository.toLowerCase()}@${(input.sha ?? "").toLowerCase()}`));
+  const picks: string[] = [];
+  for (let d = 0; d < o.draws; d++) {
+    const factors = new Map<string, number[]>();
+    for (const r of runners) {
+      const views = viewsOf(r.id);
+      const guess = levelOf(r.id) === "guess";
+      factors.set(
+        r.id,
+        views.map((v) =>
+          Math.exp(
+            (gaussian(random) * (guess ? 1 : v.estimate.spread)) / Math.sqrt(guess ? 1 : Math.max(1, v.estimate.runs)),
+          ),
+        ),
+      );
+    }
+    picks.push(best(predictAll((c) => factors.get(c) ?? []))?.runner ?? greedy.runner);
+  }
+  const share = input.sha === null ? 0 : o.share;
+  const bucket = fnv1a32(`explore:${input.repository.toLowerCase()}@${(input.sha ?? "").toLowerCase()}`) / 2 ** 32;
+  const exploring = bucket < share;
+  const chosenId = exploring ? (picks[0] ?? greedy.runner) : greedy.runner;
+  const chosen = predicted.find((p) => p.runner === chosenId) ?? greedy;
+  const thompson = picks.filter((p) => p === chosenId).length / picks.length;
+  const probability = share * thompson + (1 - share) * (chosenId === greedy.runner ? 1 : 0);
+
+  // The requirement: lightweight when the repository's own history says the build is short.
+  let requirement = tree.requirement;
+  const views = viewsOf(chosenId);
+  const ownHistory = chosen.level !== "guess" && chosen.level !== "organisation";
+  const reasons = [...tree.reasons];
+  const usual = `${jobsLabel(views)} usually ${fmt(chosen.p50Longest)} min on ${chosenId} (p90 ${fmt(chosen.p90Longest)}, ${chosen.runs} runs)`;
+  const complete = input.changes.known && !input.changes.truncated;
+  if ((requirement === "default" || requirement === "lightweight") && ownHistory && complete) {
+    requirement = chosen.p50Longest < o.lightweight ? "lightweight" : "default";
+    reasons.push(`learned: ${usual} → ${requirement}`);
+  } else {
+    reasons.push(`learned: ${usual}${chosen.level === "guess" ? ", a guess from another class" : ""}`);
+  }
+  if (predicted.length > 1) {
+    const shown = predicted.map((p) => {
+      const out = p.eligible ? "" : " (over its target)";
+      return `${p.runner} ${usd(p.costUsd)} + queue ~${fmt(p.queueSeconds / 60)} min${out}`;
+    });
+    reasons.push(`learned: ${shown.join("; ")} → ${greedy.runner}`);
+  }
+  if (exploring && chosenId !== greedy.runner) {
+    reasons.push(
+      `learned: exploring (commit bucket ${bucket.toFixed(4)} < share ${share}): a Thompson draw picked ${chosenId} over ${greedy.runner}`,
+    );
+  }
+
+  const runner = policy.runners[chosenId];
+  const base: Decision = {
+    ...tree,
+    runner: chosenId,
+    runs_on: [...(runner?.runsOn ?? tree.runs_on)],
+    requirement,
+    reasons,
+    arm: null,
+  };
+  // The class is chosen: chooseRunner only picks its machine (no A/B, no failover).
+  const pinned: RoutingPolicy = { ...policy, ab: {}, failover: { ...policy.failover, requirements: [] } };
+  const decision = chooseRunner(base, pinned, snapshot ?? {}, { repository: input.repository, sha: input.sha });
+  return {
+    decision,
+    probability,
+    explored: exploring && chosenId !== greedy.runner,
+    greedy: greedy.runner,
+    requirement: tree.requirement,
+    learned: true,
+    predicted,
+  };
+}
