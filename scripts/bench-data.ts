@@ -14,6 +14,7 @@
 import picomatch from "picomatch";
 import { changesFromList } from "../worker/src/core/changes.ts";
 import { DEFAULT_RULES } from "../worker/src/core/defaults.ts";
+import { mulberry32 } from "../worker/src/core/random.ts";
 
 /** The options the router's globs follow picomatch with. */
 const GLOB_OPTIONS = { dot: true };
@@ -31,17 +32,8 @@ export const DOCKER_FILE = "apps/gateway/Dockerfile";
 /** The one file of the generated change that no rule covers: it makes the change `default`. */
 export const LAST_FILE = "apps/gateway/cmd/server/main.go";
 
-/** mulberry32: a small seeded PRNG, so every run benchmarks the same data. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the core's), so every run benchmarks the same data. */
+export { mulberry32 };
 
 type Random = () => number;
 

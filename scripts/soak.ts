@@ -40,9 +40,9 @@ import {
   routePlan,
   updatePlan,
 } from "../worker/src/core/index.ts";
+import { gaussian, mulberry32 } from "../worker/src/core/random.ts";
 import type { JobLookup } from "../worker/src/github.ts";
 import { parseSettings } from "../worker/src/settings.ts";
-import { mulberry32 } from "./bench-data.ts";
 import { openSqlite } from "./sqlite.ts";
 
 const MINUTE = 60_000;
@@ -551,11 +551,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-function gaussian(random: () => number): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
 function weighted<T extends { share: number }>(random: () => number, items: readonly T[]): T {

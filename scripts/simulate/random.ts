@@ -1,15 +1,9 @@
 /** Seeded draws for the simulator and its generator: the same seed, the same numbers. */
-import { mulberry32 } from "../bench-data.ts";
+import { gaussian, mulberry32 } from "../../worker/src/core/index.ts";
 
 export type Random = () => number;
 
-export { mulberry32 };
-
-/** A standard normal draw (Box–Muller). */
-export function gaussian(random: Random): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
+export { gaussian, mulberry32 };
 
 /** A log-normal draw with the given median and log-space sigma. */
 export const lognormal = (random: Random, median: number, sigma: number): number =>

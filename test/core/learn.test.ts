@@ -5,8 +5,6 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mulberry32 } from "../../scripts/bench-data.ts";
-import { gaussian } from "../../scripts/simulate/random.ts";
 import {
   changesFromList,
   createStats,
@@ -16,10 +14,12 @@ import {
   exportStats,
   type FleetSnapshot,
   feasibleClasses,
+  gaussian,
   importStats,
   type LearnedStats,
   type LearnKey,
   learnedChoice,
+  mulberry32,
   observe,
   observeBuild,
   parseRoutingConfig,

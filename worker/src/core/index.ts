@@ -23,6 +23,7 @@ export * from "./metrics.ts";
 export * from "./names.ts";
 export * from "./plan.ts";
 export * from "./prices.ts";
+export * from "./random.ts";
 export * from "./rescue.ts";
 export * from "./result.ts";
 export * from "./retry.ts";

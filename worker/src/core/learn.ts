@@ -2,6 +2,7 @@ import { fallbackChain } from "./chain.ts";
 import { chooseRunner, fnv1a32 } from "./choose.ts";
 import { decide } from "./decide.ts";
 import type { ClassLoad, FleetSnapshot } from "./load.ts";
+import { gaussian, mulberry32 } from "./random.ts";
 import { route } from "./route.ts";
 import {
   DEFAULT_QUEUE_TARGET_SECONDS,
@@ -608,20 +609,8 @@ function buildJobs(
   return [{ key: keyOf("", ""), presence: Math.max(1, perBuild) }];
 }
 
-const gaussian = (random: () => number) =>
-  Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
-
-/** mulberry32: the draws of one commit, from its hash. */
-function drawsFor(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The draws of one commit, from its hash. */
+const drawsFor = (seed: number): (() => number) => mulberry32(seed);
 
 /** Expected queue seconds of each of `count` jobs placed now on a class, from the snapshot. */
 function expectedQueue(
