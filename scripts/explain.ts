@@ -6,6 +6,8 @@
  * prints is what the Worker decides for the same files, ref, event, commit and configuration.
  * The fleet's load, which the Worker also weighs, comes from a running router's GET /fleet
  * when `--url` names one; without it the load-aware step is left out, and the output says so.
+ * For a repository whose policy learns, the learned history comes from the same router's
+ * GET /learned; without it the learner decides as for a repository it has never seen.
  */
 import { execFile } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
@@ -16,17 +18,23 @@ import { SECRET_NAMES, VAR_NAMES } from "../worker/src/bindings.ts";
 import {
   type ClassLoad,
   changesFromList,
+  createStats,
   type Decision,
+  type Estimate,
   type FleetSnapshot,
+  importStats,
   isRepository,
   isSha,
+  type LearnedStats,
   type MachineLoad,
   MODES,
   type Mode,
   policyFor,
+  type Roster,
   type RoutingConfig,
   type RoutingInput,
   route,
+  type StatsDump,
 } from "../worker/src/core/index.ts";
 import { readRouting } from "../worker/src/settings.ts";
 
@@ -37,7 +45,12 @@ const BUILT_IN = "built-in defaults";
 /** What the output says when no fleet snapshot was taken. */
 export const NO_SNAPSHOT =
   "no fleet snapshot: the load-aware step is left out (pass --url to take one from a running router)";
-/** How long GET /fleet may take before the command gives up. */
+/** What the output says of a repository that learns when no learned history was read. */
+export const NO_HISTORY =
+  "no learned history: decided as the router decides for a repository it has no history of (pass --url, with --repository, to read the router's)";
+/** What it says when the router at `--url` has no GET /learned (a router older than the learned router). */
+export const NO_LEARNED_ROUTE = "the router at --url answers no GET /learned: decided without learned history";
+/** How long GET /fleet or GET /learned may take before the command gives up. */
 const FLEET_TIMEOUT_MS = 10_000;
 /** Hosts a plain-http `--url` may name: the API token must not cross a network in the clear. */
 const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
@@ -73,7 +86,10 @@ Options:
                         GET /fleet and applies the load-aware step the Worker applies (the
                         least-loaded machine, failover of a saturated or offline class).
                         Without it there is no fleet snapshot: the load-aware step is left
-                        out, and the output says so
+                        out, and the output says so. For a repository whose policy learns
+                        (learning.enabled), also reads its learned history from GET /learned
+                        and decides with it, as the router does; without it the learner
+                        decides as for a repository it has no history of
   --token TOKEN         the router's API token, for --url (default: $API_TOKEN)
   --json                print the decision as JSON, and nothing else, on stdout; with
                         npm run -s explain -- … npm prints no banner of its own either
@@ -230,13 +246,28 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
       );
     }
   }
+  // A repository that learns is decided with its learned history: the router's, or none.
+  let history: { stats: LearnedStats; source: Taken } | null = null;
+  if (policy.learning?.enabled) {
+    history = { stats: createStats(), source: { from: null, note: NO_HISTORY } };
+    if (router !== null && token !== undefined && values.repository !== undefined) {
+      const url = learnedUrl(router, values.repository);
+      const dump = await takeHistory(url, token);
+      history =
+        dump === null
+          ? { stats: createStats(), source: { from: null, note: NO_LEARNED_ROUTE } }
+          : { stats: importStats(dump), source: { from: url, note: null } };
+    }
+  }
+
   // The core's own route, as the Worker calls it. Without a snapshot it gets an empty one: the
   // A/B step still applies (it needs only the commit) and every class is taken as it was
   // decided, with no machine picked and no failover, which is the load-aware step left out.
-  const decision = route(input, policy, snapshot);
+  const decision = route(input, policy, snapshot, { history: history?.stats ?? null });
 
   if (values.json) {
-    io.stdout.write(`${JSON.stringify({ ...decision, fleet }, null, 2)}\n`);
+    const extra = history === null ? {} : { history: history.source };
+    io.stdout.write(`${JSON.stringify({ ...decision, fleet, ...extra }, null, 2)}\n`);
   } else {
     const overridden = repository !== "" && config.repositories[repository.toLowerCase()] !== undefined;
     io.stdout.write(
@@ -249,7 +280,8 @@ async function run(argv: readonly string[], io: ExplainIO): Promise<number> {
         event: ref === null ? event : `${event} on ${ref}`,
         commit: sha,
         source,
-        fleet: fleet.from === null ? fleet.note : `GET ${fleet.from}`,
+        fleet: shown(fleet),
+        history: history === null ? null : shown(history.source),
       }),
     );
   }
@@ -382,8 +414,15 @@ async function currentBranch(cwd: string): Promise<string | null> {
   }
 }
 
+/** Where something the decision weighed came from (`from`: the URL it was read at), or what was assumed without it. */
+type Taken = { from: string; note: null } | { from: null; note: string };
 /** Where the decision's fleet snapshot came from (`from`: the GET /fleet URL), or what was assumed without one. */
-export type FleetSource = { from: string; note: null } | { from: null; note: string };
+export type FleetSource = Taken;
+/** Where a learning repository's history came from (`from`: the GET /learned URL), or why there was none. */
+export type HistorySource = Taken;
+
+/** A source as the output's line shows it: the request it was read with, or the note. */
+const shown = (source: Taken) => (source.from === null ? source.note : `GET ${source.from}`);
 
 /**
  * The router's base URL from `--url` (a path prefix is kept, for a router behind one). The
@@ -418,8 +457,30 @@ function fleetUrl(router: URL, repository: string | null): string {
   return url.href;
 }
 
+/** GET /learned for `repository`, as the router answers it for explain. */
+function learnedUrl(router: URL, repository: string): string {
+  const url = new URL(`${router.pathname.replace(/\/+$/, "")}/learned`, router);
+  url.searchParams.set("repository", repository);
+  return url.href;
+}
+
 /** Takes the fleet snapshot from a running router's GET /fleet. */
 async function takeSnapshot(url: string, token: string): Promise<FleetSnapshot> {
+  const { status, body } = await routerGet(url, token, "a fleet snapshot");
+  refuseError(url, status, body);
+  return snapshotFromFleet(body);
+}
+
+/** Takes a repository's learned history from a running router's GET /learned; null when the router has no such route. */
+async function takeHistory(url: string, token: string): Promise<StatsDump | null> {
+  const { status, body } = await routerGet(url, token, "the learned history");
+  if (status === 404 && field(field(body, "error"), "code") === "not_found") return null;
+  refuseError(url, status, body);
+  return historyFromLearned(body);
+}
+
+/** GET `url` from the router with its API token: the status and the JSON answer. */
+async function routerGet(url: string, token: string, what: string): Promise<{ status: number; body: unknown }> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -429,23 +490,25 @@ async function takeSnapshot(url: string, token: string): Promise<FleetSnapshot> 
     });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    throw new ExplainError(`--url: cannot take a fleet snapshot from ${url}: ${cause}`);
+    throw new ExplainError(`--url: cannot take ${what} from ${url}: ${cause}`);
   }
   const text = await res.text();
-  let body: unknown;
   try {
-    body = JSON.parse(text);
+    return { status: res.status, body: JSON.parse(text) };
   } catch {
     throw new ExplainError(`--url: GET ${url} answered ${res.status} with no JSON: is it the router?`);
   }
-  if (!res.ok) {
+}
+
+/** Refuses an error answer, naming its code and message (and the token, for a 401). */
+function refuseError(url: string, status: number, body: unknown): void {
+  if (status < 200 || status > 299) {
     const error = field(body, "error");
     const code = typeof field(error, "code") === "string" ? ` ${field(error, "code")}` : "";
     const message = typeof field(error, "message") === "string" ? `: ${field(error, "message")}` : "";
-    const hint = res.status === 401 ? `\npass the router's API token with --token or ${SECRET_NAMES.apiToken}` : "";
-    throw new ExplainError(`--url: GET ${url} answered ${res.status}${code}${message}${hint}`);
+    const hint = status === 401 ? `\npass the router's API token with --token or ${SECRET_NAMES.apiToken}` : "";
+    throw new ExplainError(`--url: GET ${url} answered ${status}${code}${message}${hint}`);
   }
-  return snapshotFromFleet(body);
 }
 
 /** `value[key]` when `value` is an object, else undefined. */
@@ -512,9 +575,72 @@ export function snapshotFromFleet(body: unknown): FleetSnapshot {
   return snapshot;
 }
 
+/**
+ * The learner's rows from GET /learned's answer (`{repository, enabled, entries, rosters}`):
+ * every field the learner reads checked for its type, so an answer of another shape is refused.
+ */
+export function historyFromLearned(body: unknown): StatsDump {
+  const bad = (path: string, what: string) =>
+    new ExplainError(`--url: GET /learned answered an unexpected shape: ${path} ${what}`);
+  const number = (value: unknown, path: string): number => {
+    if (typeof value !== "number" || !Number.isFinite(value)) throw bad(path, "is not a number");
+    return value;
+  };
+  const numbers = (value: unknown, path: string): number[] => {
+    if (!Array.isArray(value)) throw bad(path, "is not a list");
+    return value.map((v: unknown, i) => number(v, `${path}[${i}]`));
+  };
+  const text = (value: unknown, path: string): string => {
+    if (typeof value !== "string") throw bad(path, "is not a string");
+    return value;
+  };
+  const rows = <T>(name: string, read: (value: unknown, path: string) => T): [string, T][] => {
+    const list = field(body, name);
+    if (!Array.isArray(list)) throw bad(name, "is not a list");
+    return list.map((row: unknown, i): [string, T] => {
+      const at = `${name}[${i}]`;
+      if (!Array.isArray(row) || row.length !== 2) throw bad(at, "is not a [key, row] pair");
+      return [text(row[0], `${at}[0]`), read(row[1], `${at}[1]`)];
+    });
+  };
+  const entries = rows(
+    "entries",
+    (e, at): Estimate => ({
+      n: number(field(e, "n"), `${at}.n`),
+      ewma: number(field(e, "ewma"), `${at}.ewma`),
+      run: numbers(field(e, "run"), `${at}.run`),
+      queue: numbers(field(e, "queue"), `${at}.queue`),
+      queueEwma: number(field(e, "queueEwma"), `${at}.queueEwma`),
+      failEwma: number(field(e, "failEwma"), `${at}.failEwma`),
+    }),
+  );
+  const rosters = rows("rosters", (r, at): Roster => {
+    const jobs = field(r, "jobs");
+    if (!Array.isArray(jobs)) throw bad(`${at}.jobs`, "is not a list");
+    return {
+      builds: number(field(r, "builds"), `${at}.builds`),
+      jobCount: number(field(r, "jobCount"), `${at}.jobCount`),
+      jobs: jobs.map((j: unknown, i) => ({
+        workflow: text(field(j, "workflow"), `${at}.jobs[${i}].workflow`),
+        job: text(field(j, "job"), `${at}.jobs[${i}].job`),
+        seen: number(field(j, "seen"), `${at}.jobs[${i}].seen`),
+      })),
+    };
+  });
+  return { entries, rosters };
+}
+
 function render(
   decision: Decision,
-  context: { policy: string; event: string; commit: string | null; source: string; fleet: string },
+  context: {
+    policy: string;
+    event: string;
+    commit: string | null;
+    source: string;
+    fleet: string;
+    /** Where a learning repository's history came from; null for a repository that does not learn. */
+    history: string | null;
+  },
 ): string {
   const yesNo = (value: boolean) => (value ? "yes" : "no");
   const rows: [string, string][] = [
@@ -532,6 +658,7 @@ function render(
     ["commit", context.commit ?? "(none)"],
     ["policy", context.policy],
     ["fleet", context.fleet],
+    ...(context.history === null ? [] : [["history", context.history] as [string, string]]),
   ];
   const n = decision.files_count;
   return [

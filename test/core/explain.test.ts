@@ -1,5 +1,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -9,6 +11,9 @@ import { ROOT } from "../../scripts/bundle.ts";
 import {
   explain,
   type FleetSource,
+  type HistorySource,
+  NO_HISTORY,
+  NO_LEARNED_ROUTE,
   NO_SNAPSHOT,
   OPTIONS,
   rangeEnd,
@@ -17,11 +22,23 @@ import {
   USAGE,
 } from "../../scripts/explain.ts";
 import { type LocalWorker, startLocalWorker } from "../../scripts/local-worker.ts";
-import { abBucket, parseRoutingConfig } from "../../worker/src/core/index.ts";
+import {
+  abBucket,
+  changesFromList,
+  createStats,
+  exportStats,
+  importStats,
+  observe,
+  observeBuild,
+  parseRoutingConfig,
+  policyFor,
+  route,
+  type StatsDump,
+} from "../../worker/src/core/index.ts";
 import type { Decision } from "../../worker/src/core/types.ts";
 
-/** What `--json` prints: the decision, and where its fleet snapshot came from. */
-type Explained = Decision & { fleet: FleetSource };
+/** What `--json` prints: the decision, where its fleet snapshot came from, and (for a repository that learns) its history. */
+type Explained = Decision & { fleet: FleetSource; history?: HistorySource };
 
 /** Runs the command in-process; `env` replaces process.env for INIT_CWD, ROUTING_CONFIG, etc. */
 async function run(argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
@@ -613,5 +630,131 @@ describe("explain --url against the local Worker", { timeout: 60_000 }, () => {
     const { code, stderr } = await run(["--files", "k.cu", "--url", "http://127.0.0.1:9", "--token", token]);
     expect(code).toBe(2);
     expect(stderr).toMatch(/cannot take a fleet snapshot from http:\/\/127\.0\.0\.1:9\/fleet/);
+  });
+});
+
+describe("explain for a repository that learns", { timeout: 30_000 }, () => {
+  const repository = "acme/app";
+  const sha = "1".repeat(40);
+  // The self-hosted classes priced by the minute, so that the learner's choice shows.
+  const config = {
+    repositories: {
+      [repository]: {
+        learning: { enabled: true, exploreShare: 0 },
+        runners: { vps: { cost: { perMinuteUsd: 0.05 } }, kvm2: { cost: { perMinuteUsd: 0.05 } } },
+      },
+    },
+  };
+  const env = { ROUTING_CONFIG: JSON.stringify(config) };
+  const argv = ["--files", "src/index.ts", "--repository", repository, "--sha", sha];
+  const policy = policyFor(parseRoutingConfig(config), repository);
+
+  /** What the router learns from three builds of one job, a minute each on GitHub-hosted after 20 s in the queue. */
+  function threeBuilds(): StatsDump {
+    const stats = createStats();
+    for (let i = 0; i < 3; i++) {
+      const key = { repository, workflow: "CI", job: "test", requirement: "default" as const };
+      observe(stats, key, "github-hosted", { minutes: 1, queueSeconds: 20, failed: false });
+      observeBuild(stats, { repository, requirement: "default" }, [{ workflow: "CI", job: "test" }]);
+    }
+    return exportStats(stats);
+  }
+
+  /** GET /fleet as the router answers it: every class of the policy, free. */
+  const fleet = {
+    classes: Object.fromEntries(
+      Object.values(policy.runners).map((r) => [
+        r.id,
+        {
+          capacity: r.capacity,
+          busy: 0,
+          free: r.capacity,
+          queued: 0,
+          waiting: 0,
+          hasMachines: false,
+          saturated: false,
+          offline: false,
+          machines: [],
+        },
+      ]),
+    ),
+  };
+
+  /** A router that answers GET /fleet, and GET /learned with `learned` (status and body). */
+  let server: Server;
+  let url = "";
+  let learned: { status: number; body: unknown } = { status: 200, body: {} };
+  const asked: string[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      asked.push(`${req.url} ${req.headers.authorization}`);
+      const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      const [status, body] =
+        path === "/fleet" ? [200, fleet] : path === "/learned" ? [learned.status, learned.body] : [404, {}];
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it("decides without history without --url, as the router does a repository it has not seen, and says so", async () => {
+    const decision = await runJson(argv, { env });
+    expect(decision.history).toEqual({ from: null, note: NO_HISTORY });
+    expect(decision.learned).toMatchObject({ history: false, greedy: "vps", requirement: "default" });
+    expect(decision.reasons.at(-1)).toMatch(/^learned: no history for default builds of acme\/app/);
+    const human = await run(argv, { env });
+    expect(human.stdout).toContain(`\nhistory:     ${NO_HISTORY}\n`);
+  });
+
+  it("reads the router's history from GET /learned with --url, and decides with it as the router does", async () => {
+    const dump = threeBuilds();
+    learned = { status: 200, body: { repository, enabled: true, ...dump } };
+    const decision = await runJson([...argv, "--url", url, "--token", "t0ken"], { env });
+    expect(asked).toContain("/learned?repository=acme%2Fapp Bearer t0ken");
+    expect(decision.history).toEqual({ from: `${url}/learned?repository=acme%2Fapp`, note: null });
+    expect(decision).toMatchObject({ runner: "github-hosted", requirement: "lightweight" });
+    expect(decision.reasons).toContainEqual(expect.stringMatching(/^learned: test usually 1\.\d min on github-hosted/));
+    // The core's one call over the same rows and load, as the Ledger makes it.
+    const input = {
+      repository,
+      event: "push",
+      ref: null,
+      sha,
+      changes: changesFromList(["src/index.ts"], Number.POSITIVE_INFINITY, "--files"),
+      environment: null,
+    };
+    const { fleet: _fleet, history: _history, ...explained } = decision;
+    expect(explained).toEqual(route(input, policy, snapshotFromFleet(fleet), { history: importStats(dump) }));
+    const human = await run([...argv, "--url", url, "--token", "t0ken"], { env });
+    expect(human.stdout).toMatch(/^history: +GET http:\/\/127\.0\.0\.1:\d+\/learned\?repository=acme%2Fapp$/m);
+  });
+
+  it("decides without history when the router answers no GET /learned, and says so", async () => {
+    learned = { status: 404, body: { error: { code: "not_found", message: "no route for GET /learned" } } };
+    const decision = await runJson([...argv, "--url", url, "--token", "t0ken"], { env });
+    expect(decision.history).toEqual({ from: null, note: NO_LEARNED_ROUTE });
+    expect(decision.learned).toMatchObject({ history: false });
+  });
+
+  it("exits 2 on a GET /learned answer of another shape, or an error", async () => {
+    learned = { status: 200, body: { entries: [["k", { n: "three" }]], rosters: [] } };
+    const bad = await run([...argv, "--url", url, "--token", "t0ken"], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("GET /learned answered an unexpected shape: entries[0][1].n is not a number");
+    learned = { status: 503, body: { error: { code: "unavailable", message: "try again" } } };
+    const down = await run([...argv, "--url", url, "--token", "t0ken"], { env });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/answered 503 unavailable: try again/);
+  });
+
+  it("leaves a repository that does not learn as it was: no history line, no history in the JSON", async () => {
+    const other = ["--files", "src/index.ts", "--repository", "acme/other", "--sha", sha];
+    const decision = await runJson(other, { env });
+    expect(Object.keys(decision)).not.toContain("history");
+    expect(Object.keys(decision)).not.toContain("learned");
+    expect((await run(other, { env })).stdout).not.toContain("history:");
   });
 });

@@ -5,6 +5,7 @@ import { changesForCommit } from "./changes.ts";
 import {
   type BuildRecord,
   type Decision,
+  type FleetSnapshot,
   grantRoute,
   isRepository,
   isSha,
@@ -15,6 +16,7 @@ import {
   parseRouteRequest,
   policyFor,
   pricingOf,
+  type RoutingInput,
   type RoutingPolicy,
   route,
   routeInput,
@@ -70,6 +72,21 @@ function routeAnswer(decision: Decision, policy: RoutingPolicy, routingJob: numb
   return { decision, routing_job: routingJob, pricing: pricingOf(policy.runners, decision.runner) };
 }
 
+/**
+ * The decision for a change a route request describes: a repository that learns is decided in
+ * the Ledger, where its history is (read by key); any other here, with the load the Ledger gave.
+ */
+async function decideRoute(
+  env: Env,
+  settings: Settings,
+  input: RoutingInput,
+  policy: RoutingPolicy,
+  snapshot: FleetSnapshot,
+): Promise<Decision> {
+  if (policy.learning?.enabled) return ledgerOf(env).decide(input, settings.routing);
+  return route(input, policy, snapshot);
+}
+
 /** `POST /route`: a decision for a described change, with the fleet's load. Records only the routing job. */
 export async function routePost(
   request: Request,
@@ -87,7 +104,8 @@ export async function routePost(
   const listed = files === undefined && sha ? await changesForCommit(repository, sha, settings) : undefined;
   const input = routeInput(asked, listed);
   const policy = policyFor(settings.config, input.repository);
-  return Response.json(routeAnswer(route(input, policy, snapshot), policy, routingJob));
+  const decision = await decideRoute(env, settings, input, policy, snapshot);
+  return Response.json(routeAnswer(decision, policy, routingJob));
 }
 
 /**
@@ -118,7 +136,7 @@ export async function routeGet(url: URL, env: Env, settings: Settings, caller: C
   }
   const changes = await changesForCommit(repository, sha, settings);
   const input = { repository, event: "push", ref: ref?.startsWith("refs/") ? ref : null, sha, changes };
-  const decision = route(input, policy, context.snapshot);
+  const decision = await decideRoute(env, settings, input, policy, context.snapshot);
   return Response.json({ build_id: null, recorded: false, ...routeAnswer(decision, policy, context.routingJob) });
 }
 
@@ -129,6 +147,19 @@ export async function fleet(url: URL, env: Env): Promise<Response> {
     throw new HttpError("invalid_request", 'repository must be "owner/name"');
   }
   return Response.json(await ledgerOf(env).fleetView(repository));
+}
+
+/**
+ * `GET /learned?repository=`: the learned router's rows a decision for the repository may read
+ * (its rosters and the organisation's, its jobs' estimates on every class of its policy), as the
+ * learner's own rows (`{repository, enabled, entries, rosters}`), for operators and for
+ * `npm run explain -- --url`, which decides with them as the Ledger would.
+ */
+export async function learned(url: URL, env: Env, settings: Settings): Promise<Response> {
+  const repository = url.searchParams.get("repository");
+  if (!repository) throw new HttpError("missing_parameter", "query parameter repository is required");
+  if (!isRepository(repository)) throw new HttpError("invalid_request", 'repository must be "owner/name"');
+  return Response.json(await ledgerOf(env).learned(repository, settings.routing));
 }
 
 /** `GET /metrics`: Prometheus text exposition 0.0.4. */

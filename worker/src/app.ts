@@ -1,5 +1,5 @@
 import { Hono } from "hono/tiny";
-import { costs, fleet, forecast, health, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
+import { costs, fleet, forecast, health, learned, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
 import { bearerMatches, type Caller, requireOperator, requireRouteCaller } from "./auth.ts";
 import type { Env } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
@@ -106,6 +106,12 @@ export const ROUTES: readonly {
   { method: "GET", path: "/fleet", access: "operator", handle: (c) => fleet(new URL(c.req.url), c.env) },
   { method: "GET", path: "/metrics", access: "operator", handle: (c) => metrics(c.env) },
   { method: "GET", path: "/costs", access: "operator", handle: (c) => costs(new URL(c.req.url), c.env) },
+  {
+    method: "GET",
+    path: "/learned",
+    access: "operator",
+    handle: (c) => learned(new URL(c.req.url), c.env, c.get("settings")),
+  },
   {
     method: "GET",
     path: "/forecast",

@@ -28,6 +28,7 @@ import {
   JOB_STATUS_OF,
   type JobState,
   jobClass,
+  type LearnLimits,
   MODES,
   monthStart,
   newBuild,
@@ -43,6 +44,7 @@ import {
   type RoutingPolicy,
   renderExposition,
   route,
+  type StatsDump,
   stepJob,
   updatePlan,
   WAKE_EVENTS,
@@ -59,6 +61,7 @@ import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./sto
 import { DeliveryStore } from "./store/deliveries.ts";
 import { FleetStore } from "./store/fleet.ts";
 import { ForecastStore } from "./store/forecast.ts";
+import { LearnStore } from "./store/learn.ts";
 import { MetricsStore } from "./store/metrics.ts";
 import { Outbox } from "./store/outbox.ts";
 import { QueueWatch } from "./store/queue-watch.ts";
@@ -153,6 +156,15 @@ export interface BookDeps {
   settings: () => Settings | null;
   /** Asks for the Ledger's alarm at `at` or sooner. */
   wake: (at: number) => void;
+  /** The learned history's bounds (default the learner's: 4,096 estimates, 1,024 rosters). */
+  learnLimits?: Partial<LearnLimits>;
+}
+
+/** GET /learned's answer: the learned history a decision for a repository may read, as the learner's rows. */
+export interface LearnedRows extends StatsDump {
+  repository: string;
+  /** Whether the repository's policy decides with it. */
+  enabled: boolean;
 }
 
 /**
@@ -177,6 +189,7 @@ export class Book {
   private readonly watch: QueueWatch;
   private readonly access: AccessStore;
   private readonly history: ForecastStore;
+  private readonly learned: LearnStore;
   private readonly deps: BookDeps;
   /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
   private readonly usual = new Map<string, { ms: number; until: number }>();
@@ -196,6 +209,7 @@ export class Book {
     this.watch = new QueueWatch(this.sql);
     this.access = new AccessStore(this.sql);
     this.history = new ForecastStore(this.sql);
+    this.learned = new LearnStore(this.sql, deps.learnLimits);
     this.rescueDesk = new RescueDesk({
       sql: this.sql,
       wake: deps.wake,
@@ -265,6 +279,23 @@ export class Book {
       const build = sha === null ? null : this.builds.forCommit(repository, sha);
       return ok({ build, snapshot: this.snapshotFor(repository), routingJob });
     });
+  }
+
+  /**
+   * The decision for a change described to `/route`, made here as a push's is (the fleet's load
+   * now and, for a repository that learns, its history read by key), with the configuration of
+   * the Worker's bindings' text. Nothing is written.
+   */
+  decision(input: RoutingInput, routing: RoutingSource | undefined): Decision {
+    return this.decide(input, routing).decision;
+  }
+
+  /** For GET /learned: the learned rows a decision for `repository` may read, on any class of its policy. */
+  learnedFor(repository: string, routing: RoutingSource | undefined): LearnedRows {
+    const config = this.configFrom(routing);
+    const policy = config === null ? null : policyFor(config, repository);
+    const classes = policy === null ? [] : Object.keys(policy.runners);
+    return { repository, enabled: policy?.learning?.enabled === true, ...this.learned.dumpFor(repository, classes) };
   }
 
   /** Per class of the repository's policy (of every configured class when null): capacity, busy, free, queued, machines. */
@@ -597,6 +628,12 @@ export class Book {
       this.deps.wake(this.watch.add(effects.watch, watchSeconds(policy, build, effects.watch.jobId), now));
     }
     for (const event of effects.alerts) this.queueAlerts(event, now);
+    if (effects.learnJob !== null) this.learned.observeJob(effects.learnJob);
+    if (effects.learnBuild !== null) {
+      // The router's own route jobs are no part of what a build runs; a build that ran none of its own says nothing.
+      const jobs = effects.learnBuild.jobs.filter((job) => !this.access.isRoutingJob(job.id));
+      if (jobs.length > 0) this.learned.observeBuild(effects.learnBuild.scope, jobs);
+    }
   }
 
   private queueAlerts(event: AlertEvent, now: number): void {
@@ -612,7 +649,11 @@ export class Book {
     }
   }
 
-  /** The decision for a change under its repository's policy and the fleet's load now, with that policy. */
+  /**
+   * The decision for a change under its repository's policy and the fleet's load now, with that
+   * policy; for a repository that learns, with its learned history (each row the learner asks
+   * for read by key: the repository's roster, its jobs' rows on the classes the tree allows).
+   */
   private decide(
     input: RoutingInput,
     routing: RoutingSource | undefined,
@@ -620,7 +661,8 @@ export class Book {
     const config = this.configFrom(routing);
     if (config === null) throw new Error("the routing configuration cannot be read: nothing is routed");
     const policy = policyFor(config, input.repository);
-    return { decision: route(input, policy, fleetSnapshot(this.fleet.counts(), policy)), policy };
+    const history = policy.learning?.enabled ? this.learned.view().stats : null;
+    return { decision: route(input, policy, fleetSnapshot(this.fleet.counts(), policy), { history }), policy };
   }
 
   /** The configuration of the Worker's bindings' text when given (else the Ledger's own); null when it cannot be read. */

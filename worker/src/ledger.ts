@@ -11,6 +11,7 @@ import {
   Book,
   type CheckResult,
   type FleetView,
+  type LearnedRows,
   type ListedRunner,
   type Outcome,
   type RouteAsk,
@@ -20,10 +21,12 @@ import {
   allPolicies,
   type BuildRecord,
   type CostReport,
+  type Decision,
   type Forecast,
   fail,
   type Plan,
   type Result,
+  type RoutingInput,
   WARM_SECRET_NAME,
   type WARM_SECRET_PREFIX,
   warmSecretProblems,
@@ -41,7 +44,7 @@ import {
 } from "./settings.ts";
 import { sendDueWakeUps } from "./warm.ts";
 
-export type { FleetView, Outcome } from "./book.ts";
+export type { FleetView, LearnedRows, Outcome } from "./book.ts";
 
 /**
  * The secrets warm hooks are signed with: bound under the names the routing configuration gives
@@ -119,6 +122,16 @@ export class Ledger extends DurableObject<LedgerEnv> {
   /** For a route request: pins checked, the routing job recorded, the build recorded for a commit, the fleet's load. */
   async routeContext(repository: string, sha: string | null, ask: RouteAsk = {}): Promise<Result<RouteContext>> {
     return this.book.routeContext(repository, sha, ask);
+  }
+
+  /** The decision for a change a route request describes, with the fleet's load and the repository's learned history. */
+  async decide(input: RoutingInput, routing: RoutingSource): Promise<Decision> {
+    return this.book.decision(input, routing);
+  }
+
+  /** The learned rows a decision for `repository` may read (GET /learned). */
+  async learned(repository: string, routing: RoutingSource): Promise<LearnedRows> {
+    return this.book.learnedFor(repository, routing);
   }
 
   async fleetView(repository: string | null): Promise<FleetView> {

@@ -8,6 +8,7 @@ import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
 import { hostedPrice } from "./prices.ts";
 import {
   type FailoverPolicy,
+  type LearningPolicy,
   type Machine,
   MODES,
   REQUIREMENTS,
@@ -35,6 +36,8 @@ import { WARM_SECRET_NAME, warmHookProblems } from "./warm.ts";
  * - `failover`: which requirements may fall back (default docker, default, lightweight: GPU and
  *   deploy wait) and the stuck-queue rescue (`enabled`, `maxPerRun` 0..10, default 2).
  * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
+ * - `learning`: `{ enabled, waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns }`, the
+ *   learned router (off by default); a repository's entry overrides the top level's field by field.
  * - `repositories`: the same keys per `owner/name`, applied over the top-level ones; `owner/*`
  *   stands for every repository of that owner not listed by name. The repositories listed here
  *   are the ones the router serves to GitHub Actions OIDC tokens. An entry's `id` (GitHub's
@@ -81,9 +84,16 @@ const failoverSchema = z.strictObject({
   ),
 });
 
-const abSchema = z.strictObject({
-  candidate: text,
-  share: z.number().check(z.gte(0, "must be between 0 and 1"), z.lte(1, "must be between 0 and 1")),
+const share = z.number().check(z.gte(0, "must be between 0 and 1"), z.lte(1, "must be between 0 and 1"));
+
+const abSchema = z.strictObject({ candidate: text, share });
+
+const learningSchema = z.strictObject({
+  enabled: z.optional(z.boolean()),
+  waitUsdPerMinute: z.optional(z.number().check(z.gte(0, "must be 0 or more"))),
+  lightweightMinutes: z.optional(z.number().check(z.gte(0, "must be 0 or more"))),
+  exploreShare: z.optional(share),
+  minRuns: z.optional(z.int().check(z.gte(1, "must be at least 1"))),
 });
 
 const ruleSchema = z.strictObject({
@@ -106,6 +116,7 @@ const policyShape = {
   alerts: z.optional(alertsSchema),
   failover: z.optional(failoverSchema),
   ab: z.optional(z.record(z.string(), abSchema)),
+  learning: z.optional(learningSchema),
 };
 
 const policySchema = z.strictObject({
@@ -344,8 +355,17 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
     failover: resolveFailover(base.failover, input.failover),
     ab: dict([...Object.entries(base.ab), ...Object.entries(input.ab ?? {})]),
   };
+  // Left out when not configured, so that a policy without it keeps its plain shape.
+  const learning = resolveLearning(base.learning, input.learning);
+  if (learning !== undefined) policy.learning = learning;
   checkPolicy(policy, base, where, problems);
   return policy;
+}
+
+/** The learning settings: the input's fields over the base's; `enabled` false unless one of them says true. */
+function resolveLearning(base: LearningPolicy | undefined, input: PolicyInput["learning"]): LearningPolicy | undefined {
+  if (input === undefined) return base;
+  return { ...base, ...input, enabled: input.enabled ?? base?.enabled ?? false };
 }
 
 function resolveMachines(input: Record<string, { capacity?: number; labels?: string[] }>): Record<string, Machine> {

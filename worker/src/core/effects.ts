@@ -1,7 +1,9 @@
 import type { AlertEvent } from "./alerts.ts";
 import { type BuildRecord, type JobState, jobTransition, type WorkflowUpdate } from "./builds.ts";
 import { type CostJob, jobMinutes, ROUTING_OVERHEAD } from "./costs.ts";
+import type { JobSample, LearnKey } from "./learn.ts";
 import type { MetricKey } from "./metrics.ts";
+import type { Requirement } from "./types.ts";
 
 /** What one accepted delivery did to the Ledger's state. */
 export type Change =
@@ -54,7 +56,37 @@ export interface Effects {
   watch: { jobId: number; buildId: string; queuedAt: string | null } | null;
   /** A job left the queue (or finished): stop watching it. */
   unwatch: number | null;
+  /** A job of a build the learner routed finished: what it took, for its history. */
+  learnJob: JobObservation | null;
+  /** A build the learner routed finished: the jobs it ran, for its roster. */
+  learnBuild: BuildObservation | null;
 }
+
+/** One finished job for the learner's history (core/learn.ts `observe`). */
+export interface JobObservation {
+  key: LearnKey;
+  runnerClass: string;
+  sample: JobSample;
+}
+
+/**
+ * One finished build for the learner's roster (core/learn.ts `observeBuild`): the jobs it ran,
+ * with their ids so that the Ledger can leave out the router's own route jobs, known only there.
+ */
+export interface BuildObservation {
+  scope: { repository: string; requirement: Requirement };
+  jobs: { id: number; workflow: string; job: string }[];
+}
+
+/**
+ * The conclusions of a job or build that ran to its end: only such a job's time says what the
+ * job takes, and only such a build says which jobs builds of its kind run. Cancelled and skipped
+ * ones are left out.
+ */
+const LEARNED_CONCLUSIONS = ["success", "failure", "timed_out"];
+
+/** The name of the workflow a job belongs to, from its run in the build record ("" when the run is not there). */
+const workflowOf = (build: BuildRecord, job: JobState) => build.runs[String(job.run_id)]?.name ?? "";
 
 /** The runner label for a job whose labels fit no runner class. */
 export const UNKNOWN_RUNNER = "unknown";
@@ -64,7 +96,16 @@ export const UNKNOWN_RUNNER = "unknown";
  * delivery is counted, billed and alerted exactly once.
  */
 export function effectsOf(change: Change): Effects {
-  const effects: Effects = { counters: [], observations: [], alerts: [], costJob: null, watch: null, unwatch: null };
+  const effects: Effects = {
+    counters: [],
+    observations: [],
+    alerts: [],
+    costJob: null,
+    watch: null,
+    unwatch: null,
+    learnJob: null,
+    learnBuild: null,
+  };
   const count = (metric: MetricKey, labels: Record<string, string> = {}, by = 1) =>
     effects.counters.push({ metric, labels, by });
 
@@ -99,6 +140,7 @@ export function effectsOf(change: Change): Effects {
       const runner = after.runners_used[0] ?? after.decision?.runner ?? UNKNOWN_RUNNER;
       count("builds", { runner, conclusion: bounded(after.conclusion ?? "neutral", CONCLUSION_LABELS) });
       effects.alerts.push({ kind: "completed", build: after });
+      effects.learnBuild = buildObservation(after);
     }
   }
   return effects;
@@ -167,6 +209,7 @@ function jobEffects(
         });
       }
     }
+    if (!routing) effects.learnJob = jobObservation(job, after);
     if (job.started_at !== null && job.completed_at !== null && job.runner !== null) {
       effects.costJob = {
         job_id: job.id,
@@ -182,4 +225,38 @@ function jobEffects(
       count("billableSeconds", { runner: job.runner }, 60 * jobMinutes(effects.costJob));
     }
   }
+}
+
+/**
+ * A finished job for the learner: only for a build the learner routed (its decision carries the
+ * `learned` note, whose requirement the job is learned under), a job that ran to its end on a
+ * known class, with its name, queue and run times known. Never the router's own route job (the
+ * caller leaves it out).
+ */
+function jobObservation(job: JobState, build: BuildRecord): JobObservation | null {
+  const requirement = build.decision?.learned?.requirement;
+  if (requirement === undefined || job.runner === null || job.name === null) return null;
+  if (!LEARNED_CONCLUSIONS.includes(job.conclusion ?? "")) return null;
+  // The job's whole history as one event: its queue time as the metrics read it.
+  const { started, completed } = jobTransition(undefined, job);
+  const queueSeconds = started?.queueSeconds ?? null;
+  const runSeconds = completed?.runSeconds ?? null;
+  if (queueSeconds === null || runSeconds === null) return null;
+  return {
+    key: { repository: build.repository, workflow: workflowOf(build, job), job: job.name, requirement },
+    runnerClass: job.runner,
+    sample: { minutes: runSeconds / 60, queueSeconds, failed: job.conclusion !== "success" },
+  };
+}
+
+/** A finished build for the learner's roster: a build the learner routed that ran to its end, with the jobs that did. */
+function buildObservation(build: BuildRecord): BuildObservation | null {
+  const requirement = build.decision?.learned?.requirement;
+  if (requirement === undefined || !LEARNED_CONCLUSIONS.includes(build.conclusion ?? "")) return null;
+  const jobs = Object.values(build.jobs).flatMap((job) =>
+    job.name !== null && LEARNED_CONCLUSIONS.includes(job.conclusion ?? "")
+      ? [{ id: job.id, workflow: workflowOf(build, job), job: job.name }]
+      : [],
+  );
+  return { scope: { repository: build.repository, requirement }, jobs };
 }

@@ -29,5 +29,6 @@ export * from "./result.ts";
 export * from "./retry.ts";
 export * from "./route.ts";
 export * from "./route-request.ts";
+export * from "./tree-route.ts";
 export * from "./types.ts";
 export * from "./warm.ts";

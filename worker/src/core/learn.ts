@@ -3,7 +3,7 @@ import { chooseRunner, fnv1a32 } from "./choose.ts";
 import { decide } from "./decide.ts";
 import type { ClassLoad, FleetSnapshot } from "./load.ts";
 import { gaussian, mulberry32 } from "./random.ts";
-import { route } from "./route.ts";
+import { treeRoute } from "./tree-route.ts";
 import {
   DEFAULT_QUEUE_TARGET_SECONDS,
   type Decision,
@@ -775,7 +775,7 @@ function jobsLabel(views: readonly JobView[]): string {
  * draw over the duration estimates picks instead. A default or lightweight build with its
  * repository's own history is lightweight when its longest job usually (p50) takes under
  * `lightweightMinutes`, else default. With nothing known, the paths rule decides, with the load:
- * `route(input, policy, snapshot)`. The machine is picked by `chooseRunner`, with no A/B and no
+ * `treeRoute(input, policy, snapshot)`. The machine is picked by `chooseRunner`, with no A/B and no
  * failover: the class is the learner's choice, a saturated one waited for knowingly.
  */
 export function learnedChoice(
@@ -794,7 +794,7 @@ export function learnedChoice(
   const reference = classes.map((c) => known.get(c)).find((v) => v !== null && v !== undefined);
 
   if (reference === undefined || policy.mode === "cloudflare-only") {
-    const decision = route(input, policy, snapshot);
+    const decision = treeRoute(input, policy, snapshot);
     const why =
       policy.mode === "cloudflare-only"
         ? "learned: cloudflare-only leaves no choice → the paths rule"

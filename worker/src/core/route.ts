@@ -1,7 +1,19 @@
-import { chooseRunner } from "./choose.ts";
-import { decide } from "./decide.ts";
+import { type LearnedStats, type LearnOptions, learnedChoice } from "./learn.ts";
 import type { FleetSnapshot } from "./load.ts";
-import type { Decision, RoutingInput, RoutingPolicy } from "./types.ts";
+import { treeRoute } from "./tree-route.ts";
+import type { Decision, LearningPolicy, RoutingInput, RoutingPolicy } from "./types.ts";
+
+/** What the decision may weigh besides the change, its policy and the fleet's load. */
+export interface RouteOptions {
+  /** Labels the chosen machine must have besides its class's (`chooseRunner`). */
+  labels?: readonly string[];
+  /**
+   * The learned history the learner reads for this decision (core/learn.ts), for a policy with
+   * `learning.enabled`; ignored otherwise. The Ledger gives a view of its tables that reads each
+   * key the learner asks for by primary key, so a decision reads only its repository's rows.
+   */
+  history?: LearnedStats | null;
+}
 
 /**
  * The decision for a change, the one call everything makes (webhooks in the Ledger, `/route`,
@@ -9,18 +21,37 @@ import type { Decision, RoutingInput, RoutingPolicy } from "./types.ts";
  * (`decide`), then, given the fleet's load, the class and machine that can take it now
  * (`chooseRunner`: A/B arm, least-loaded machine, failover). With no snapshot the load step is
  * left out and the decision is the tree's alone.
+ *
+ * For a policy with `learning.enabled`, given the history, the learned router decides instead
+ * (`learnedChoice`: the cheapest expected cost and wait within what the tree allows, the paths
+ * rule while nothing is known), and the decision carries its `learned` note (the probability of
+ * the choice, and the requirement its jobs are learned under).
  */
 export function route(
   input: RoutingInput,
   policy: RoutingPolicy,
   fleet: FleetSnapshot | null,
-  labels?: readonly string[],
+  options: RouteOptions = {},
 ): Decision {
-  const needs = decide(input, policy);
-  if (fleet === null) return needs;
-  return chooseRunner(needs, policy, fleet, {
-    repository: input.repository,
-    sha: input.sha,
-    ...(labels === undefined ? {} : { labels }),
-  });
+  const { history, labels } = options;
+  if (policy.learning?.enabled && history !== undefined && history !== null) {
+    const choice = learnedChoice(input, policy, fleet, history, learnOptionsOf(policy.learning));
+    return {
+      ...choice.decision,
+      learned: {
+        probability: choice.probability,
+        explored: choice.explored,
+        greedy: choice.greedy,
+        requirement: choice.requirement,
+        history: choice.learned,
+      },
+    };
+  }
+  return treeRoute(input, policy, fleet, labels);
+}
+
+/** The learner's options from a policy's `learning`: a setting left out keeps the learner's default. */
+export function learnOptionsOf(learning: LearningPolicy): LearnOptions {
+  const { waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns } = learning;
+  return { waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns };
 }

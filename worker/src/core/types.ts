@@ -109,6 +109,27 @@ export interface RoutingPolicy {
   failover: FailoverPolicy;
   /** A/B rollouts, keyed by the class whose commits are split. */
   ab: Record<string, AbTest>;
+  /** The learned router's settings; absent (as when not configured) or not enabled: the decision tree decides. */
+  learning?: LearningPolicy;
+}
+
+/**
+ * Whether a repository is decided by the learned router (core/learn.ts) from its own job
+ * history, and the learner's settings. A setting left out keeps the learner's default (in
+ * `LearnOptions`): a wait price of $0.01 a minute, lightweight under 2 minutes, 10% of commits
+ * explored, 3 runs before a level of history is used.
+ */
+export interface LearningPolicy {
+  /** Off by default: the decision tree with the fleet's load decides, and no history is kept. */
+  enabled: boolean;
+  /** What a minute of a job's queue time is worth avoiding, USD. */
+  waitUsdPerMinute?: number;
+  /** A default or lightweight build whose longest job usually takes under this many minutes is lightweight. */
+  lightweightMinutes?: number;
+  /** Share of commits (by a stable hash of repository and commit) whose class a draw may pick, 0..1; 0 never explores. */
+  exploreShare?: number;
+  /** Runs a level of history (job, workflow, repository, organisation) needs before it is used. */
+  minRuns?: number;
 }
 
 /** The whole routing configuration: a default policy and per-repository overrides. */
@@ -163,6 +184,25 @@ export interface Decision {
   rule: string | null;
   /** The A/B arm the commit landed on, when the class is under an A/B rollout (see `chooseRunner`). */
   arm: "control" | "candidate" | null;
+  /** How the learned router decided; present only for a repository whose policy has `learning.enabled`. */
+  learned?: LearnedNote;
+}
+
+/** What the learned router says of its choice beside the decision (core/learn.ts `LearnedChoice`). */
+export interface LearnedNote {
+  /**
+   * How likely the learner was to pick `runner` for this commit: 1 − exploreShare on its greedy
+   * choice, plus exploreShare × the share of its draws picking it (1 when nothing was explored).
+   */
+  probability: number;
+  /** A draw overrode the greedy choice (this commit was explored). */
+  explored: boolean;
+  /** The class the expected cost and wait alone pick. */
+  greedy: string;
+  /** The decision tree's requirement for the change: the build's jobs are learned under it. */
+  requirement: Requirement;
+  /** False when nothing was known yet for this kind of build, and the paths rule decided (with the load). */
+  history: boolean;
 }
 
 /** The kinds of alert, in the order they are raised. */

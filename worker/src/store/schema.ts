@@ -26,8 +26,11 @@ import { first, type Sql } from "./sql.ts";
  * 4. pre-warm: wake-ups for runner classes' warm hooks (`warm_calls`) and the hour-of-week
  *    history of job starts behind GET /forecast (`forecast_hours`). Two new tables; nothing else
  *    changes.
+ * 5. the learned router's history: estimates per job, workflow, repository, organisation and
+ *    class on each runner class (`learn_stats`) and which jobs builds run (`learn_rosters`), each
+ *    bounded by a row count kept in `meta`. Two new tables; nothing else changes.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -191,6 +194,18 @@ const TABLES = `
     PRIMARY KEY (runner_class, hour)
   );
   CREATE INDEX IF NOT EXISTS forecast_hours_week ON forecast_hours (week);
+  CREATE TABLE IF NOT EXISTS learn_stats (
+    key TEXT PRIMARY KEY,
+    row TEXT NOT NULL,
+    touched INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS learn_stats_touched ON learn_stats (touched);
+  CREATE TABLE IF NOT EXISTS learn_rosters (
+    key TEXT PRIMARY KEY,
+    row TEXT NOT NULL,
+    touched INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS learn_rosters_touched ON learn_rosters (touched);
 `;
 
 /** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
