@@ -47,7 +47,7 @@ try {
   const sha = "a".repeat(40);
   const push = (files: string[], after: string) => ({
     ref: "refs/heads/feature",
-    before: "0".repeat(39) + "1",
+    before: `${"0".repeat(39)}1`,
     after,
     repository,
     commits: [{ added: files, removed: [], modified: [] }],

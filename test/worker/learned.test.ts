@@ -19,8 +19,8 @@ import { TEST_ROUTING_CONFIG } from "../support/fleet-config.ts";
 import { ROUTER_URL } from "../support/webhooks.ts";
 import {
   call,
-  expectError,
   deliver,
+  expectError,
   expectRouted,
   pushPayload,
   randomRepository,
