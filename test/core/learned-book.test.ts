@@ -207,6 +207,17 @@ describe("what the Ledger learns from", () => {
     expect(route(input, policy, book.snapshotFor("acme/app"), { history })).toEqual(learned);
   });
 
+  it("a job finished before its run's event is learned under the workflow its own workflow_name names", () => {
+    const { book, rows } = open();
+    const sha = "d".repeat(40);
+    push(book, "acme/early", sha);
+    const job = jobEvent("acme/early", sha, { id: 300_001, runId: 300_000 });
+    accept(book, "workflow_job", { ...job, workflow_job: { ...job.workflow_job, workflow_name: "CI" } });
+    const keys = rows("learn_stats").map((r) => r.key.split("\u001f"));
+    expect(keys).toContainEqual(["j", "default", "acme/early", "CI", "test", "github-hosted"]);
+    expect(keys).toContainEqual(["w", "default", "acme/early", "CI", "github-hosted"]);
+  });
+
   it("never a route job, never a delivery twice, never a repository that does not learn", () => {
     const { book, rows } = open();
     build(book, "acme/app");

@@ -79,6 +79,8 @@ function completedJob(repository: string, sha: string, fields: { id: number; run
   const job = payload.workflow_job;
   const end = Math.floor(Date.now() / 1000) * 1000;
   job.name = fields.name ?? "test";
+  // The workflow's name, as GitHub sends it on the job too (workflow_run.name below).
+  job.workflow_name = "CI";
   job.labels = ["ubuntu-latest"];
   job.runner_name = "GitHub Actions 7";
   job.runner_group_name = "GitHub Actions";

@@ -38,6 +38,8 @@ export interface JobState {
   /** The attempt of its run this job belongs to (a re-run's jobs have new ids and a higher attempt). */
   run_attempt: number;
   name: string | null;
+  /** Its workflow's name (`workflow_name`), when GitHub sent it. */
+  workflow?: string;
   status: string;
   conclusion: string | null;
   labels: string[];
@@ -108,6 +110,7 @@ function compactJob(job: JobState): JobState {
   return {
     ...job,
     name: cut(job.name),
+    ...(job.workflow === undefined ? {} : { workflow: cut(job.workflow) ?? job.workflow }),
     labels: job.labels.slice(0, RECORD_LIMITS.labels).map((l) => cut(l, RECORD_LIMITS.label) ?? l),
     runner_name: cut(job.runner_name),
     runner_group_name: cut(job.runner_group_name),

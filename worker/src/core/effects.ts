@@ -85,8 +85,11 @@ export interface BuildObservation {
  */
 const LEARNED_CONCLUSIONS = ["success", "failure", "timed_out"];
 
-/** The name of the workflow a job belongs to, from its run in the build record ("" when the run is not there). */
-const workflowOf = (build: BuildRecord, job: JobState) => build.runs[String(job.run_id)]?.name ?? "";
+/**
+ * The name of the workflow a job belongs to: the job's own `workflow_name`, else its run's in the
+ * build record ("" when neither is there).
+ */
+const workflowOf = (build: BuildRecord, job: JobState) => job.workflow ?? build.runs[String(job.run_id)]?.name ?? "";
 
 /** The runner label for a job whose labels fit no runner class. */
 export const UNKNOWN_RUNNER = "unknown";

@@ -223,6 +223,7 @@ function readJob(p: Json, r: PayloadReader, config: RoutingConfig): Intent | nul
   const createdAt = text("created_at");
   const fields = {
     name: text("name"),
+    workflow: text("workflow_name"),
     conclusion: text("conclusion"),
     runner_group_name: text("runner_group_name"),
     started_at: text("started_at"),
@@ -244,6 +245,7 @@ function readJob(p: Json, r: PayloadReader, config: RoutingConfig): Intent | nul
     queued_at: status === "waiting" ? null : createdAt,
     started_at: fields.started_at,
     completed_at: fields.completed_at,
+    ...(fields.workflow === null ? {} : { workflow: fields.workflow }),
   };
   const key = contentKey("workflow_job", repository, id, action, runAttempt);
   return { kind: "update", key, repository, sha, event: "workflow_job", update: { kind: "job", job } };
