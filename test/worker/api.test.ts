@@ -12,9 +12,21 @@ import {
   pushPayload,
   randomRepository,
   randomSha,
+  worker,
 } from "./helpers.ts";
 
 const json = { "content-type": "application/json" };
+
+describe("HEAD", () => {
+  it("is answered as its GET, without the body; a path without a GET answers 405", async () => {
+    const head = await worker(new Request("https://router.test/health", { method: "HEAD" }));
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    const webhook = await worker(new Request("https://router.test/webhook/github", { method: "HEAD" }));
+    expect(webhook.status).toBe(405);
+    expect(webhook.headers.get("allow")).toBe("POST");
+  });
+});
 
 describe("GET /health", () => {
   it("answers 200 {status: ok, mode, version} without auth", async () => {

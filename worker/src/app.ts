@@ -1,4 +1,3 @@
-import { Hono } from "hono/tiny";
 import { costs, fleet, forecast, health, learned, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
 import { bearerMatches, type Caller, requireOperator, requireRouteCaller } from "./auth.ts";
 import type { Env } from "./env.ts";
@@ -18,23 +17,6 @@ async function countRejection(env: Env, reason: string): Promise<void> {
     log("warn", "rejection not counted", { reason, error: String(error) });
   }
 }
-
-type App = { Bindings: Env; Variables: { settings: Settings } };
-
-/** The HTTP surface: routes, auth and the single mapping from errors to answers. */
-export const app = new Hono<App>();
-
-app.use("*", async (c, next) => {
-  let settings: Settings;
-  try {
-    settings = loadSettings(c.env);
-  } catch (error) {
-    if (!(error instanceof SettingsError)) throw error;
-    return misconfigured(c.req.raw, error);
-  }
-  c.set("settings", settings);
-  await next();
-});
 
 /** Said once per isolate: the full list of problems, for whoever reads the logs. */
 const logged = new WeakSet<SettingsError>();
@@ -134,19 +116,51 @@ export const ALLOWED: Readonly<Record<string, string>> = (() => {
   return Object.fromEntries([...methods].map(([path, list]) => [path, list.join(", ")]));
 })();
 
+/** Each path's routes by method, from {@link ROUTES}. */
+const BY_PATH = new Map<string, Map<string, (typeof ROUTES)[number]>>();
 for (const route of ROUTES) {
-  app.on(route.method, route.path, async (c) => {
-    const caller = await callerFor(route.access, c.req.raw, c.get("settings"));
-    return route.handle(c, caller);
-  });
-}
-for (const [path, allow] of Object.entries(ALLOWED)) {
-  app.all(path, () => errorResponse("method_not_allowed", `${path} accepts ${allow}`, { allow }));
+  const methods = BY_PATH.get(route.path) ?? new Map<string, (typeof ROUTES)[number]>();
+  methods.set(route.method, route);
+  BY_PATH.set(route.path, methods);
 }
 
-app.notFound((c) => errorResponse("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+/**
+ * The HTTP surface: settings, then the route for the request's path and method (a HEAD is
+ * answered as its GET, without the body), its caller's access, and the single mapping from
+ * errors to answers. The paths are fixed strings, so a look-up in {@link BY_PATH} is the whole
+ * router: no routing library is bundled for it.
+ */
+export const app = {
+  async fetch(request: Request, env: Env, ctx: Pick<ExecutionContext, "waitUntil">): Promise<Response> {
+    let settings: Settings;
+    try {
+      settings = loadSettings(env);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      return misconfigured(request, error);
+    }
+    const c: Context = { req: { raw: request, url: request.url }, env, executionCtx: ctx, get: () => settings };
+    const { pathname } = new URL(request.url);
+    try {
+      const methods = BY_PATH.get(pathname);
+      if (methods === undefined) return errorResponse("not_found", `no route for ${request.method} ${pathname}`);
+      const head = request.method === "HEAD";
+      const route = methods.get(head ? "GET" : request.method);
+      if (route === undefined) {
+        const allow = ALLOWED[pathname] ?? "";
+        return errorResponse("method_not_allowed", `${pathname} accepts ${allow}`, { allow });
+      }
+      const caller = await callerFor(route.access, request, settings);
+      const response = await route.handle(c, caller);
+      return head ? new Response(null, response) : response;
+    } catch (error) {
+      return answerError(error, c);
+    }
+  },
+};
 
-app.onError((error, c) => {
+/** The answer to an error thrown while handling a request: its code's, or 500 for anything unforeseen (logged). */
+function answerError(error: unknown, c: Context): Response {
   if (error instanceof HttpError) {
     if (new URL(c.req.url).pathname === WEBHOOK_PATH) {
       // A refused delivery (4xx) is logged once, by its code and its id and event when they are
@@ -162,4 +176,4 @@ app.onError((error, c) => {
   }
   log("error", "unhandled", { error: error instanceof Error ? error.message : String(error) });
   return errorResponse("internal", "internal error");
-});
+}
