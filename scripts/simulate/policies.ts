@@ -10,7 +10,7 @@
  * - `learned`: `learnedChoice(input, policy, snapshot, stats)`, learning from every job it ran;
  *   its snapshot also counts as queued the jobs of builds it routed that GitHub has not queued
  *   yet (`withPending`: the Ledger knows the builds it routed before their `workflow_job`s come).
- * - `oracle-per-commit` (a reference, not in the brief's list of eight): the oracle's hindsight
+ * - `oracle-per-commit` (a reference beside the others): the oracle's hindsight
  *   held to one class per commit, as a router decides; the gap between it and `oracle` is what
  *   deciding per commit costs.
  * - `learned+prewarm`: the learner, and at push time its class's machines warmed for the

@@ -1,5 +1,5 @@
 /**
- * The seed's month as a hand-made trace (examples/seed-month.jsonl): the 500 builds the cost
+ * The 500-build example month as a hand-made trace (examples/seed-month.jsonl): the 500 builds the cost
  * ledger was first sized with, under examples/seed-month.json (GitHub-hosted at $0.04 a
  * minute, the three VPS boxes at $10 a month). Routed by the decision tree it costs $35 ($30
  * fixed + $5 hosted) against a $300 baseline, as test/core/costs.test.ts prices the same jobs:

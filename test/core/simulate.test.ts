@@ -1,5 +1,5 @@
 /**
- * `npm run simulate`'s engine and accounting on hand-made traces with known answers: the seed's
+ * `npm run simulate`'s engine and accounting on hand-made traces with known answers: the example
  * month ($35 against $300), queue and cold-start timing on three jobs worked out by hand, idle
  * warm machines, failed placements, the trace's validation, and the generator's reproducibility.
  */
@@ -87,7 +87,7 @@ describe("the trace", () => {
   });
 });
 
-describe("the seed's month: $35 actual against a $300 baseline", () => {
+describe("the 500-build example month: $35 actual against a $300 baseline", () => {
   const trace = parseTrace(seedMonthTrace());
   const run = simulate(trace, SEED_CONFIG, parseSettings({}));
   const by = (name: string) => run.figures.find((f) => f.policy === name);
