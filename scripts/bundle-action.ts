@@ -6,7 +6,7 @@ import { build } from "esbuild";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const ACTION_ENTRY = join(ROOT, "action/src/main.ts");
 /** The file action.yml's `runs.main` names; action/package.json makes its `.js` an ES module. */
-export const ACTION_BUNDLE_PATH = join(ROOT, "action/dist/index.js");
+export const ACTION_BUNDLE_PATH = join(ROOT, "action/index.js");
 
 /**
  * Bundled CommonJS dependencies (undici, tunnel, under @actions/http-client) `require` Node's

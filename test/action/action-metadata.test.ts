@@ -42,7 +42,7 @@ describe("action.yml", () => {
   it("runs the committed bundle on node24, as an ES module", async () => {
     expect(metadata.runs.using).toBe("node24");
     expect(existsSync(join(ROOT, "action", metadata.runs.main))).toBe(true);
-    expect(metadata.runs.main).toBe("dist/index.js");
+    expect(metadata.runs.main).toBe("index.js");
     const manifest = JSON.parse(await readFile(join(ROOT, "action/package.json"), "utf8")) as { type?: string };
     expect(manifest.type).toBe("module");
   });

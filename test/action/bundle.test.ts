@@ -1,5 +1,5 @@
 /**
- * The committed action/dist/index.js is what the Actions runner runs: it must be exactly what the
+ * The committed action/index.js is what the Actions runner runs: it must be exactly what the
  * sources build to, and a build must give the same bytes every time, so the check means something.
  */
 import { readFile } from "node:fs/promises";
@@ -14,7 +14,8 @@ describe("the action bundle", () => {
 
   it("is up to date with action/src", async () => {
     const [built, committed] = await Promise.all([bundleAction(), readFile(ACTION_BUNDLE_PATH)]);
-    if (!committed.equals(Buffer.from(built))) throw new Error("action/dist is out of date: run npm run build:action");
+    if (!committed.equals(Buffer.from(built)))
+      throw new Error("action/index.js is out of date: run npm run build:action");
   });
 
   it("holds no absolute path of the checkout it was built in", async () => {

@@ -1,6 +1,6 @@
 /**
  * Runs the route action's committed bundle as the Actions runner runs a `node24` action: a Node
- * 24 process on `action/dist/index.js`, inputs as `INPUT_<NAME>` variables (upper-cased, hyphens
+ * 24 process on `action/index.js`, inputs as `INPUT_<NAME>` variables (upper-cased, hyphens
  * kept), outputs and the job summary in files named by GITHUB_OUTPUT and GITHUB_STEP_SUMMARY.
  */
 import { spawn } from "node:child_process";
