@@ -5,8 +5,6 @@ import type { Decision, LearningPolicy, RoutingInput, RoutingPolicy } from "./ty
 
 /** What the decision may weigh besides the change, its policy and the fleet's load. */
 export interface RouteOptions {
-  /** Labels the chosen machine must have besides its class's (`chooseRunner`). */
-  labels?: readonly string[];
   /**
    * The learned history the learner reads for this decision (core/learn.ts), for a policy with
    * `learning.enabled`; ignored otherwise. The Ledger gives a view of its tables that reads each
@@ -33,7 +31,7 @@ export function route(
   fleet: FleetSnapshot | null,
   options: RouteOptions = {},
 ): Decision {
-  const { history, labels } = options;
+  const { history } = options;
   if (policy.learning?.enabled && history !== undefined && history !== null) {
     const choice = learnedChoice(input, policy, fleet, history, learnOptionsOf(policy.learning));
     return {
@@ -47,7 +45,7 @@ export function route(
       },
     };
   }
-  return treeRoute(input, policy, fleet, labels);
+  return treeRoute(input, policy, fleet);
 }
 
 /** The learner's options from a policy's `learning`: a setting left out keeps the learner's default. */

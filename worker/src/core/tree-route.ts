@@ -9,17 +9,8 @@ import type { Decision, RoutingInput, RoutingPolicy } from "./types.ts";
  * (`chooseRunner`: A/B arm, least-loaded machine, failover). With no snapshot the load step is
  * left out. `route()` calls it, and so does the learner while it knows nothing of a change.
  */
-export function treeRoute(
-  input: RoutingInput,
-  policy: RoutingPolicy,
-  fleet: FleetSnapshot | null,
-  labels?: readonly string[],
-): Decision {
+export function treeRoute(input: RoutingInput, policy: RoutingPolicy, fleet: FleetSnapshot | null): Decision {
   const needs = decide(input, policy);
   if (fleet === null) return needs;
-  return chooseRunner(needs, policy, fleet, {
-    repository: input.repository,
-    sha: input.sha,
-    ...(labels === undefined ? {} : { labels }),
-  });
+  return chooseRunner(needs, policy, fleet, { repository: input.repository, sha: input.sha });
 }
