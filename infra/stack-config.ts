@@ -1,8 +1,10 @@
 import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER } from "../worker/src/bindings.ts";
 import {
   allPolicies,
+  isLoopbackHost,
   isOwner,
   isRepository,
+  LOOPBACK_HOSTS,
   MODES,
   type Mode,
   OWNER_WILDCARD,
@@ -139,8 +141,6 @@ export class StackConfigError extends Error {
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-/** The hosts an `http://` OIDC issuer may name: a loopback issuer, for local testing. */
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * The values the committed stack files and docs/deploy.md hold until they are replaced. They
@@ -362,10 +362,10 @@ function issuerProblems(issuer: string): string[] {
   } catch {
     return [`oidcIssuer: must be a URL (got "${issuer}")`];
   }
-  const loopback = url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
+  const loopback = url.protocol === "http:" && isLoopbackHost(url.hostname);
   if (url.protocol !== "https:" && !loopback) {
     return [
-      `oidcIssuer: must be an https:// URL (http:// only for a loopback issuer: ${[...LOOPBACK_HOSTS].join(", ")}) (got "${issuer}")`,
+      `oidcIssuer: must be an https:// URL (http:// only for a loopback issuer: ${LOOPBACK_HOSTS.join(", ")}) (got "${issuer}")`,
     ];
   }
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {

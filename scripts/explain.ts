@@ -23,9 +23,11 @@ import {
   type Estimate,
   type FleetSnapshot,
   importStats,
+  isLoopbackHost,
   isRepository,
   isSha,
   type LearnedStats,
+  LOOPBACK_HOSTS,
   type MachineLoad,
   MODES,
   type Mode,
@@ -53,7 +55,6 @@ export const NO_LEARNED_ROUTE = "the router at --url answers no GET /learned: de
 /** How long GET /fleet or GET /learned may take before the command gives up. */
 const FLEET_TIMEOUT_MS = 10_000;
 /** Hosts a plain-http `--url` may name: the API token must not cross a network in the clear. */
-const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 
 export const USAGE = `Usage: npm run explain -- (--range A..B | --files a,b,c) [options]
 
@@ -439,7 +440,7 @@ function routerUrl(text: string): URL {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new ExplainError(`--url must be an http(s) URL (got ${url.protocol})`);
   }
-  if (url.protocol === "http:" && !LOOPBACK_HOSTS.includes(url.hostname)) {
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
     throw new ExplainError(
       `--url ${url.origin}: the API token is not sent over plain http except to ${LOOPBACK_HOSTS.join(", ")}; use https`,
     );

@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { sign } from "@octokit/webhooks-methods";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { METRICS } from "../worker/src/core/metrics.ts";
+import { isLoopbackHost, LOOPBACK_HOSTS } from "../worker/src/core/names.ts";
 import { mulberry32 } from "./bench-data.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ export function parseLoadOptions(argv: readonly string[], randomSeed: number): P
 }
 
 /** The only hosts a load run may target. */
-export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"] as const;
+export { LOOPBACK_HOSTS };
 
 /**
  * The base URL (no trailing slash) of a loopback server, or why `raw` is refused: anything but
@@ -127,7 +128,7 @@ export function loopbackTarget(raw: string): Parsed<string> {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return { ok: false, message: `--url must be http or https, got ${url.protocol}` };
   }
-  if (!(LOOPBACK_HOSTS as readonly string[]).includes(url.hostname)) {
+  if (!isLoopbackHost(url.hostname)) {
     return {
       ok: false,
       message: `refusing --url ${url.origin}: host "${url.hostname}" is not loopback; only ${hosts} may be targeted`,

@@ -3,6 +3,7 @@ import {
   allPolicies,
   compilePolicy,
   fail,
+  isLoopbackHost,
   MODES,
   type Mode,
   ok,
@@ -196,7 +197,7 @@ export function isTrustedIssuerUrl(text: string): boolean {
   }
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") return false;
   if (url.protocol === "https:") return true;
-  return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  return url.protocol === "http:" && isLoopbackHost(url.hostname);
 }
 
 /** A binding's value, or null when it is unset or empty. */

@@ -28,6 +28,16 @@ export const ZERO_SHA = /^0{40}$/;
  */
 export const DELIVERY = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * The hosts that are this machine: the only ones a plain-http URL may name wherever the router
+ * sends or fetches something that must not be read or forged on the way (tokens, signed calls,
+ * signing keys).
+ */
+export const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"] as const;
+
+/** Whether a URL's host (as `URL.hostname` gives it, lower case) is this machine. */
+export const isLoopbackHost = (host: string): boolean => (LOOPBACK_HOSTS as readonly string[]).includes(host);
+
 export const isRepository = (value: string): boolean => REPOSITORY.test(value);
 export const isOwner = (value: string): boolean => OWNER.test(value);
 export const isSha = (value: string): boolean => SHA.test(value);

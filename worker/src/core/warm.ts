@@ -6,6 +6,7 @@
  */
 import type { BuildRecord } from "./builds.ts";
 import { histogramQuantile } from "./metrics.ts";
+import { isLoopbackHost } from "./names.ts";
 import { type AttemptResult, type NextStep, nextStep } from "./retry.ts";
 import type { RoutingPolicy, Runner } from "./types.ts";
 
@@ -62,8 +63,6 @@ export interface WakeUp {
   at: string;
 }
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
 /**
  * Why `url` cannot be a warm hook, or null when it can: `https://` anywhere, `http://` only on
  * the machine itself, and nothing a URL in a non-secret configuration should carry (user info,
@@ -78,7 +77,7 @@ export function warmUrlProblem(url: string): string | null {
   const authority = parts?.[2] ?? "";
   const host = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.exec(authority)?.[1]?.toLowerCase();
   if (scheme === undefined || host === undefined) return rule;
-  if (scheme === "http" && !LOOPBACK_HOSTS.has(host)) return rule;
+  if (scheme === "http" && !isLoopbackHost(host)) return rule;
   return null;
 }
 
