@@ -9,14 +9,11 @@ import { Book, BUILD_RETENTION_MS, DELIVERY_RETENTION_MS } from "../../worker/sr
 import {
   type BuildRecord,
   buildId,
-  changesFromList,
   fail,
   MAX_JOBS_PER_BUILD,
   MAX_RUNS_PER_BUILD,
   ok,
   type Plan,
-  type RouteIntent,
-  routePlan,
   updatePlan,
 } from "../../worker/src/core/index.ts";
 import { parseSettings, type Settings } from "../../worker/src/settings.ts";
@@ -24,7 +21,7 @@ import { KV_WRITE_INTERVAL_MS } from "../../worker/src/store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS } from "../../worker/src/store/costs.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
-import { intentOf } from "../support/intent.ts";
+import { acceptPush, intentOf } from "../support/intent.ts";
 import { V1, writeVersion1 } from "../support/schema-v1.ts";
 
 const DAY = 86_400_000;
@@ -56,19 +53,7 @@ function push(book: Book, now: number, fields: { sha?: string; files?: string[];
   const repository = fields.repository ?? "acme/app";
   const delivery = `d-${++nextDelivery}`;
   const sha = fields.sha ?? nextDelivery.toString(16).padStart(40, "a");
-  const intent: RouteIntent = {
-    kind: "route",
-    key: `push-${delivery}`,
-    repository,
-    event: "push",
-    ref: "refs/heads/feature",
-    sha,
-    pullRequest: null,
-    push: null,
-    environment: null,
-  };
-  const plan = routePlan(intent, changesFromList(fields.files ?? [], 3000, "test"), delivery, iso(now));
-  return book.accept(delivery, "push", plan, { contentKey: intent.key }, now);
+  return acceptPush(book, { delivery, repository, sha, files: fields.files ?? [], now });
 }
 
 /** A workflow event (GitHub's payload shape) through the same path as a delivery. */

@@ -16,16 +16,14 @@ import {
   type Plan,
   parseRoutingConfig,
   policyFor,
-  type RouteIntent,
   RoutingConfigError,
   route,
-  routePlan,
   updatePlan,
 } from "../../worker/src/core/index.ts";
 import { parseSettings } from "../../worker/src/settings.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import type { Sql } from "../../worker/src/store/sql.ts";
-import { intentOf } from "../support/intent.ts";
+import { acceptPush, intentOf } from "../support/intent.ts";
 
 const T0 = Date.parse("2026-11-20T12:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -83,19 +81,7 @@ function accept(book: Book, name: string, payload: unknown): ReturnType<Book["ac
 /** A push of `files` routed through the Book, as the Worker plans it; its decision. */
 function push(book: Book, repository: string, sha: string, files = ["src/index.ts"]): Decision {
   const delivery = nextDelivery();
-  const intent: RouteIntent = {
-    kind: "route",
-    key: `push-${delivery}`,
-    repository,
-    event: "push",
-    ref: "refs/heads/feature",
-    sha,
-    pullRequest: null,
-    push: null,
-    environment: null,
-  };
-  const plan = routePlan(intent, changesFromList(files, 3000, "test"), delivery, iso(T0));
-  const outcome = book.accept(delivery, "push", plan, { contentKey: intent.key }, T0);
+  const outcome = acceptPush(book, { delivery, repository, sha, files, now: T0 });
   return (JSON.parse(outcome.body) as { decision: Decision }).decision;
 }
 
