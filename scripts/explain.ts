@@ -23,11 +23,9 @@ import {
   type Estimate,
   type FleetSnapshot,
   importStats,
-  isLoopbackHost,
   isRepository,
   isSha,
   type LearnedStats,
-  LOOPBACK_HOSTS,
   type MachineLoad,
   MODES,
   type Mode,
@@ -39,6 +37,7 @@ import {
   type StatsDump,
 } from "../worker/src/core/index.ts";
 import { readRouting } from "../worker/src/settings.ts";
+import { parseRouterUrl, routerEndpoint } from "./router-url.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -54,7 +53,6 @@ export const NO_HISTORY =
 export const NO_LEARNED_ROUTE = "the router at --url answers no GET /learned: decided without learned history";
 /** How long GET /fleet or GET /learned may take before the command gives up. */
 const FLEET_TIMEOUT_MS = 10_000;
-/** Hosts a plain-http `--url` may name: the API token must not cross a network in the clear. */
 
 export const USAGE = `Usage: npm run explain -- (--range A..B | --files a,b,c) [options]
 
@@ -425,42 +423,23 @@ export type HistorySource = Taken;
 /** A source as the output's line shows it: the request it was read with, or the note. */
 const shown = (source: Taken) => (source.from === null ? source.note : `GET ${source.from}`);
 
-/**
- * The router's base URL from `--url` (a path prefix is kept, for a router behind one). The
- * request carries the API token, so plain http is taken only for this machine; a query,
- * fragment or credentials are refused.
- */
+/** The router's base URL from `--url` (scripts/router-url.ts says what is taken). */
 function routerUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ExplainError(`--url must be the router's base URL, e.g. http://127.0.0.1:8787 (got "${text}")`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ExplainError(`--url must be an http(s) URL (got ${url.protocol})`);
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw new ExplainError(
-      `--url ${url.origin}: the API token is not sent over plain http except to ${LOOPBACK_HOSTS.join(", ")}; use https`,
-    );
-  }
-  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
-    throw new ExplainError("--url must be a base URL, without credentials, query or fragment");
-  }
-  return url;
+  const parsed = parseRouterUrl(text, "--url");
+  if ("error" in parsed) throw new ExplainError(parsed.error);
+  return parsed.url;
 }
 
 /** GET /fleet under `repository`'s policy (every configured class when null), as the Worker takes it for a decision. */
 function fleetUrl(router: URL, repository: string | null): string {
-  const url = new URL(`${router.pathname.replace(/\/+$/, "")}/fleet`, router);
+  const url = routerEndpoint(router, "/fleet");
   if (repository !== null) url.searchParams.set("repository", repository);
   return url.href;
 }
 
 /** GET /learned for `repository`, as the router answers it for explain. */
 function learnedUrl(router: URL, repository: string): string {
-  const url = new URL(`${router.pathname.replace(/\/+$/, "")}/learned`, router);
+  const url = routerEndpoint(router, "/learned");
   url.searchParams.set("repository", repository);
   return url.href;
 }

@@ -4,21 +4,25 @@
  * (`route()`, `learnedChoice()`).
  *
  *   npm run simulate -- [--trace FILE] [--config ROUTING.json] [--settings SIM.json]
- *                       [--json OUT.json] [--chart OUT.svg]
+ *                       [--json OUT.json] [--chart OUT.svg] [--publish URL [--token TOKEN]]
  *   npm run simulate -- --chart docs/simulate.svg        (the README's chart: the default trace)
  *   npm run simulate -- --generate FILE [--days 30] [--seed 7] [--builds 500] [--config ROUTING.json]
  *
  * Without `--trace` it runs on a generated trace (30 days, seed 7). It prints a table per policy
  * (cost, cost per build, p50/p95 queue, p95 time to green, failed placements, SLO violations,
  * regret against the oracle), the aims as met / NOT met, and the CPU and wall time of the run.
+ * `--publish URL` sends the `--json` document to a router's `PUT /simulation`, for its dashboard.
  * Exit codes: 0; 1 when a router misplaced a job (put it on a class that cannot run it); 2 for
- * bad usage, or a trace, configuration or settings file that cannot be read.
+ * bad usage, or a trace, configuration or settings file that cannot be read; 3 when the router
+ * refused or could not be reached for `--publish`.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { SECRET_NAMES } from "../worker/src/bindings.ts";
 import { parseRoutingConfig, type RoutingConfig, RoutingConfigError } from "../worker/src/core/index.ts";
+import { parseRouterUrl, routerEndpoint } from "./router-url.ts";
 import { chartSvg } from "./simulate/chart.ts";
 import { DEFAULT_GENERATE, generateTrace } from "./simulate/generate.ts";
 import { aimsText, details, jsonDocument, LEGEND, table } from "./simulate/report.ts";
@@ -28,6 +32,7 @@ import { parseTrace, type TraceCommit, TraceError } from "./simulate/trace.ts";
 
 export const USAGE = `usage:
   npm run simulate -- [--trace FILE] [--config ROUTING.json] [--settings SIM.json] [--json OUT.json] [--chart OUT.svg]
+                      [--publish URL [--token TOKEN]]
   npm run simulate -- --generate FILE [--days 30] [--seed 7] [--builds 500] [--config ROUTING.json]
 
   --trace FILE        the commits, JSON Lines (without it: a generated trace, 30 days, seed 7)
@@ -35,6 +40,8 @@ export const USAGE = `usage:
   --settings FILE     cold starts, warm pools, queue delays, wait price, SLOs, seed
   --json FILE         every policy's figures and the aims, as JSON
   --chart FILE        an SVG: cost against p95 queue per policy, and the learner's regret over time
+  --publish URL       send the --json document to the router at URL (PUT /simulation), for its dashboard
+  --token TOKEN       the router's API token, for --publish (default: $API_TOKEN)
   --generate FILE     write a generated trace and stop
   --days N, --seed N, --builds N   the generated trace's length, seed and builds per 30 days`;
 
@@ -43,7 +50,12 @@ export interface Io {
   stderr: { write: (text: string) => void };
   /** Where relative paths are read from and written to (npm's INIT_CWD, else the working directory). */
   cwd: string;
+  /** Where API_TOKEN is read (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
+
+/** How long the router may take to take a published simulation. */
+const PUBLISH_TIMEOUT_MS = 10_000;
 
 const positive = (text: string | undefined, name: string): number => {
   const value = Number(text);
@@ -63,8 +75,38 @@ function readSettings(path: string | undefined, cwd: string): SimSettings {
   return parseSettings(JSON.parse(readFileSync(resolve(cwd, path), "utf8")));
 }
 
-/** The command; returns its exit code. */
-export function main(argv: readonly string[], io: Io): number {
+/**
+ * Sends the run's document to the router's `PUT /simulation`; answers the line to print, or
+ * throws a PublishError with the router's own error code and message.
+ */
+async function publish(router: URL, token: string, document: string): Promise<string> {
+  const url = routerEndpoint(router, "/simulation");
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: document,
+      signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw new PublishError(`--publish: PUT ${url.href} failed: ${(error as Error).message}`);
+  }
+  const body = (await response.json().catch(() => null)) as {
+    published_at?: string;
+    error?: { code?: string; message?: string };
+  } | null;
+  if (!response.ok) {
+    const reason = body?.error ? `${body.error.code}: ${body.error.message}` : response.statusText;
+    throw new PublishError(`--publish: PUT ${url.href} answered ${response.status} (${reason})`);
+  }
+  return `published to ${url.href} at ${body?.published_at ?? "an unstated time"}\n`;
+}
+
+class PublishError extends Error {}
+
+/** The command; resolves to its exit code. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
   const cpu = process.cpuUsage();
   const wall = performance.now();
   let values: Record<string, string | boolean | undefined>;
@@ -81,6 +123,8 @@ export function main(argv: readonly string[], io: Io): number {
         days: { type: "string" },
         seed: { type: "string" },
         builds: { type: "string" },
+        publish: { type: "string" },
+        token: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -95,6 +139,7 @@ export function main(argv: readonly string[], io: Io): number {
   }
   const text = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
   try {
+    const router = publishTarget(text("publish"), text("token"), io.env ?? process.env);
     const config = readConfig(text("config"), io.cwd);
     const generation = {
       days: text("days") === undefined ? DEFAULT_GENERATE.days : positive(text("days"), "days"),
@@ -132,19 +177,15 @@ export function main(argv: readonly string[], io: Io): number {
     const cpuMs = (used.user + used.system) / 1000;
     const wallMs = performance.now() - wall;
     io.stdout.write(`\nCPU ${(cpuMs / 1000).toFixed(2)} s, wall ${(wallMs / 1000).toFixed(2)} s\n`);
+    const document = jsonDocument({
+      trace: { commits: trace.length, jobs, start: first.at, end: last.at, source },
+      figures: run.figures,
+      aims: run.aims,
+      cpu_ms: Math.round(cpuMs),
+      wall_ms: Math.round(wallMs),
+    });
     const jsonPath = text("json");
-    if (jsonPath !== undefined) {
-      writeFileSync(
-        resolve(io.cwd, jsonPath),
-        jsonDocument({
-          trace: { commits: trace.length, jobs, start: first.at, end: last.at, source },
-          figures: run.figures,
-          aims: run.aims,
-          cpu_ms: Math.round(cpuMs),
-          wall_ms: Math.round(wallMs),
-        }),
-      );
-    }
+    if (jsonPath !== undefined) writeFileSync(resolve(io.cwd, jsonPath), document);
     const chartPath = text("chart");
     if (chartPath !== undefined) {
       writeFileSync(
@@ -152,9 +193,14 @@ export function main(argv: readonly string[], io: Io): number {
         chartSvg(run.figures, `npm run simulate: ${trace.length} commits, ${jobs} jobs, ${source}`),
       );
     }
+    if (router !== null) io.stdout.write(await publish(router.url, router.token, document));
     const placed = run.aims.find((a) => a.aim.startsWith("zero failed placements"));
     return placed?.met === false ? 1 : 0;
   } catch (error) {
+    if (error instanceof PublishError) {
+      io.stderr.write(`${error.message}\n`);
+      return 3;
+    }
     if (
       error instanceof UsageError ||
       error instanceof TraceError ||
@@ -170,8 +216,27 @@ export function main(argv: readonly string[], io: Io): number {
   }
 }
 
+/** The router `--publish` names and the token to send it, checked before the run; null without `--publish`. */
+function publishTarget(
+  url: string | undefined,
+  token: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): { url: URL; token: string } | null {
+  if (url === undefined) {
+    if (token !== undefined) throw new UsageError("--token only counts with --publish");
+    return null;
+  }
+  const parsed = parseRouterUrl(url, "--publish");
+  if ("error" in parsed) throw new UsageError(parsed.error);
+  const key = token ?? env[SECRET_NAMES.apiToken];
+  if (key === undefined || key === "") {
+    throw new UsageError(`--publish needs the router's API token: pass --token TOKEN or set ${SECRET_NAMES.apiToken}`);
+  }
+  return { url: parsed.url, token: key };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2), {
+  process.exitCode = await main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,
     cwd: process.env.INIT_CWD ?? process.cwd(),
