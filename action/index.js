@@ -10737,13 +10737,13 @@ var require_mock_utils = __commonJS({
       if (typeof path !== "string") {
         return path;
       }
-      const pathSegments = path.split("?");
-      if (pathSegments.length !== 2) {
+      const pathSegments2 = path.split("?");
+      if (pathSegments2.length !== 2) {
         return path;
       }
-      const qp = new URLSearchParams(pathSegments.pop());
+      const qp = new URLSearchParams(pathSegments2.pop());
       qp.sort();
-      return [...pathSegments, qp.toString()].join("?");
+      return [...pathSegments2, qp.toString()].join("?");
     }
     function matchKey(mockDispatch2, { path, method, body, headers }) {
       const pathMatch = matchValue(mockDispatch2.path, path);
@@ -20478,6 +20478,37 @@ function getIDToken(aud) {
   });
 }
 
+// worker/src/core/jobs.ts
+var JOB_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+var JOB_LIMITS = { jobs: 64, patterns: 64 };
+
+// action/src/jobs.ts
+var JOBS_OUTPUT = "jobs";
+var runOutput = (job) => `run-${job}`;
+var isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+function readJobs(value) {
+  const jobs = /* @__PURE__ */ Object.create(null);
+  if (!isObject(value)) return jobs;
+  let count = 0;
+  for (const [name, verdict] of Object.entries(value)) {
+    if (count === JOB_LIMITS.jobs) break;
+    if (!JOB_NAME.test(name) || !isObject(verdict) || typeof verdict.run !== "boolean") continue;
+    const reasons = Array.isArray(verdict.reasons) ? verdict.reasons.filter((r) => typeof r === "string") : [];
+    jobs[name] = { run: verdict.run, reasons };
+    count++;
+  }
+  return jobs;
+}
+function jobOutputs(jobs) {
+  const map = /* @__PURE__ */ Object.create(null);
+  const outputs = [];
+  for (const [name, { run: run2 }] of Object.entries(jobs)) {
+    map[name] = run2;
+    outputs.push([runOutput(name), String(run2)]);
+  }
+  return [...outputs, [JOBS_OUTPUT, JSON.stringify(map)]];
+}
+
 // action/src/answer.ts
 function object(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? value : null;
@@ -20519,7 +20550,8 @@ function readAnswer(body) {
         mode: typeof decision.mode === "string" ? decision.mode : "",
         reasons: labels(decision.reasons) ?? [],
         rule: typeof decision.rule === "string" ? decision.rule : null,
-        satisfiable: decision.satisfiable !== false
+        satisfiable: decision.satisfiable !== false,
+        jobs: readJobs(decision.jobs)
       }
     }
   };
@@ -20757,8 +20789,18 @@ function routedSummary(answer, query) {
   lines.push("", "### Reasons", "");
   if (decision.reasons.length === 0) lines.push("- (the router gave none)");
   for (const reason of decision.reasons) lines.push(`- ${code(reason)}`);
+  lines.push(...jobLines(decision.jobs));
   return `${lines.join("\n")}
 `;
+}
+function jobLines(jobs) {
+  const entries = Object.entries(jobs);
+  if (entries.length === 0) return [];
+  const lines = entries.map(([job, { run: run2, reasons }]) => {
+    const why = reasons.length === 0 ? "" : `: ${reasons.map(code).join("; ")}`;
+    return `- ${code(job)}: **${run2 ? "run" : "skip"}** (${code(`${runOutput(job)}=${run2}`)})${why}`;
+  });
+  return ["", "### Jobs", "", ...lines];
 }
 function fallbackSummary(cause, fallbackJson) {
   return [
@@ -20767,6 +20809,7 @@ function fallbackSummary(cause, fallbackJson) {
     `The router could not answer, so this build runs on the fallback ${code(fallbackJson)}.`,
     "",
     `- **Why:** ${code(cause)}`,
+    "- **Jobs:** every job runs (no `run-<job>` output is set)",
     ""
   ].join("\n");
 }
@@ -20818,11 +20861,15 @@ async function reportRouted(answer, query, attempts) {
   setOutput("requirement", decision.requirement);
   setOutput("build-id", answer.build_id ?? "");
   setOutput("routed", "true");
+  for (const [name, value] of jobOutputs(decision.jobs)) setOutput(name, value);
   const tried = attempts > 1 ? ` after ${attempts} attempts` : "";
   info(
     `routed to ${decision.runner}: runs-on ${JSON.stringify(decision.runs_on)} (${decision.requirement})${tried}`
   );
   for (const reason of decision.reasons) info(`  ${reason}`);
+  for (const [job, { run: run2, reasons }] of Object.entries(decision.jobs)) {
+    info(`job ${job}: ${run2 ? "run" : "skip"} (${reasons.join("; ")})`);
+  }
   await writeSummary(routedSummary(answer, query));
 }
 async function reportFallback(cause, fallbackJson) {
@@ -20832,6 +20879,7 @@ async function reportFallback(cause, fallbackJson) {
   setOutput("requirement", "");
   setOutput("build-id", "");
   setOutput("routed", "false");
+  for (const [name, value] of jobOutputs({})) setOutput(name, value);
   await writeSummary(fallbackSummary(cause, fallbackJson));
 }
 async function writeSummary(markdown) {

@@ -3,6 +3,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { DASHBOARD_DIR, headersFile } from "../dashboard/assets.ts";
 import { bundleWorker, ROOT } from "../scripts/bundle.ts";
 import {
   COMPATIBILITY_DATE,
@@ -140,6 +141,7 @@ export async function createRouter(): Promise<RouterOutputs> {
     ],
     migrations: deployedMigrationTag.apply((tag) => migrationsToUpload(tag)),
     observability: workersLogs(settings.observability),
+    ...(settings.dashboard ? { assets: dashboardAssets() } : {}),
   });
 
   const endpoint = publicEndpoint(settings, script);
@@ -197,6 +199,18 @@ export async function createRouter(): Promise<RouterOutputs> {
       actionRef: settings.actionRef,
     }),
     apiToken: pulumi.secret(apiToken),
+  };
+}
+
+/**
+ * The dashboard page as the script's static assets: Cloudflare serves its files (`/` is its
+ * index.html) with the page's headers before the Worker runs, so loading the page costs no Worker
+ * CPU and the Worker's bundle does not grow; every other path reaches the Worker.
+ */
+function dashboardAssets(): cloudflare.types.input.WorkersScriptAssets {
+  return {
+    directory: DASHBOARD_DIR,
+    config: { headers: headersFile(), htmlHandling: "auto-trailing-slash", notFoundHandling: "none" },
   };
 }
 

@@ -44,7 +44,10 @@ export const CONFIG_KEYS = {
   oidcIssuer: `optional OIDC_ISSUER (default ${DEFAULT_OIDC_ISSUER}); GitHub Enterprise Server: https://HOSTNAME/_services/token`,
   oidcAudience: `optional OIDC_AUDIENCE, the audience route tokens are asked for (default "${DEFAULT_OIDC_AUDIENCE}")`,
   actionRef: `optional route action for the workflow the stack prints, owner/repo[/path]@ref (default ${DEFAULT_ACTION_REF})`,
-  observability: "optional boolean (default true): Workers Logs, so past requests can be searched in the dashboard",
+  observability:
+    "optional boolean (default true): Workers Logs, so past requests can be searched in the Cloudflare dashboard",
+  dashboard:
+    "optional boolean (default true): serve the router's dashboard page at / (static assets; its data still needs the API token)",
   warmSecrets:
     'optional secret map "WARM_…" → signing key for each warm hook the routing config names (runners.<id>.warm.secretEnv); set with --secret --path',
 } as const;
@@ -119,6 +122,8 @@ export interface StackSettings {
   actionRef: string;
   /** Whether Workers Logs keeps the Worker's invocations and log lines. */
   observability: boolean;
+  /** Whether the Worker carries the dashboard page as static assets. */
+  dashboard: boolean;
   /** `https://<host>`: the router's public base URL. */
   baseUrl: string;
   webhookUrl: string;
@@ -282,6 +287,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     );
   }
   const observability = parseBoolean("observability", value("observability"), true, problems);
+  const dashboard = parseBoolean("dashboard", value("dashboard"), true, problems);
 
   // The routing config built into the bundle carries the routing keys and every repository the
   // router serves; the mode travels as RUNNER_DISPATCH_MODE.
@@ -345,6 +351,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     oidc,
     actionRef,
     observability,
+    dashboard,
     baseUrl,
     webhookUrl: `${baseUrl}/webhook/github`,
   };

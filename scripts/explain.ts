@@ -645,9 +645,19 @@ function render(
     ...rows.map(([key, value]) => `${`${key}:`.padEnd(13)}${value}`),
     "reasons:",
     ...decision.reasons.map((reason) => `  - ${reason}`),
+    ...jobLines(decision),
     `${n} file${n === 1 ? "" : "s"} (${context.source})`,
     "",
   ].join("\n");
+}
+
+/** The per-job verdicts, one line a job (`  - docs: skip (no changed file matches docs/**)`); none when the policy declares no jobs. */
+function jobLines(decision: Decision): string[] {
+  if (decision.jobs === undefined) return [];
+  const lines = Object.entries(decision.jobs).map(
+    ([name, verdict]) => `  - ${name}: ${verdict.run ? "run" : "skip"} (${verdict.reasons.join("; ")})`,
+  );
+  return ["jobs:", ...lines];
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,4 +1,5 @@
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { stageDashboard } from "../dashboard/assets.ts";
 import { COMPATIBILITY_DATE, KV_BINDING, LEDGER_BINDING, LEDGER_CLASS, SECRET_NAMES } from "../worker/src/bindings.ts";
 import { BUNDLE_PATH, bundleWorker } from "./bundle.ts";
 
@@ -22,9 +23,25 @@ export function localWorkerOptions(bindings: Record<string, string>) {
   };
 }
 
+/**
+ * The dashboard (staged in `directory`) as the Worker's static assets, as Cloudflare serves
+ * them: a request for one of its files gets the file with the dashboard's headers, `/` its
+ * index.html, and every other path (the whole API) the Worker. Kept out of
+ * {@link localWorkerOptions}: the Worker tests call the Worker itself and never load the page.
+ */
+export function localAssetsOptions(directory: string) {
+  return {
+    directory,
+    routerConfig: { has_user_worker: true },
+    assetConfig: { html_handling: "auto-trailing-slash" as const },
+  };
+}
+
 export interface LocalWorker {
   /** Base URL, without a trailing slash. */
   url: string;
+  /** The dashboard's address (the base URL's `/`), when it is served. */
+  dashboardUrl: string | null;
   bundleBytes: number;
   stop: () => Promise<void>;
 }
@@ -41,8 +58,14 @@ export async function startLocalWorker(options: {
   persistTo?: string;
   /** Receives the Worker's log lines instead of the terminal (e.g. to keep a load run's output readable). */
   onLog?: (log: { level: string; message: string }) => void;
+  /**
+   * Serve the dashboard in front of the Worker, as a deployed Worker does (`npm start`). Off for
+   * the benchmarks and the tests that measure or call the Worker alone.
+   */
+  dashboard?: boolean;
 }): Promise<LocalWorker> {
   const bundle = await bundleWorker();
+  const staged = options.dashboard ? await stageDashboard() : null;
   const mf = new Miniflare({
     ...convertV4MiniflareOptions({
       host: options.host ?? "127.0.0.1",
@@ -50,10 +73,16 @@ export async function startLocalWorker(options: {
       modules: true,
       scriptPath: BUNDLE_PATH,
       ...localWorkerOptions(options.bindings),
+      ...(staged === null ? {} : { assets: localAssetsOptions(staged.directory) }),
     }),
     ...(options.persistTo === undefined ? {} : { resourcePersistencePath: options.persistTo }),
     ...(options.onLog === undefined ? {} : { handleStructuredLogs: options.onLog }),
   });
   const url = (await mf.ready).href.replace(/\/$/, "");
-  return { url, bundleBytes: bundle.bytes, stop: () => mf.dispose() };
+  const dashboardUrl = staged === null ? null : `${url}/`;
+  const stop = async () => {
+    await mf.dispose();
+    staged?.remove();
+  };
+  return { url, dashboardUrl, bundleBytes: bundle.bytes, stop };
 }

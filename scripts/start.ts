@@ -8,7 +8,8 @@ import { LOCAL_DEFAULTS, startLocalWorker } from "./local-worker.ts";
 
 /**
  * `npm start`: the bundled Worker under Miniflare on 127.0.0.1:8787 (PORT overrides), with its
- * KV and Durable Object state kept in .state/ between runs (STATE_DIR overrides).
+ * KV and Durable Object state kept in .state/ between runs (STATE_DIR overrides), and the
+ * dashboard at `/`.
  */
 const host = "127.0.0.1";
 const port = Number(process.env.PORT ?? "8787");
@@ -40,7 +41,7 @@ for (const [name, value] of Object.entries(process.env)) {
 }
 
 const stateDir = process.env.STATE_DIR || join(ROOT, ".state");
-const worker = await startLocalWorker({ bindings, host, port, persistTo: stateDir });
+const worker = await startLocalWorker({ bindings, host, port, persistTo: stateDir, dashboard: true });
 const base = worker.url;
 
 const secret = bindings[SECRET_NAMES.webhookSecret] ?? "";
@@ -73,6 +74,8 @@ function oneLine(value: string): string {
 }
 
 console.log(`pmoves-ci-orchestrator ${worker.bundleBytes} bytes, serving ${base}  (state in ${stateDir})`);
+console.log("");
+console.log(`Dashboard: ${worker.dashboardUrl}  (sign in with the API token)`);
 console.log("");
 console.log("Settings (override with environment variables of the same name):");
 for (const name of passthrough) {

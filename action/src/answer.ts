@@ -1,3 +1,5 @@
+import { type JobRun, readJobs } from "./jobs.ts";
+
 /** Prices the router sends with a decision, in US dollars; null when it does not know one. */
 export interface Pricing {
   runner_per_minute_usd: number | null;
@@ -14,6 +16,8 @@ export interface RouteDecision {
   reasons: string[];
   rule: string | null;
   satisfiable: boolean;
+  /** Per declared job, whether its inputs changed; empty when the decision declares none. */
+  jobs: Record<string, JobRun>;
 }
 
 /** A `GET /route` answer, as far as the action relies on it. */
@@ -56,7 +60,7 @@ function readPricing(value: unknown): Pricing | null {
 
 /**
  * Checks a 200 answer's body before anything of it becomes an output: a build job must never be
- * handed labels that are not labels. Optional parts (rule, reasons, pricing) default to empty.
+ * handed labels that are not labels. Optional parts (rule, reasons, pricing, jobs) default to empty.
  */
 export function readAnswer(body: unknown): AnswerResult {
   const root = object(body);
@@ -81,6 +85,7 @@ export function readAnswer(body: unknown): AnswerResult {
         reasons: labels(decision.reasons) ?? [],
         rule: typeof decision.rule === "string" ? decision.rule : null,
         satisfiable: decision.satisfiable !== false,
+        jobs: readJobs(decision.jobs),
       },
     },
   };

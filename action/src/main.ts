@@ -3,6 +3,7 @@ import * as core from "@actions/core";
 import type { RouteAnswer } from "./answer.ts";
 import { askRouter, SCHEDULE } from "./client.ts";
 import { DEFAULT_FALLBACK, parseFallback } from "./fallback.ts";
+import { jobOutputs } from "./jobs.ts";
 import { DEFAULT_AUDIENCE, type RouteQuery, readQuery, routeUrl } from "./request.ts";
 import { fallbackSummary, routedSummary } from "./summary.ts";
 
@@ -75,11 +76,15 @@ async function reportRouted(answer: RouteAnswer, query: RouteQuery, attempts: nu
   core.setOutput("requirement", decision.requirement);
   core.setOutput("build-id", answer.build_id ?? "");
   core.setOutput("routed", "true");
+  for (const [name, value] of jobOutputs(decision.jobs)) core.setOutput(name, value);
   const tried = attempts > 1 ? ` after ${attempts} attempts` : "";
   core.info(
     `routed to ${decision.runner}: runs-on ${JSON.stringify(decision.runs_on)} (${decision.requirement})${tried}`,
   );
   for (const reason of decision.reasons) core.info(`  ${reason}`);
+  for (const [job, { run, reasons }] of Object.entries(decision.jobs)) {
+    core.info(`job ${job}: ${run ? "run" : "skip"} (${reasons.join("; ")})`);
+  }
   await writeSummary(routedSummary(answer, query));
 }
 
@@ -91,6 +96,8 @@ async function reportFallback(cause: string, fallbackJson: string): Promise<void
   core.setOutput("requirement", "");
   core.setOutput("build-id", "");
   core.setOutput("routed", "false");
+  // No run-<job> output: a workflow reads a missing one as "run", so every job runs.
+  for (const [name, value] of jobOutputs({})) core.setOutput(name, value);
   await writeSummary(fallbackSummary(cause, fallbackJson));
 }
 

@@ -1,4 +1,5 @@
 import type { Pricing, RouteAnswer } from "./answer.ts";
+import { type JobRun, runOutput } from "./jobs.ts";
 import type { RouteQuery } from "./request.ts";
 
 /** A dollar amount as people write it: no trailing zeros, up to six decimals ($0.008, $10). */
@@ -75,7 +76,19 @@ export function routedSummary(answer: RouteAnswer, query: RouteQuery): string {
   lines.push("", "### Reasons", "");
   if (decision.reasons.length === 0) lines.push("- (the router gave none)");
   for (const reason of decision.reasons) lines.push(`- ${code(reason)}`);
+  lines.push(...jobLines(decision.jobs));
   return `${lines.join("\n")}\n`;
+}
+
+/** The per-job verdicts, one line a job: run or skip, its output, and why; nothing when the decision has no jobs. */
+function jobLines(jobs: Readonly<Record<string, JobRun>>): string[] {
+  const entries = Object.entries(jobs);
+  if (entries.length === 0) return [];
+  const lines = entries.map(([job, { run, reasons }]) => {
+    const why = reasons.length === 0 ? "" : `: ${reasons.map(code).join("; ")}`;
+    return `- ${code(job)}: **${run ? "run" : "skip"}** (${code(`${runOutput(job)}=${run}`)})${why}`;
+  });
+  return ["", "### Jobs", "", ...lines];
 }
 
 /** The job summary of a build that runs on the fallback: that it fell back, and why. */
@@ -86,6 +99,7 @@ export function fallbackSummary(cause: string, fallbackJson: string): string {
     `The router could not answer, so this build runs on the fallback ${code(fallbackJson)}.`,
     "",
     `- **Why:** ${code(cause)}`,
+    "- **Jobs:** every job runs (no `run-<job>` output is set)",
     "",
   ].join("\n");
 }

@@ -23,7 +23,7 @@ interface ActionMetadata {
 }
 
 const INPUTS = ["url", "token", "audience", "job-id", "fallback"];
-const OUTPUTS = ["runs-on", "runner", "requirement", "build-id", "routed"];
+const OUTPUTS = ["runs-on", "runner", "requirement", "build-id", "routed", "jobs"];
 const README_SECTION = "### The route action";
 
 const metadata = parse(await readFile(join(ROOT, "action/action.yml"), "utf8")) as ActionMetadata;
@@ -61,6 +61,13 @@ describe("action.yml", () => {
     }
     expect(metadata.inputs.url?.required).toBe(true);
     expect(metadata.inputs.token?.required).toBe(false);
+  });
+
+  it("declares the jobs output and describes the run-<job> outputs it sets undeclared, and how to read a missing one", () => {
+    const description = metadata.outputs.jobs?.description ?? "";
+    expect(description).toContain("`run-<job>`");
+    expect(description).toContain("needs.route.outputs.run-docs != 'false'");
+    expect(Object.keys(metadata.outputs).filter((name) => name.startsWith("run-"))).toEqual([]);
   });
 
   it("has the defaults the code falls back to, and the router's audience", () => {

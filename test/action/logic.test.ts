@@ -15,6 +15,7 @@ import {
   worstCaseMs,
 } from "../../action/src/client.ts";
 import { parseFallback } from "../../action/src/fallback.ts";
+import { jobOutputs, readJobs } from "../../action/src/jobs.ts";
 import { commitSha, type RouteQuery, readQuery, routeUrl } from "../../action/src/request.ts";
 import { code, fallbackSummary, routedSummary, savingsLine, usd } from "../../action/src/summary.ts";
 
@@ -283,6 +284,49 @@ describe("asking the router", () => {
   });
 });
 
+describe("the jobs outputs", () => {
+  const jobs = {
+    docs: { run: false, reasons: ["no changed file matches docs/**, *.md"] },
+    api: { run: true, reasons: ["services/api/main.py matches services/api/**"] },
+  };
+
+  it("are run-<job> for each job and the jobs map, for a decision that has jobs", () => {
+    const read = readAnswer(answerBody({ decision: { ...answerBody().decision, jobs } }));
+    expect(read.ok && read.answer.decision.jobs).toEqual(jobs);
+    expect(jobOutputs(read.ok ? read.answer.decision.jobs : {})).toEqual([
+      ["run-docs", "false"],
+      ["run-api", "true"],
+      ["jobs", '{"docs":false,"api":true}'],
+    ]);
+  });
+
+  it("are only jobs = {} for a decision without jobs, and on the fallback", () => {
+    const read = readAnswer(answerBody());
+    expect(read.ok && read.answer.decision.jobs).toEqual({});
+    expect(jobOutputs({})).toEqual([["jobs", "{}"]]);
+  });
+
+  it("leave out what cannot be read, so that the job runs: a name no policy can declare, a run that is not a boolean", () => {
+    expect(
+      readJobs({
+        docs: { run: false },
+        "run docs": { run: false },
+        ["x".repeat(65)]: { run: false },
+        api: { run: "false" },
+        web: null,
+        constructor: { run: true, reasons: ["a", 1] },
+      }),
+    ).toEqual({ docs: { run: false, reasons: [] }, constructor: { run: true, reasons: ["a"] } });
+    expect(readJobs([{ run: false }])).toEqual({});
+    expect(readJobs("docs")).toEqual({});
+  });
+
+  it("take at most as many jobs as a policy may declare", () => {
+    const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`job${i}`, { run: false, reasons: [] }]));
+    expect(Object.keys(readJobs(many))).toHaveLength(64);
+  });
+});
+
 describe("the job summary", () => {
   const query: RouteQuery = { repository: "acme/app", sha: HEAD, ref: "refs/heads/main", jobId: null };
   const answer = (overrides: Partial<RouteAnswer> = {}): RouteAnswer => {
@@ -360,10 +404,24 @@ describe("the job summary", () => {
     expect(code("`x")).toBe("`` `x ``");
   });
 
+  it("lists each job, run or skip, with its output and why; nothing when the decision has none", () => {
+    const base = answer();
+    const jobs = {
+      docs: { run: false, reasons: ["no changed file matches docs/**, *.md"] },
+      api: { run: true, reasons: ["services/api/main.py matches services/api/**"] },
+    };
+    const text = routedSummary({ ...base, decision: { ...base.decision, jobs } }, query);
+    expect(text).toContain("### Jobs");
+    expect(text).toContain("- `docs`: **skip** (`run-docs=false`): `no changed file matches docs/**, *.md`");
+    expect(text).toContain("- `api`: **run** (`run-api=true`): `services/api/main.py matches services/api/**`");
+    expect(routedSummary(base, query)).not.toContain("### Jobs");
+  });
+
   it("says it fell back, to what, and why", () => {
     const text = fallbackSummary("router answered 401 unauthorized: bad token", '["ubuntu-latest"]');
     expect(text).toContain("## Route: fell back");
     expect(text).toContain('runs on the fallback `["ubuntu-latest"]`');
     expect(text).toContain("- **Why:** `router answered 401 unauthorized: bad token`");
+    expect(text).toContain("- **Jobs:** every job runs (no `run-<job>` output is set)");
   });
 });

@@ -16,6 +16,12 @@ import { type ActionRun, linesShowing, runAction } from "./run-action.ts";
 const WEBHOOK_SECRET = "action-test-webhook-secret";
 const API_TOKEN = "action-test-api-token-5f0c2b";
 const REPOSITORY = "acme/app";
+/** A repository whose policy declares per-job path filters. */
+const SKIPS_REPOSITORY = "acme/skips";
+const SKIPS_JOBS = {
+  docs: { paths: ["docs/**", "*.md"] },
+  api: { paths: ["services/api/**", "!services/api/**/*.md"] },
+};
 const JOB_ID = "41000000001";
 /** The OIDC run's job: its token's `check_run_id`, which the router holds the `job_id` to. */
 const OIDC_JOB_ID = "41000000002";
@@ -30,7 +36,9 @@ beforeAll(async () => {
       [SECRET_NAMES.webhookSecret]: WEBHOOK_SECRET,
       [SECRET_NAMES.apiToken]: API_TOKEN,
       [VAR_NAMES.oidcIssuer]: oidc.issuer,
-      [VAR_NAMES.routingConfig]: JSON.stringify({ repositories: { [REPOSITORY]: {} } }),
+      [VAR_NAMES.routingConfig]: JSON.stringify({
+        repositories: { [REPOSITORY]: {}, [SKIPS_REPOSITORY]: { jobs: SKIPS_JOBS } },
+      }),
     },
     onLog: () => {},
   });
@@ -48,16 +56,23 @@ function randomSha(): string {
 
 interface Routed {
   build_id: string;
-  decision: { runner: string; runs_on: string[]; requirement: string; rule: string | null; reasons: string[] };
+  decision: {
+    runner: string;
+    runs_on: string[];
+    requirement: string;
+    rule: string | null;
+    reasons: string[];
+    jobs?: Record<string, { run: boolean; reasons: string[] }>;
+  };
 }
 
 /** Delivers a signed push of `sha` touching `files`, as GitHub would, and returns the Worker's answer. */
-async function deliverPush(sha: string, files: string[]): Promise<Routed> {
+async function deliverPush(sha: string, files: string[], repository = REPOSITORY): Promise<Routed> {
   const body = JSON.stringify({
     ref: "refs/heads/feature",
     before: "1".repeat(40),
     after: sha,
-    repository: { full_name: REPOSITORY },
+    repository: { full_name: repository },
     commits: [{ added: files, removed: [], modified: [] }],
   });
   const response = await fetch(`${worker.url}/webhook/github`, {
@@ -130,6 +145,7 @@ describe("with the API token, against the Worker", () => {
       requirement: routed.decision.requirement,
       "build-id": routed.build_id,
       routed: "true",
+      jobs: "{}",
     });
     expect(routed.decision).toMatchObject({ runner: "ai-lab", requirement: "gpu" });
     expectDecisionSummary(run, routed.decision);
@@ -168,9 +184,41 @@ describe("with the API token, against the Worker", () => {
       requirement: expected.decision.requirement,
       "build-id": "",
       routed: "true",
+      jobs: "{}",
     });
     expectDecisionSummary(run, expected.decision);
     expect(run.summary).toContain("- **Decision:** computed now (no webhook recorded this commit)");
+  });
+
+  it("outputs run-<job> and the jobs map for a repository that declares jobs, and lists them in the summary", async () => {
+    const sha = randomSha();
+    const routed = await deliverPush(sha, ["docs/guide.md", "services/api/README.md"], SKIPS_REPOSITORY);
+    expect(routed.decision.jobs).toEqual({
+      docs: { run: true, reasons: ["docs/guide.md matches docs/**"] },
+      api: { run: false, reasons: ["no changed file matches services/api/**, !services/api/**/*.md"] },
+    });
+    const run = await runAction({
+      inputs: { url: worker.url, token: API_TOKEN },
+      event: { ...pushEvent(sha), repository: { full_name: SKIPS_REPOSITORY } },
+      env: pushEnv(sha, { GITHUB_REPOSITORY: SKIPS_REPOSITORY }),
+    });
+    expect(run.code).toBe(0);
+    expect(warnings(run)).toEqual([]);
+    expect(run.outputs).toEqual({
+      "runs-on": JSON.stringify(routed.decision.runs_on),
+      runner: routed.decision.runner,
+      requirement: routed.decision.requirement,
+      "build-id": routed.build_id,
+      routed: "true",
+      "run-docs": "true",
+      "run-api": "false",
+      jobs: '{"docs":true,"api":false}',
+    });
+    expect(run.summary).toContain("### Jobs");
+    expect(run.summary).toContain("- `docs`: **run** (`run-docs=true`): `docs/guide.md matches docs/**`");
+    expect(run.summary).toContain(
+      "- `api`: **skip** (`run-api=false`): `no changed file matches services/api/**, !services/api/**/*.md`",
+    );
   });
 
   it("falls back loudly on a wrong token (401), without retrying and without failing the step", async () => {
@@ -193,9 +241,11 @@ describe("with the API token, against the Worker", () => {
       requirement: "",
       "build-id": "",
       routed: "false",
+      jobs: "{}",
     });
     expect(run.summary).toContain("## Route: fell back");
     expect(run.summary).toContain("router answered 401 unauthorized");
+    expect(run.summary).toContain("every job runs (no `run-<job>` output is set)");
     expectNeverShown(run, wrong);
   });
 });
@@ -229,6 +279,7 @@ describe("with the job's OIDC token, against the Worker", () => {
       requirement: routed.decision.requirement,
       "build-id": routed.build_id,
       routed: "true",
+      jobs: "{}",
     });
   });
 
@@ -278,6 +329,7 @@ describe("with the job's OIDC token, against the Worker", () => {
       requirement: "",
       "build-id": "",
       routed: "false",
+      jobs: "{}",
     });
     expect(run.summary).toContain("no token: set `token` or grant `permissions: id-token: write`");
   });
@@ -351,6 +403,7 @@ describe("against routers that fail", () => {
         requirement: "docker",
         "build-id": "",
         routed: "true",
+        jobs: "{}",
       });
       expect(router.requests).toHaveLength(2);
       for (const request of router.requests) {
@@ -405,6 +458,49 @@ describe("against routers that fail", () => {
       if (outcome.kind === "failed") expect(outcome.cause).toContain("no answer within 0.2 s");
       expect(router.requests).toHaveLength(3);
       expect(performance.now() - started).toBeLessThan(3 * 200 + 30 + 1_000);
+    } finally {
+      await router.stop();
+    }
+  });
+});
+
+describe("a decision's jobs, from a router", () => {
+  it("sets run-<job> only for the jobs it can read: an unreadable one has no output, and so runs", async () => {
+    const sha = randomSha();
+    const decision = {
+      runner: "github-hosted",
+      runs_on: ["ubuntu-latest"],
+      requirement: "lightweight",
+      reasons: ['docs/a.md matches "docs/**" (rule docs), the only changed file → lightweight'],
+      jobs: {
+        docs: { run: true, reasons: ["docs/a.md matches docs/**"] },
+        api: { run: false, reasons: ["no changed file matches services/api/**"] },
+        "bad name": { run: false, reasons: [] },
+        web: { run: "false", reasons: [] },
+      },
+    };
+    const router = await serve((_, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ build_id: null, recorded: false, decision, pricing: null }));
+    });
+    try {
+      const run = await runAction({
+        inputs: { url: router.url, token: API_TOKEN },
+        event: pushEvent(sha),
+        env: pushEnv(sha),
+      });
+      expect(run.code).toBe(0);
+      expect(run.outputs).toEqual({
+        "runs-on": '["ubuntu-latest"]',
+        runner: "github-hosted",
+        requirement: "lightweight",
+        "build-id": "",
+        routed: "true",
+        "run-docs": "true",
+        "run-api": "false",
+        jobs: '{"docs":true,"api":false}',
+      });
+      expect(run.stdout).toContain("job api: skip (no changed file matches services/api/**)");
     } finally {
       await router.stop();
     }

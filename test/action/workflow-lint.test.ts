@@ -32,14 +32,13 @@ function yamlBlocks(markdown: string): { line: number; text: string }[] {
   return blocks;
 }
 
-/** Whether YAML text is a complete workflow: a mapping with a top-level `on:`. */
+/**
+ * Whether YAML text is a complete workflow: a mapping with a top-level `on:`. Text that is not
+ * YAML at all throws: no documented block is left out of the lint for failing to parse.
+ */
 function isWorkflow(text: string): boolean {
-  try {
-    const doc: unknown = parse(text);
-    return typeof doc === "object" && doc !== null && !Array.isArray(doc) && Object.hasOwn(doc, "on");
-  } catch {
-    return false;
-  }
+  const doc: unknown = parse(text);
+  return typeof doc === "object" && doc !== null && !Array.isArray(doc) && Object.hasOwn(doc, "on");
 }
 
 /** The documents whose workflows are linted, relative to the repository root. */
@@ -54,7 +53,14 @@ async function workflows(): Promise<Workflow[]> {
   for (const path of await documents()) {
     const markdown = await readFile(join(ROOT, path), "utf8");
     for (const block of yamlBlocks(markdown)) {
-      if (isWorkflow(block.text)) found.push({ source: `${path}:${block.line}`, text: block.text });
+      const source = `${path}:${block.line}`;
+      let complete: boolean;
+      try {
+        complete = isWorkflow(block.text);
+      } catch (error) {
+        throw new Error(`${source}: the yaml block does not parse: ${(error as Error).message}`);
+      }
+      if (complete) found.push({ source, text: block.text });
     }
   }
   const generated = workflowSnippet(DEFAULT_POLICY);
@@ -149,6 +155,23 @@ describe("documented and generated workflows", () => {
     expect(example).toBeDefined();
     const broken = (example?.text ?? "").replace("needs: route", "needs: [route, nope]");
     expect(await problems(broken)).toContainEqual(expect.stringContaining('needs job "nope" which does not exist'));
+  });
+
+  it("include the README's skip-jobs example, whose run-docs conditions are checked against the route job's outputs", async () => {
+    const found = await workflows();
+    const example = found.find((w) => w.source.startsWith("README.md:") && w.text.includes("run-docs != 'false'"));
+    expect(example).toBeDefined();
+    const text = example?.text ?? "";
+    expect(text).toContain("run-docs == 'false'");
+    expect(await problems(text)).toEqual([]);
+    const undeclared = text.replace(/^ {6}run-docs: .*\n/m, "");
+    expect(undeclared).not.toBe(text);
+    expect(await problems(undeclared)).toContainEqual(expect.stringContaining('property "run-docs" is not defined'));
+  });
+
+  it("leave no yaml block out for failing to parse", async () => {
+    expect(() => isWorkflow("on: push\njobs:\n  a:\n    steps:\n      - run: echo a: b")).toThrow();
+    await expect(workflows()).resolves.not.toHaveLength(0);
   });
 
   it("all pass actionlint", async () => {

@@ -4,14 +4,20 @@ import {
   applyUpdate,
   type BuildRecord,
   buildId,
+  buildSummary,
   DEFAULT_POLICY,
+  DEFAULT_RUNNERS,
   decide,
   type JobState,
   MAX_JOBS_PER_BUILD,
+  MAX_RUNS_PER_BUILD,
   newBuild,
   parseRoutingConfig,
+  RECORD_LIMITS,
+  type Runner,
   type RunState,
   runnerForLabels,
+  SUMMARY_RUNS,
   unknownChanges,
   type WorkflowUpdate,
 } from "../../worker/src/core/index.ts";
@@ -360,5 +366,162 @@ describe("buildId", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("buildSummary", () => {
+  /** The default pool and a per-minute self-hosted class, as a configuration could add. */
+  const RUNNERS: Record<string, Runner> = {
+    ...DEFAULT_RUNNERS,
+    canary: {
+      id: "canary",
+      kind: "self-hosted",
+      runsOn: ["self-hosted", "canary"],
+      fallback: null,
+      capacity: 4,
+      cost: { perMinuteUsd: 0.002 },
+    },
+  };
+  const decision = decide(
+    { repository: "acme/app", event: "push", ref: "refs/heads/main", sha: SHA, changes: unknownChanges("push", "x") },
+    DEFAULT_POLICY,
+  );
+  const routed = () => ({ ...build(), decision, pull_request: 12 });
+  const done = (over: Partial<JobState>) =>
+    job({ status: "completed", conclusion: "success", completed_at: "2024-06-01T10:10:00Z", ...over });
+
+  it("a routed build with nothing run yet: no minutes, no cost, links to its commit and pull request", () => {
+    const summary = buildSummary(routed(), RUNNERS);
+    expect(summary).toEqual({
+      build_id: buildId(SHA, DELIVERY),
+      repository: "acme/app",
+      event: "push",
+      ref: "refs/heads/main",
+      sha: SHA,
+      pull_request: 12,
+      created_at: "2024-06-01T10:00:00Z",
+      updated_at: "2024-06-01T10:00:00Z",
+      status: "routed",
+      conclusion: null,
+      decision,
+      runners_used: [],
+      jobs: { total: 0, by_runner: {} },
+      queue_seconds: null,
+      run_seconds: null,
+      minutes: 0,
+      cost_usd: 0,
+      hosted_usd: 0,
+      runs: [],
+      links: {
+        commit: `https://github.com/acme/app/commit/${SHA}`,
+        pull_request: "https://github.com/acme/app/pull/12",
+        runs: [],
+      },
+    });
+  });
+
+  it("bills each completed job rounded up, per-minute classes charged, every minute priced at the hosted rate", () => {
+    const b = apply(routed(), [
+      run({ id: 100, status: "completed", conclusion: "success" }),
+      // 4 min 30 s on vps (fixed monthly: no per-minute charge), queued 55 s.
+      done({ id: 1, started_at: "2024-06-01T10:01:00Z", completed_at: "2024-06-01T10:05:30Z" }),
+      // 10 min on the per-minute canary class, queued 2 min 55 s.
+      done({
+        id: 2,
+        runner: "canary",
+        labels: ["self-hosted", "canary"],
+        started_at: "2024-06-01T10:03:00Z",
+        completed_at: "2024-06-01T10:13:00Z",
+      }),
+      // 1 s on GitHub-hosted: 1 billable minute at $0.006.
+      done({
+        id: 3,
+        runner: "github-hosted",
+        labels: ["ubuntu-latest"],
+        started_at: "2024-06-01T10:02:00Z",
+        completed_at: "2024-06-01T10:02:01Z",
+      }),
+      // Still running, after the longest wait (3 min 55 s): counted under its class, no minutes yet.
+      job({ id: 4, status: "in_progress", started_at: "2024-06-01T10:04:00Z" }),
+    ]);
+    const summary = buildSummary(b, RUNNERS);
+    expect(summary.jobs).toEqual({
+      total: 4,
+      by_runner: {
+        vps: { jobs: 2, minutes: 5 },
+        canary: { jobs: 1, minutes: 10 },
+        "github-hosted": { jobs: 1, minutes: 1 },
+      },
+    });
+    expect(summary.minutes).toBe(16);
+    expect(summary.cost_usd).toBeCloseTo(10 * 0.002 + 1 * 0.006, 9);
+    expect(summary.hosted_usd).toBeCloseTo(16 * 0.006, 9);
+    expect(summary.queue_seconds).toBe(235);
+    // From the first start (10:01) to the last completion (10:13).
+    expect(summary.run_seconds).toBe(720);
+    expect(summary.runs).toEqual([{ id: 100, name: "CI", attempt: 1, status: "completed", conclusion: "success" }]);
+    expect(summary.links.runs).toEqual(["https://github.com/acme/app/actions/runs/100"]);
+  });
+
+  it("GPU work has no hosted price, as in the cost report; without a GitHub-hosted class there is no baseline", () => {
+    const gpu = apply(routed(), [
+      done({
+        id: 1,
+        runner: "ai-lab",
+        labels: ["self-hosted", "ai-lab", "gpu"],
+        started_at: "2024-06-01T10:00:00Z",
+        completed_at: "2024-06-01T11:00:00Z",
+      }),
+    ]);
+    expect(buildSummary(gpu, RUNNERS)).toMatchObject({ minutes: 60, cost_usd: 0, hosted_usd: 0 });
+    const selfHostedOnly = Object.fromEntries(Object.entries(RUNNERS).filter(([id]) => id !== "github-hosted"));
+    expect(buildSummary(gpu, selfHostedOnly).hosted_usd).toBeNull();
+  });
+
+  it("lists the first 16 runs; a build without a decision, SHA or pull request has no such links", () => {
+    let b: BuildRecord = { ...build(), sha: null };
+    for (let i = 1; i <= 20; i++) b = applyUpdate(b, run({ id: i, status: "queued" }), "2024-06-01T10:01:00Z");
+    const summary = buildSummary(b, RUNNERS);
+    expect(summary.runs.map((r) => r.id)).toEqual(Array.from({ length: SUMMARY_RUNS }, (_, i) => i + 1));
+    expect(summary.links).toMatchObject({ commit: null, pull_request: null });
+    expect(summary.links.runs).toHaveLength(SUMMARY_RUNS);
+    expect(summary.decision).toBeNull();
+  });
+
+  it("reads records of older versions that lack fields (as version 1 kept them)", () => {
+    const old = {
+      ...build(),
+      runners_used: undefined,
+      jobs: { "7": { id: 7, run_id: 77, status: "in_progress" } },
+      runs: { "77": { id: 77, status: "in_progress" } },
+    } as unknown as BuildRecord;
+    expect(buildSummary(old, RUNNERS)).toMatchObject({
+      jobs: { total: 1, by_runner: {} },
+      runners_used: [],
+      runs: [{ id: 77, name: null, attempt: 1, status: "in_progress", conclusion: null }],
+      minutes: 0,
+    });
+  });
+
+  it("stays small for the largest record there is: 64 runs, 256 jobs, every name at its cap", () => {
+    const long = "n".repeat(RECORD_LIMITS.text + 50);
+    let b: BuildRecord = routed();
+    for (let i = 1; i <= MAX_RUNS_PER_BUILD; i++) {
+      b = applyUpdate(
+        b,
+        run({ id: i, name: long, status: "completed", conclusion: "failure" }),
+        "2024-06-01T10:01:00Z",
+      );
+    }
+    for (let i = 1; i <= MAX_JOBS_PER_BUILD; i++) {
+      b = applyUpdate(
+        b,
+        done({ id: i, run_id: 1 + (i % MAX_RUNS_PER_BUILD), name: long, started_at: "2024-06-01T10:00:00Z" }),
+        "2024-06-01T10:02:00Z",
+      );
+    }
+    const size = JSON.stringify(buildSummary(b, RUNNERS)).length;
+    expect(JSON.stringify(b).length).toBeGreaterThan(100_000);
+    expect(size).toBeLessThan(10_000);
   });
 });

@@ -434,3 +434,132 @@ describe("parseRoutingConfig: load-aware keys", () => {
     );
   });
 });
+
+describe("parseRoutingConfig: jobs", () => {
+  const docs = { paths: ["docs/**", "*.md"] };
+  const api = { paths: ["services/api/**", "!services/api/**/*.md"] };
+
+  it("is left out of a policy that declares none, and of one whose map is empty", () => {
+    expect(Object.hasOwn(parseRoutingConfig({}).defaults, "jobs")).toBe(false);
+    expect(Object.hasOwn(parseRoutingConfig({ jobs: {} }).defaults, "jobs")).toBe(false);
+  });
+
+  it("merges a repository's jobs over the top level's by name, as ab and assign do", () => {
+    const config = parseRoutingConfig({
+      jobs: { docs, api },
+      repositories: {
+        "acme/app": { jobs: { api: { paths: ["api/**"] }, web: { paths: ["web/**"] } } },
+        "acme/plain": {},
+        "acme/empty": { jobs: {} },
+      },
+    });
+    expect(config.defaults.jobs).toEqual({ docs, api });
+    expect(policyFor(config, "acme/app").jobs).toEqual({
+      docs,
+      api: { paths: ["api/**"] },
+      web: { paths: ["web/**"] },
+    });
+    expect(policyFor(config, "acme/plain").jobs).toBe(config.defaults.jobs);
+    expect(policyFor(config, "acme/empty").jobs).toBe(config.defaults.jobs);
+    expect(Object.getPrototypeOf(policyFor(config, "acme/app").jobs)).toBeNull();
+  });
+
+  it("takes any name of 1 to 64 of A-Za-z0-9_-, and 64 jobs of 64 patterns", () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`job_${i}-X`, { paths: Array.from({ length: 64 }, (_, j) => `d${j}/**`) }]),
+    );
+    expect(Object.keys(parseRoutingConfig({ jobs: many }).defaults.jobs ?? {})).toHaveLength(64);
+    expect(parseRoutingConfig({ jobs: { ["a".repeat(64)]: docs, constructor: docs } }).defaults.jobs).toBeDefined();
+  });
+
+  it.each<[string, unknown, string[]]>([
+    [
+      "a bad name",
+      { jobs: { "run docs": docs, ["a".repeat(65)]: docs, "": docs } },
+      [
+        'jobs["run docs"]: a job name is 1 to 64 of A-Z, a-z, 0-9, _ and - (it names the output run-<job>)',
+        `jobs.${"a".repeat(65)}: a job name is 1 to 64 of A-Z, a-z, 0-9, _ and - (it names the output run-<job>)`,
+        'jobs[""]: a job name is 1 to 64 of A-Z, a-z, 0-9, _ and - (it names the output run-<job>)',
+      ],
+    ],
+    [
+      "too many jobs",
+      { jobs: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`j${i}`, docs])) },
+      ["jobs: declares 65 jobs, at most 64"],
+    ],
+    ["empty paths", { jobs: { docs: { paths: [] } } }, ["jobs.docs.paths: must list at least one pattern"]],
+    [
+      "too many patterns",
+      { jobs: { docs: { paths: Array.from({ length: 65 }, (_, i) => `d${i}/**`) } } },
+      ["jobs.docs.paths: must list at most 64 patterns"],
+    ],
+    ["no paths at all", { jobs: { docs: {} } }, ["jobs.docs.paths: Invalid input: expected array, received undefined"]],
+    ["an unknown key", { jobs: { docs: { ...docs, path: [] } } }, ['jobs.docs: Unrecognized key: "path"']],
+    [
+      "an over-cost pattern",
+      { jobs: { docs: { paths: ["docs/**", "*.md", `${"{a,b}".repeat(6)}${"x".repeat(26)}`] } } },
+      [
+        `jobs.docs.paths[2]: "${"{a,b}".repeat(6)}${"x".repeat(26)}" would cost 2112 steps per character of a path, more than 2048`,
+      ],
+    ],
+    [
+      "patterns over the other cost bounds, after a '!' too",
+      { jobs: { docs: { paths: ["docs/**", `!${"{a,b}".repeat(7)}/**`, "*a".repeat(300)] } } },
+      [
+        `jobs.docs.paths[1]: "!${"{a,b}".repeat(7)}/**" has, after its '!', a glob that expands to 128 alternatives, more than 64`,
+        `jobs.docs.paths[2]: "${"*a".repeat(300)}" is longer than 512 characters`,
+      ],
+    ],
+    [
+      "a broken exclusion",
+      { jobs: { api: { paths: ["services/**", "!/services/api/**", "!"] } } },
+      [
+        `jobs.api.paths[1]: "!/services/api/**" has, after its '!', a glob that must be relative to the repository root (no leading '/')`,
+        `jobs.api.paths[2]: "!" has, after its '!', a glob that is empty`,
+      ],
+    ],
+    [
+      "only exclusions",
+      { jobs: { api: { paths: ["!services/api/**/*.md"] } } },
+      ["jobs.api.paths: every pattern starts with '!': with nothing included, no file ever counts"],
+    ],
+    [
+      "jobs in a repository entry",
+      {
+        jobs: { docs },
+        repositories: { "acme/app": { jobs: { "my-api": { paths: ["services/api/**", "a**"] }, web: { paths: [] } } } },
+      },
+      [
+        'repositories["acme/app"].jobs.web.paths: must list at least one pattern',
+        `repositories["acme/app"].jobs["my-api"].paths[1]: "a**" has '**' inside a segment; '**' must be a whole segment (**/*.md: .md files at any depth, *.md: at the top)`,
+      ],
+    ],
+  ])("%s is reported with its path", (_, input, problems) => {
+    expect([...configError(input).problems].sort()).toEqual([...problems].sort());
+  });
+
+  it("reports a bad name, a bad pattern and the other problems of the configuration at once", () => {
+    const error = configError({
+      assign: { gpu: "gpu-box" },
+      jobs: { "bad name": { paths: ["/docs/**"] }, docs: { paths: [] } },
+    });
+    expect([...error.problems].sort()).toEqual(
+      [
+        'assign.gpu: unknown runner "gpu-box"',
+        'jobs["bad name"]: a job name is 1 to 64 of A-Z, a-z, 0-9, _ and - (it names the output run-<job>)',
+        `jobs["bad name"].paths[0]: "/docs/**" must be relative to the repository root (no leading '/')`,
+        "jobs.docs.paths: must list at least one pattern",
+      ].sort(),
+    );
+  });
+
+  it("reports a top-level job's problem once, at the top level, not again for each repository", () => {
+    const error = configError({
+      jobs: { docs: { paths: ["/docs/**"] } },
+      repositories: { "acme/a": {}, "acme/b": { jobs: { web: { paths: ["web/**"] } } } },
+    });
+    expect(error.problems).toEqual([
+      `jobs.docs.paths[0]: "/docs/**" must be relative to the repository root (no leading '/')`,
+    ]);
+  });
+});

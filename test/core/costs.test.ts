@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   AVERAGE_MONTH_DAYS,
@@ -13,6 +14,7 @@ import {
   parseRoutingConfig,
   type Requirement,
   type Runner,
+  splitCents,
 } from "../../worker/src/core/index.ts";
 
 const DAY_MS = 86_400_000;
@@ -438,5 +440,114 @@ describe("parsePeriod", () => {
     expect(parsePeriod("7d", new Date(Number.NaN))).toEqual(
       fail("invalid_request", "the current time is not a valid date"),
     );
+  });
+});
+
+describe("costReport: by_day, from the same computation as the totals", () => {
+  const cents = (usd: number) => Math.round(usd * 100);
+  const sumCents = (days: Record<string, { cost_usd: number }>, field: "cost_usd" | "baseline_usd") =>
+    Object.values(days).reduce((n, d) => n + cents((d as Record<string, number>)[field] ?? 0), 0);
+
+  it("a whole month's days add up to its totals: jobs, minutes, dollars and baseline, to the cent", () => {
+    const list = [
+      ...jobs(300, "vps", 17 * 60, "docker", 0),
+      ...jobs(40, "github-hosted", 150, "lightweight", 300),
+      ...jobs(12, "ai-lab", 30 * 60, "gpu", 350),
+    ];
+    const period = { start: "2024-01-01T00:00:00.000Z", end: "2024-02-01T00:00:00.000Z" };
+    const report = reportOf(list, DEFAULT_RUNNERS, period);
+    const days = Object.keys(report.by_day);
+    expect(days).toHaveLength(31);
+    expect(days[0]).toBe("2024-01-01");
+    expect(days.at(-1)).toBe("2024-01-31");
+    const lines = Object.values(report.by_day);
+    expect(lines.reduce((n, d) => n + d.jobs, 0)).toBe(report.totals.jobs);
+    expect(lines.reduce((n, d) => n + d.minutes, 0)).toBe(report.totals.minutes);
+    expect(sumCents(report.by_day, "cost_usd")).toBe(cents(report.totals.cost_usd));
+    expect(sumCents(report.by_day, "baseline_usd")).toBe(cents(report.baseline.cost_usd));
+  });
+
+  it("each day bears each fixed runner's monthly price / AVERAGE_MONTH_DAYS, and its own per-minute charges", () => {
+    const runners: Record<string, Runner> = {
+      fixed: {
+        id: "fixed",
+        kind: "self-hosted",
+        runsOn: ["self-hosted"],
+        fallback: null,
+        capacity: 1,
+        cost: { monthlyUsd: 304.375 },
+      },
+      "github-hosted": DEFAULT_RUNNERS["github-hosted"] as Runner,
+    };
+    const period = { start: "2024-01-01T00:00:00.000Z", end: "2024-01-04T00:00:00.000Z" };
+    // 100 hosted minutes on the 2nd; nothing on the 1st and 3rd.
+    const report = reportOf(
+      [job("github-hosted", 100 * 60, { completedAt: "2024-01-02T12:00:00.000Z" })],
+      runners,
+      period,
+    );
+    // $304.375 a month is $10 a day.
+    expect(304.375 / AVERAGE_MONTH_DAYS).toBeCloseTo(10, 10);
+    expect(report.by_day).toEqual({
+      "2024-01-01": { jobs: 0, minutes: 0, cost_usd: 10, baseline_usd: 0 },
+      "2024-01-02": { jobs: 1, minutes: 100, cost_usd: 10.6, baseline_usd: 0.6 },
+      "2024-01-03": { jobs: 0, minutes: 0, cost_usd: 10, baseline_usd: 0 },
+    });
+    expect(report.totals.cost_usd).toBe(30.6);
+  });
+
+  it("a period to date bears only the part of today it covers, so the days still add up", () => {
+    const runners: Record<string, Runner> = {
+      fixed: {
+        id: "fixed",
+        kind: "self-hosted",
+        runsOn: ["self-hosted"],
+        fallback: null,
+        capacity: 1,
+        cost: { monthlyUsd: 304.375 },
+      },
+    };
+    const report = reportOf([], runners, { start: "2024-01-01T00:00:00.000Z", end: "2024-01-02T06:00:00.000Z" });
+    expect(report.by_day).toEqual({
+      "2024-01-01": { jobs: 0, minutes: 0, cost_usd: 10, baseline_usd: 0 },
+      "2024-01-02": { jobs: 0, minutes: 0, cost_usd: 2.5, baseline_usd: 0 },
+    });
+    expect(report.totals.cost_usd).toBe(12.5);
+  });
+
+  it("days whose cents do not split evenly still add up to the rounded total", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ seconds: fc.integer({ min: 1, max: 3 * 3600 }), day: fc.integer({ min: 0, max: 6 }) }), {
+          maxLength: 60,
+        }),
+        fc.double({ min: 0, max: 500, noNaN: true }),
+        (made, monthly) => {
+          const runners: Record<string, Runner> = {
+            ...DEFAULT_RUNNERS,
+            vps: { ...(DEFAULT_RUNNERS.vps as Runner), cost: { monthlyUsd: monthly } },
+          };
+          const list = made.map(({ seconds, day }, i) =>
+            job(i % 2 === 0 ? "github-hosted" : "vps", seconds, {
+              completedAt: new Date(Date.parse("2024-03-01T00:00:00Z") + day * DAY_MS + 3_600_000 * 12).toISOString(),
+            }),
+          );
+          const report = reportOf(list, runners, {
+            start: "2024-03-01T00:00:00.000Z",
+            end: "2024-03-07T13:00:00.000Z",
+          });
+          expect(Object.keys(report.by_day)).toHaveLength(7);
+          expect(sumCents(report.by_day, "cost_usd")).toBe(cents(report.totals.cost_usd));
+          expect(sumCents(report.by_day, "baseline_usd")).toBe(cents(report.baseline.cost_usd));
+          expect(Object.values(report.by_day).reduce((n, d) => n + d.minutes, 0)).toBe(report.totals.minutes);
+        },
+      ),
+    );
+  });
+
+  it("splitCents gives the leftover cents to the largest remainders", () => {
+    expect(splitCents([1 / 3, 1 / 3, 1 / 3], 1)).toEqual([0.34, 0.33, 0.33]);
+    expect(splitCents([0.005, 0.005], 0.01)).toEqual([0.01, 0]);
+    expect(splitCents([], 0)).toEqual([]);
   });
 });

@@ -51,6 +51,7 @@ describe("the stack config loader", () => {
     expect(settings.oidc).toEqual({ issuer: DEFAULT_OIDC_ISSUER, audience: DEFAULT_OIDC_AUDIENCE });
     expect(settings.actionRef).toBe(DEFAULT_ACTION_REF);
     expect(settings.observability).toBe(true);
+    expect(settings.dashboard).toBe(true);
   });
 
   it("names everything after the stack, so stacks never share a Worker or a namespace", () => {
@@ -310,6 +311,11 @@ describe("workflow and logging settings", () => {
     expect(problemsOf({ ...MINIMAL, actionRef: "acme/router/action" })).toEqual([
       `actionRef: must be an action reference owner/repo[/path]@ref, like ${DEFAULT_ACTION_REF} (got "acme/router/action")`,
     ]);
+  });
+
+  it("leave the dashboard out with dashboard false", () => {
+    expect(parseStackConfig({ ...MINIMAL, dashboard: "false" }, "staging").dashboard).toBe(false);
+    expect(problemsOf({ ...MINIMAL, dashboard: "yes" })).toEqual(['dashboard: must be true or false (got "yes")']);
   });
 
   it("turn Workers Logs off with observability false", () => {

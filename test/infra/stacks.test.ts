@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { CONTENT_SECURITY_POLICY, DASHBOARD_DIR } from "../../dashboard/assets.ts";
 import { WEBHOOK_EVENTS } from "../../infra/router.ts";
 import { workflowSnippet } from "../../infra/workflow.ts";
 import { BUNDLE_PATH, bundleWorker, ROOT } from "../../scripts/bundle.ts";
@@ -139,6 +140,15 @@ describe.each(STACKS)("the %s stack, from its own stack file", (stack) => {
       headSamplingRate: 1,
       logs: { enabled: true, invocationLogs: true, headSamplingRate: 1 },
     });
+  });
+
+  it("carries the dashboard page as static assets, with the page's Content-Security-Policy", () => {
+    const assets = script().inputs.assets as { directory: string; config: { headers: string; htmlHandling: string } };
+    expect(assets.directory).toBe(DASHBOARD_DIR);
+    expect(existsSync(join(assets.directory, "index.html"))).toBe(true);
+    expect(assets.config.htmlHandling).toBe("auto-trailing-slash");
+    expect(assets.config.headers.split("\n")[0]).toBe("/*");
+    expect(assets.config.headers).toContain(`Content-Security-Policy: ${CONTENT_SECURITY_POLICY}`);
   });
 
   it("creates the Ledger SQLite-backed (migration v1) on the first deploy", () => {
@@ -330,6 +340,14 @@ describe("optional settings", () => {
     expect(byName.get(VAR_NAMES.oidcIssuer)?.text).toBe("https://ghe.example.com/_services/token");
     expect(byName.get(VAR_NAMES.oidcAudience)?.text).toBe("ci-router");
     expect(succeeded(run).workflowSnippet).toContain("audience: ci-router");
+  });
+
+  it("upload no assets when dashboard is false", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("dashboard")] = false;
+    });
+    succeeded(run);
+    expect(only(run, TYPES.script).inputs.assets).toBeUndefined();
   });
 
   it("turn Workers Logs off when observability is false", async () => {

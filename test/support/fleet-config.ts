@@ -2,7 +2,8 @@
  * The ROUTING_CONFIG the Worker tests run under. It leaves every repository on the defaults
  * except {@link FLEET_REPOSITORY}, whose docker work goes to `pool`, a class of two registered
  * machines (capacity 1 each) that falls back to kvm2, and half of whose commits (by the A/B
- * hash) go to the candidate class `canary` instead.
+ * hash) go to the candidate class `canary` instead; and {@link SKIPS_REPOSITORY}, whose policy
+ * declares per-job path filters (routing it as the defaults do).
  */
 export const FLEET_REPOSITORY = "acme/fleet";
 export const FLEET_MACHINES = ["pool-1", "pool-2"] as const;
@@ -15,11 +16,19 @@ export const OIDC_SERVED = "acme/served";
 export const OIDC_PINNED = { repository: "acme/pinned", id: 777 } as const;
 export const OIDC_OWNER = "oidc-org";
 
+/** A repository on the defaults but for per-job path filters (test/worker/skip-jobs.test.ts). */
+export const SKIPS_REPOSITORY = "acme/skips";
+export const SKIPS_JOBS = {
+  docs: { paths: ["docs/**", "*.md"] },
+  api: { paths: ["services/api/**", "!services/api/**/*.md"] },
+};
+
 export const TEST_ROUTING_CONFIG = {
   repositories: {
     [OIDC_SERVED]: {},
     [OIDC_PINNED.repository]: { id: OIDC_PINNED.id },
     [`${OIDC_OWNER}/*`]: {},
+    [SKIPS_REPOSITORY]: { jobs: SKIPS_JOBS },
     [FLEET_REPOSITORY]: {
       runners: {
         pool: {

@@ -62,8 +62,10 @@ describe("GET /costs", () => {
     const report = await costs();
     expect(Object.keys(report).sort()).toEqual(
       [
+        "accuracy",
         "baseline",
         "by_arm",
+        "by_day",
         "by_repository",
         "by_requirement",
         "by_runner",

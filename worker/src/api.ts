@@ -4,15 +4,20 @@ import { bodyText, decodePayload, readBody } from "./body.ts";
 import { changesForCommit } from "./changes.ts";
 import {
   type BuildRecord,
+  checkSimulation,
   type Decision,
   type FleetSnapshot,
   grantRoute,
   isRepository,
   isSha,
   PAYLOAD_LIMITS,
+  parseAlertQuery,
+  parseBuildQuery,
   parseForecastHours,
   parseJobId,
+  parseNoQuery,
   parsePeriod,
+  parseQueueQuery,
   parseRouteRequest,
   policyFor,
   pricingOf,
@@ -20,6 +25,7 @@ import {
   type RoutingPolicy,
   route,
   routeInput,
+  SIMULATION_LIMITS,
 } from "./core/index.ts";
 import type { Env } from "./env.ts";
 import { HttpError, valueOr } from "./errors.ts";
@@ -182,4 +188,58 @@ export async function costs(url: URL, env: Env): Promise<Response> {
   const period = valueOr(parsePeriod(url.searchParams.get("period"), new Date()));
   const report = await ledgerOf(env).costsFor(period.start, period.end);
   return Response.json({ ...report, period: { ...report.period, label: period.label } });
+}
+
+/**
+ * `GET /builds[?repository=&runner=&requirement=&status=&conclusion=&since=&until=&limit=&cursor=]`:
+ * the summaries of the last 31 days' builds, newest first, a page at a time (`next_cursor`).
+ */
+export async function builds(url: URL, env: Env): Promise<Response> {
+  const query = valueOr(parseBuildQuery([...url.searchParams]));
+  return Response.json(await ledgerOf(env).listBuilds(query));
+}
+
+/**
+ * `GET /queue[?hours=N]`: per runner class of the pool, how long jobs waited for a runner in
+ * each of the last N hours (default 24, at most 48), and the jobs queued now past their target.
+ */
+export async function queue(url: URL, env: Env, settings: Settings): Promise<Response> {
+  const { hours } = valueOr(parseQueueQuery([...url.searchParams]));
+  return Response.json(await ledgerOf(env).queueView(hours, settings.routing));
+}
+
+/** `GET /alerts[?status=&limit=]`: the latest Discord alerts and where they are, newest first; never their messages. */
+export async function alerts(url: URL, env: Env): Promise<Response> {
+  const { status, limit } = valueOr(parseAlertQuery([...url.searchParams]));
+  return Response.json({ alerts: await ledgerOf(env).alerts(status, limit) });
+}
+
+/** `GET /simulation`: the last simulation an operator published, for the dashboard. */
+export async function simulation(url: URL, env: Env): Promise<Response> {
+  valueOr(parseNoQuery([...url.searchParams]));
+  const last = await ledgerOf(env).simulation();
+  if (last === null) {
+    throw new HttpError(
+      "simulation_not_found",
+      "no simulation was published yet: PUT /simulation the document of npm run simulate -- --json",
+    );
+  }
+  return Response.json(last);
+}
+
+/**
+ * `PUT /simulation`: publishes the document of `npm run simulate -- --json` (at most 256 KiB),
+ * replacing the last one. A body that is not such a document changes nothing.
+ */
+export async function publishSimulation(url: URL, request: Request, env: Env): Promise<Response> {
+  valueOr(parseNoQuery([...url.searchParams]));
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type !== "application/json") {
+    throw new HttpError("unsupported_media_type", "content type must be application/json");
+  }
+  const text = bodyText(await readBody(request, SIMULATION_LIMITS.bytes));
+  if (text === null) throw new HttpError("invalid_body", "body is not UTF-8 text");
+  const document = valueOr(checkSimulation(decodePayload(type, text)));
+  const { published_at } = await ledgerOf(env).publishSimulation(document);
+  return Response.json({ published_at });
 }

@@ -1,4 +1,20 @@
-import { costs, fleet, forecast, health, learned, metrics, routeGet, routePost, status, VERSION } from "./api.ts";
+import {
+  alerts,
+  builds,
+  costs,
+  fleet,
+  forecast,
+  health,
+  learned,
+  metrics,
+  publishSimulation,
+  queue,
+  routeGet,
+  routePost,
+  simulation,
+  status,
+  VERSION,
+} from "./api.ts";
 import { bearerMatches, type Caller, requireOperator, requireRouteCaller } from "./auth.ts";
 import type { Env } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
@@ -60,7 +76,7 @@ type Access = "public" | "operator" | "route";
 
 /** Every route, the one list: each is registered from it, and so is the `Allow` of its 405. */
 export const ROUTES: readonly {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   path: string;
   access: Access;
   handle: (c: Context, caller: Caller | null) => Response | Promise<Response>;
@@ -99,6 +115,21 @@ export const ROUTES: readonly {
     path: "/forecast",
     access: "operator",
     handle: (c) => forecast(new URL(c.req.url), c.env, c.get("settings")),
+  },
+  { method: "GET", path: "/builds", access: "operator", handle: (c) => builds(new URL(c.req.url), c.env) },
+  {
+    method: "GET",
+    path: "/queue",
+    access: "operator",
+    handle: (c) => queue(new URL(c.req.url), c.env, c.get("settings")),
+  },
+  { method: "GET", path: "/alerts", access: "operator", handle: (c) => alerts(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/simulation", access: "operator", handle: (c) => simulation(new URL(c.req.url), c.env) },
+  {
+    method: "PUT",
+    path: "/simulation",
+    access: "operator",
+    handle: (c) => publishSimulation(new URL(c.req.url), c.req.raw, c.env),
   },
 ];
 

@@ -3,18 +3,19 @@ import {
   alertsFor,
   allPolicies,
   applyUpdate,
+  type BuildQuery,
   type BuildRecord,
   bounded,
   type Change,
   type CostReport,
   configuredClass,
   costReport,
-  DEFAULT_QUEUE_TARGET_SECONDS,
   type Decision,
   discordMessage,
   EVENT_LABELS,
   type ExpectedWork,
   effectsOf,
+  epochHour,
   expectedWork,
   type FleetJob,
   type FleetSnapshot,
@@ -25,28 +26,40 @@ import {
   forecast,
   histogramQuantile,
   interpretEvent,
+  isGpuWork,
   JOB_STATUS_OF,
   type JobState,
   jobClass,
   type LearnLimits,
   MODES,
   monthStart,
+  NO_SUGGESTION,
   newBuild,
   nextCheck,
+  type OutboxStatus,
   ok,
   type PinnedId,
   type Plan,
+  parseInstant,
   policyFor,
+  type QueueView,
+  queueTarget,
+  queueView,
   REQUIREMENTS,
   type Result,
+  type RoutingAccuracy,
   type RoutingConfig,
   type RoutingInput,
   type RoutingPolicy,
   renderExposition,
   route,
+  routingAccuracy,
+  type SimulationDocument,
   type StatsDump,
   stepJob,
+  UNKNOWN_RUNNER,
   updatePlan,
+  utcDay,
   WAKE_EVENTS,
   wakeUp,
   watchSeconds,
@@ -56,16 +69,19 @@ import type { JobLookup } from "./github.ts";
 import { RescueDesk } from "./rescue-desk.ts";
 import { type RoutingSource, routingOf, type Settings } from "./settings.ts";
 import { AccessStore, PIN_RETENTION_MS, ROUTING_JOB_RETENTION_MS } from "./store/access.ts";
-import { BuildStore, KV_WRITE_INTERVAL_MS } from "./store/builds.ts";
+import { AccuracyStore } from "./store/accuracy.ts";
+import { BUILD_LIST_RETENTION_DAYS, type BuildPage, BuildStore, KV_WRITE_INTERVAL_MS } from "./store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./store/costs.ts";
 import { DeliveryStore } from "./store/deliveries.ts";
 import { FleetStore } from "./store/fleet.ts";
 import { ForecastStore } from "./store/forecast.ts";
 import { LearnStore } from "./store/learn.ts";
 import { MetricsStore } from "./store/metrics.ts";
-import { Outbox } from "./store/outbox.ts";
+import { type AlertView, Outbox } from "./store/outbox.ts";
+import { QUEUE_HOURS_KEPT, QueueHoursStore } from "./store/queue-hours.ts";
 import { QueueWatch } from "./store/queue-watch.ts";
 import { migrate } from "./store/schema.ts";
+import { type PublishedSimulation, SimulationStore } from "./store/simulations.ts";
 import type { Sql, Transaction } from "./store/sql.ts";
 import { WarmCalls } from "./store/warm.ts";
 
@@ -167,6 +183,16 @@ export interface LearnedRows extends StatsDump {
   enabled: boolean;
 }
 
+/** GET /builds' answer: a page of build summaries, and how far back the list goes. */
+export interface BuildListView extends BuildPage {
+  retention_days: number;
+}
+
+/** GET /costs' answer before its period's label: the cost report, and how often jobs ran where the router said. */
+export interface CostView extends CostReport {
+  accuracy: RoutingAccuracy;
+}
+
 /**
  * The Ledger's state and every transaction on it, free of the platform: the Durable Object
  * (ledger.ts) runs it over its SQLite storage, the soak and the Node tests over node:sqlite.
@@ -190,6 +216,9 @@ export class Book {
   private readonly access: AccessStore;
   private readonly history: ForecastStore;
   private readonly learned: LearnStore;
+  private readonly queueHours: QueueHoursStore;
+  private readonly accuracy: AccuracyStore;
+  private readonly simulations: SimulationStore;
   private readonly deps: BookDeps;
   /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
   private readonly usual = new Map<string, { ms: number; until: number }>();
@@ -202,7 +231,7 @@ export class Book {
     this.metrics = new MetricsStore(this.sql);
     this.outbox = new Outbox(this.sql);
     this.warm = new WarmCalls(this.sql);
-    this.builds = new BuildStore(this.sql);
+    this.builds = new BuildStore(this.sql, () => this.config()?.defaults.runners ?? {});
     this.fleet = new FleetStore(this.sql);
     this.deliveries = new DeliveryStore(this.sql);
     this.costs = new CostStore(this.sql);
@@ -210,6 +239,9 @@ export class Book {
     this.access = new AccessStore(this.sql);
     this.history = new ForecastStore(this.sql);
     this.learned = new LearnStore(this.sql, deps.learnLimits);
+    this.queueHours = new QueueHoursStore(this.sql);
+    this.accuracy = new AccuracyStore(this.sql);
+    this.simulations = new SimulationStore(this.sql);
     this.rescueDesk = new RescueDesk({
       sql: this.sql,
       wake: deps.wake,
@@ -351,11 +383,61 @@ export class Book {
     return renderExposition(this.metrics.samples(), this.metrics.histograms());
   }
 
-  /** The cost report for [start, end): whole UTC days from `start`'s, to `end` (ISO 8601). */
-  costsFor(start: string, end: string): CostReport {
+  /**
+   * The cost report for [start, end): whole UTC days from `start`'s, to `end` (ISO 8601), with
+   * the routing accuracy of the same days.
+   */
+  costsFor(start: string, end: string): CostView {
     const endMs = Date.parse(end);
+    const firstDay = start.slice(0, 10);
     const lastDay = new Date(endMs % 86_400_000 === 0 ? endMs - 1 : endMs).toISOString().slice(0, 10);
-    return this.costReportOf(this.costs.days(start.slice(0, 10), lastDay), start, end);
+    const report = this.costReportOf(this.costs.days(firstDay, lastDay), start, end);
+    return { ...report, accuracy: routingAccuracy(this.accuracy.days(firstDay, lastDay)) };
+  }
+
+  /** For GET /builds: a page of build summaries, newest first, as the query filters and pages them. */
+  listBuilds(query: BuildQuery): BuildListView {
+    return { ...this.builds.list(query), retention_days: BUILD_LIST_RETENTION_DAYS };
+  }
+
+  /**
+   * For GET /queue: per class of `routing`'s pool (every class, as GET /forecast lists them),
+   * the last `hours` hours of queue waits, and the jobs queued now past their class's target
+   * under their repository's policy (`queueTarget`, the rescue's rule).
+   */
+  queueView(hours: number, routing: RoutingSource | undefined, now = Date.now()): QueueView {
+    const config = this.configFrom(routing);
+    const pool = config === null ? {} : everyClass(config).runners;
+    const targets = Object.fromEntries(Object.values(pool).map((runner) => [runner.id, queueTarget(runner)]));
+    // Jobs queued for less than the shortest target of any policy's class wait within theirs: not read.
+    const policies = config === null ? [] : allPolicies(config);
+    const shortest = Math.min(
+      queueTarget(undefined),
+      ...policies.flatMap((policy) => Object.values(policy.runners).map((runner) => queueTarget(runner))),
+    );
+    const queued = this.fleet.queuedBefore(now - shortest * 1000).map((job) => {
+      const policy = config === null ? null : policyFor(config, job.repository);
+      const runner = policy === null || job.runnerClass === null ? undefined : policy.runners[job.runnerClass];
+      return { ...job, targetSeconds: queueTarget(runner) };
+    });
+    const rows = this.queueHours.since(epochHour(now) - hours + 1);
+    return queueView({ rows, targets, queued, hours, now });
+  }
+
+  /** For GET /alerts: the latest alerts of the outbox, newest first, without their payloads. */
+  alerts(status: OutboxStatus | null, limit: number): AlertView[] {
+    return this.outbox.list(status, limit);
+  }
+
+  /** Keeps a checked simulation document as the last one published (PUT /simulation). */
+  publishSimulation(document: SimulationDocument, now = Date.now()): PublishedSimulation {
+    this.transaction(() => this.simulations.publish(document, now));
+    return { published_at: new Date(now).toISOString(), simulation: document };
+  }
+
+  /** The last simulation published, or null (GET /simulation). */
+  simulation(): PublishedSimulation | null {
+    return this.simulations.last();
   }
 
   /**
@@ -400,8 +482,11 @@ export class Book {
       more = this.history.prune(weekOf(now) - FORECAST_KEEP_WEEKS, PRUNE_BATCH) || more;
       more = this.deliveries.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
       more = this.builds.prune(now - BUILD_RETENTION_MS, PRUNE_BATCH) || more;
+      more = this.builds.pruneList(now - BUILD_LIST_RETENTION_DAYS * 86_400_000, PRUNE_BATCH) || more;
+      more = this.queueHours.prune(epochHour(now) - QUEUE_HOURS_KEPT, PRUNE_BATCH) || more;
       const dayBefore = new Date(now - COST_DAY_RETENTION_DAYS * 86_400_000).toISOString().slice(0, 10);
       more = this.costs.prune(now - COST_JOB_RETENTION_MS, dayBefore, PRUNE_BATCH) || more;
+      more = this.accuracy.prune(dayBefore, PRUNE_BATCH) || more;
       more = this.access.prune(now - ROUTING_JOB_RETENTION_MS, now - PIN_RETENTION_MS, PRUNE_BATCH) || more;
       return more;
     });
@@ -502,7 +587,7 @@ export class Book {
         const base = known ?? plan.fallback;
         const next = applyUpdate(base, plan.update, plan.at);
         if (known === null) this.builds.insert(next, now);
-        else this.builds.update(next);
+        else this.builds.update(next, now);
         // The router's own route job is not demand for the fleet.
         const routing = plan.update.kind === "job" && this.access.isRoutingJob(plan.update.job.id);
         const fleetBefore =
@@ -596,7 +681,7 @@ export class Book {
     const counts = this.metrics.histogram(job.state === "queued" ? "queueSeconds" : "runSeconds", { runner });
     const seen = counts === null ? null : histogramQuantile(counts, 0.9);
     const config = this.config();
-    const target = config?.defaults.runners[runner]?.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS;
+    const target = queueTarget(config?.defaults.runners[runner]);
     const ms = seen !== null ? seen * 1000 : job.state === "busy" ? DEFAULT_RUN_MS : target * 1000;
     this.usual.set(key, { ms, until: now + USUAL_CACHE_MS });
     return ms;
@@ -610,17 +695,32 @@ export class Book {
     const settings = this.deps.settings();
     if (effects.costJob) {
       const runners = settings?.config.defaults.runners ?? {};
-      const runner = runners[effects.costJob.runner];
-      const gpu =
-        effects.costJob.requirement === "gpu" || runner?.runsOn.some((l) => l.toLowerCase() === "gpu") === true;
-      this.costs.insert(effects.costJob, gpu, now);
+      const runner = Object.hasOwn(runners, effects.costJob.runner) ? runners[effects.costJob.runner] : undefined;
+      this.costs.insert(effects.costJob, isGpuWork(effects.costJob.requirement, runner), now);
     }
     if (effects.unwatch !== null) this.watch.remove(effects.unwatch);
-    // A job left the queue (effects' `transition.started`): a start for the forecast, unless it is the router's own.
+    // A job left the queue (effects' `transition.started`): a start for the forecast and the
+    // queue's hours, unless it is the router's own.
     if (effects.unwatch !== null && change.kind === "updated" && change.update.kind === "job" && !change.routing) {
       const { runner, started_at } = change.update.job;
       const at = started_at === null ? Number.NaN : Date.parse(started_at);
-      if (runner !== null) this.history.countStart(runner, Number.isFinite(at) ? Math.min(at, now) : now);
+      const startedAt = Number.isFinite(at) ? Math.min(at, now) : now;
+      if (runner !== null) {
+        this.history.countStart(runner, startedAt);
+        const waited = effects.observations.find((o) => o.metric === "queueSeconds")?.seconds;
+        if (waited !== undefined) {
+          const policy = settings === null ? null : policyFor(settings.config, change.after.repository);
+          const over = waited > queueTarget(policy?.runners[runner]);
+          this.queueHours.observe(runner, epochHour(startedAt), waited, over);
+        }
+      }
+    }
+    // A job was judged for ci_router_routing_accuracy_total (route jobs are not): its day's count too.
+    const judged = effects.counters.find((c) => c.metric === "accuracy");
+    if (judged !== undefined && change.kind === "updated" && change.update.kind === "job") {
+      const completed = parseInstant(change.update.job.completed_at ?? "");
+      const { suggested = NO_SUGGESTION, used = UNKNOWN_RUNNER } = judged.labels;
+      this.accuracy.add(utcDay(completed ?? now), suggested, used);
     }
     if (effects.watch && settings && change.kind !== "answered") {
       const build = change.kind === "created" ? change.build : change.after;

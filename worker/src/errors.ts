@@ -17,6 +17,7 @@ export const ERRORS = {
   missing_parameter: 400,
   invalid_request: 400,
   build_not_found: 404,
+  simulation_not_found: 404,
   misconfigured: 503,
   unavailable: 503,
   internal: 500,

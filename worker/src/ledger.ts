@@ -9,7 +9,9 @@ import {
 import {
   type AcceptOptions,
   Book,
+  type BuildListView,
   type CheckResult,
+  type CostView,
   type FleetView,
   type LearnedRows,
   type ListedRunner,
@@ -19,14 +21,17 @@ import {
 } from "./book.ts";
 import {
   allPolicies,
+  type BuildQuery,
   type BuildRecord,
-  type CostReport,
   type Decision,
   type Forecast,
   fail,
+  type OutboxStatus,
   type Plan,
+  type QueueView,
   type Result,
   type RoutingInput,
+  type SimulationDocument,
   WARM_SECRET_NAME,
   type WARM_SECRET_PREFIX,
   warmSecretProblems,
@@ -42,9 +47,11 @@ import {
   SettingsError,
   type SettingsSource,
 } from "./settings.ts";
+import type { AlertView } from "./store/outbox.ts";
+import type { PublishedSimulation } from "./store/simulations.ts";
 import { sendDueWakeUps } from "./warm.ts";
 
-export type { FleetView, LearnedRows, Outcome } from "./book.ts";
+export type { BuildListView, CostView, FleetView, LearnedRows, Outcome } from "./book.ts";
 
 /**
  * The secrets warm hooks are signed with: bound under the names the routing configuration gives
@@ -154,9 +161,34 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return this.book.exposition(now);
   }
 
-  /** The cost report for [start, end). */
-  async costsFor(start: string, end: string): Promise<CostReport> {
+  /** The cost report for [start, end), with the routing accuracy of its days. */
+  async costsFor(start: string, end: string): Promise<CostView> {
     return this.book.costsFor(start, end);
+  }
+
+  /** A page of build summaries, newest first (GET /builds). */
+  async listBuilds(query: BuildQuery): Promise<BuildListView> {
+    return this.book.listBuilds(query);
+  }
+
+  /** Queue waits per class and hour for the last `hours`, and the jobs waiting past their target (GET /queue). */
+  async queueView(hours: number, routing?: RoutingSource): Promise<QueueView> {
+    return this.book.queueView(hours, routing);
+  }
+
+  /** The latest alerts of the outbox, newest first (GET /alerts). */
+  async alerts(status: OutboxStatus | null, limit: number): Promise<AlertView[]> {
+    return this.book.alerts(status, limit);
+  }
+
+  /** Keeps a checked simulation as the last one published (PUT /simulation). */
+  async publishSimulation(document: SimulationDocument): Promise<PublishedSimulation> {
+    return this.book.publishSimulation(document);
+  }
+
+  /** The last simulation published, or null (GET /simulation). */
+  async simulation(): Promise<PublishedSimulation | null> {
+    return this.book.simulation();
   }
 
   /** Expected job starts per class of `routing`'s configuration for the coming `hours`. */

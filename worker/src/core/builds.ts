@@ -1,3 +1,5 @@
+import { baselineRate, baselineShare, isGpuWork, jobMinutes, perMinuteCharge } from "./costs.ts";
+import { dict, isRepository, isSha } from "./names.ts";
 import type { Decision, RoutingPolicy, Runner } from "./types.ts";
 
 /** Progress of a run or job; later states never give way to earlier ones. */
@@ -57,7 +59,9 @@ export interface JobState {
   completed_at: string | null;
 }
 
-export type BuildStatus = "routed" | "queued" | "in_progress" | "completed";
+/** A build's states, in the order it goes through them. */
+export const BUILD_STATUSES = ["routed", "queued", "in_progress", "completed"] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
 
 export interface BuildRecord {
   build_id: string;
@@ -308,5 +312,167 @@ export function jobTransition(before: Pick<JobState, "status"> | undefined, afte
             conclusion: after.conclusion ?? "neutral",
           }
         : null,
+  };
+}
+
+/** Runs a build summary lists (a record keeps up to {@link MAX_RUNS_PER_BUILD}). */
+export const SUMMARY_RUNS = 16;
+
+/**
+ * What GET /builds shows of a build: its record without the per-job detail, with what the jobs
+ * came to (minutes, dollars, waits) and links to GitHub. Derived from the record alone
+ * ({@link buildSummary}), so its size is bounded by the record's: at most 16 runs, one line per
+ * runner class.
+ */
+export interface BuildSummary {
+  build_id: string;
+  repository: string;
+  event: string;
+  ref: string | null;
+  sha: string | null;
+  pull_request: number | null;
+  created_at: string;
+  updated_at: string;
+  status: BuildStatus;
+  conclusion: string | null;
+  decision: Decision | null;
+  runners_used: string[];
+  /** Every job the record holds; `by_runner` those that got a runner, by the class that ran them. */
+  jobs: { total: number; by_runner: Record<string, { jobs: number; minutes: number }> };
+  /** The longest a job waited for a runner, in seconds; null while none has started. */
+  queue_seconds: number | null;
+  /** From the first job's start to the last job's completion, in seconds; null until both are known. */
+  run_seconds: number | null;
+  /** Billable minutes of the completed jobs, each rounded up to the minute. */
+  minutes: number;
+  /** Their per-minute charges at the configured prices (a fixed-monthly runner adds nothing here). */
+  cost_usd: number;
+  /** The same minutes at the GitHub-hosted baseline rate, GPU work left out as in the cost report; null without a baseline. */
+  hosted_usd: number | null;
+  runs: { id: number; name: string | null; attempt: number; status: string; conclusion: string | null }[];
+  links: { commit: string | null; pull_request: string | null; runs: string[] };
+}
+
+/** Money of one build, to a millionth of a dollar: sums over many builds stay true to the cent. */
+const fineUsd = (usd: number): number => Math.round(usd * 1e6) / 1e6;
+
+/** Milliseconds of an ISO instant, or null when absent or unreadable. */
+const msOf = (iso: string | null | undefined): number | null => {
+  const ms = iso == null ? Number.NaN : Date.parse(iso);
+  return Number.isFinite(ms) ? ms : null;
+};
+
+/** What a job adds to its build's summary, read from its times. */
+interface JobFigures {
+  start: number | null;
+  /** When it completed; null until it has. */
+  end: number | null;
+  /** Seconds it waited for a runner, as `ci_router_job_queue_seconds` reads it; null until it started. */
+  wait: number | null;
+  /** Billable minutes once it completed (`jobMinutes`), else 0. */
+  minutes: number;
+}
+
+/**
+ * Each job state's figures, kept while the state lives: a record's job states are never changed
+ * in place (applyUpdate copies the one an event changes and keeps the others), so summarising a
+ * record after an event reads the times of the job it moved, not again those of the other 255.
+ */
+const FIGURES = new WeakMap<JobState, JobFigures>();
+
+function figuresOf(job: JobState): JobFigures {
+  let figures = FIGURES.get(job);
+  if (figures !== undefined) return figures;
+  const done = job.status === "completed" && job.started_at != null && job.completed_at != null;
+  figures = {
+    start: msOf(job.started_at),
+    end: job.status === "completed" ? msOf(job.completed_at) : null,
+    wait: jobTransition(undefined, job).started?.queueSeconds ?? null,
+    minutes: done ? jobMinutes({ started_at: job.started_at as string, completed_at: job.completed_at as string }) : 0,
+  };
+  FIGURES.set(job, figures);
+  return figures;
+}
+
+/**
+ * The summary of a build, priced by `runners` (the pool the cost report prices with): each
+ * completed job's minutes as GitHub bills them (`jobMinutes`), and each class's minutes charged
+ * and priced in the baseline by the report's own rules (`perMinuteCharge`, `baselineShare`).
+ * Pure, and linear in the record's runs and jobs (at most 64 and 256). Tolerates records of
+ * older versions that lack a field.
+ */
+export function buildSummary(build: BuildRecord, runners: Record<string, Runner>): BuildSummary {
+  const byRunner = dict<{ jobs: number; minutes: number }>();
+  let longestWait: number | null = null;
+  let firstStart: number | null = null;
+  let lastEnd: number | null = null;
+  const jobs = Object.values(build.jobs ?? {});
+  for (const job of jobs) {
+    const { start, end, wait, minutes } = figuresOf(job);
+    if (start !== null && (firstStart === null || start < firstStart)) firstStart = start;
+    if (end !== null && (lastEnd === null || end > lastEnd)) lastEnd = end;
+    if (wait !== null && (longestWait === null || wait > longestWait)) longestWait = wait;
+    if (job.runner == null) continue;
+    const line = (byRunner[job.runner] ??= { jobs: 0, minutes: 0 });
+    line.jobs += 1;
+    line.minutes += minutes;
+  }
+  const requirement = build.decision?.requirement ?? null;
+  const rate = baselineRate(runners);
+  let minutes = 0;
+  let cost = 0;
+  let hosted = 0;
+  for (const [runner, line] of Object.entries(byRunner)) {
+    const pool = Object.hasOwn(runners, runner) ? runners[runner] : undefined;
+    const billed = { runner, minutes: line.minutes, requirement, gpu: isGpuWork(requirement, pool) };
+    minutes += line.minutes;
+    cost += perMinuteCharge(billed, runners);
+    if (rate !== null && baselineShare(billed) === "priced") hosted += line.minutes * rate;
+  }
+  const runs = Object.values(build.runs ?? {})
+    .slice(0, SUMMARY_RUNS)
+    .map((run) => ({
+      id: run.id,
+      name: run.name ?? null,
+      attempt: run.attempt ?? 1,
+      status: run.status,
+      conclusion: run.conclusion ?? null,
+    }));
+  return {
+    build_id: build.build_id,
+    repository: build.repository,
+    event: build.event,
+    ref: build.ref ?? null,
+    sha: build.sha ?? null,
+    pull_request: build.pull_request ?? null,
+    created_at: build.created_at,
+    updated_at: build.updated_at,
+    status: build.status,
+    conclusion: build.conclusion ?? null,
+    decision: build.decision ?? null,
+    runners_used: build.runners_used ?? [],
+    jobs: { total: jobs.length, by_runner: byRunner },
+    queue_seconds: longestWait,
+    run_seconds:
+      firstStart !== null && lastEnd !== null && lastEnd >= firstStart ? (lastEnd - firstStart) / 1000 : null,
+    minutes,
+    cost_usd: fineUsd(cost),
+    hosted_usd: rate === null ? null : fineUsd(hosted),
+    runs,
+    links: githubLinks(build, runs),
+  };
+}
+
+/** Where the build is on GitHub: its commit, pull request and runs; only for names GitHub could have given. */
+function githubLinks(build: BuildRecord, runs: readonly { id: number }[]): BuildSummary["links"] {
+  if (!isRepository(build.repository)) return { commit: null, pull_request: null, runs: [] };
+  const base = `https://github.com/${build.repository}`;
+  const pr = build.pull_request ?? null;
+  return {
+    commit: build.sha != null && isSha(build.sha) ? `${base}/commit/${build.sha}` : null,
+    pull_request: pr !== null && Number.isSafeInteger(pr) && pr > 0 ? `${base}/pull/${pr}` : null,
+    runs: runs
+      .filter((run) => Number.isSafeInteger(run.id) && run.id > 0)
+      .map((run) => `${base}/actions/runs/${run.id}`),
   };
 }

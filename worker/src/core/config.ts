@@ -4,10 +4,12 @@ import { fallbackChain } from "./chain.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
+import { isExclusion, JOB_LIMITS, JOB_NAME, jobPatternProblem } from "./jobs.ts";
 import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
 import { hostedPrice } from "./prices.ts";
 import {
   type FailoverPolicy,
+  type JobFilter,
   type LearningPolicy,
   type Machine,
   MODES,
@@ -38,6 +40,9 @@ import { WARM_SECRET_NAME, warmHookProblems } from "./warm.ts";
  * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
  * - `learning`: `{ enabled, waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns }`, the
  *   learned router (off by default); a repository's entry overrides the top level's field by field.
+ * - `jobs`: per job name (1 to 64 of `A-Za-z0-9_-`, at most 64 jobs), `{ paths }`: 1 to 64 globs,
+ *   `!` ones excluding, read as GitHub reads a workflow's `paths:` (core/jobs.ts). Merged by name
+ *   like `ab` and `assign`: a repository's job replaces the top level's job of its name whole.
  * - `repositories`: the same keys per `owner/name`, applied over the top-level ones; `owner/*`
  *   stands for every repository of that owner not listed by name. The repositories listed here
  *   are the ones the router serves to GitHub Actions OIDC tokens. An entry's `id` (GitHub's
@@ -102,6 +107,15 @@ const ruleSchema = z.strictObject({
   patterns: z.array(z.string()).check(z.minLength(1, "must list at least one pattern")),
 });
 
+const jobSchema = z.strictObject({
+  paths: z
+    .array(z.string())
+    .check(
+      z.minLength(1, "must list at least one pattern"),
+      z.maxLength(JOB_LIMITS.patterns, `must list at most ${JOB_LIMITS.patterns} patterns`),
+    ),
+});
+
 const deploySchema = z.strictObject({
   refs: z.array(z.strictObject({ ref: text, environment: text })),
   paths: z.array(z.string()),
@@ -117,6 +131,7 @@ const policyShape = {
   failover: z.optional(failoverSchema),
   ab: z.optional(z.record(z.string(), abSchema)),
   learning: z.optional(learningSchema),
+  jobs: z.optional(z.record(z.string(), jobSchema)),
 };
 
 const policySchema = z.strictObject({
@@ -261,6 +276,15 @@ function salvagePolicy(raw: unknown): PolicyInput {
       }),
     );
   }
+  if (policy.jobs === undefined && isRecord(raw.jobs)) {
+    // Every job, so that its name is still checked; its patterns when they are all text.
+    policy.jobs = Object.fromEntries(
+      Object.entries(raw.jobs).map(([name, job]) => {
+        const paths = isRecord(job) && Array.isArray(job.paths) ? job.paths : [];
+        return [name, { paths: paths.every((p: unknown) => typeof p === "string") ? (paths as string[]) : [] }];
+      }),
+    );
+  }
   if (policy.assign === undefined && isRecord(raw.assign)) {
     policy.assign = Object.fromEntries(
       Object.entries(raw.assign).filter(
@@ -358,6 +382,8 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
   // Left out when not configured, so that a policy without it keeps its plain shape.
   const learning = resolveLearning(base.learning, input.learning);
   if (learning !== undefined) policy.learning = learning;
+  const jobs = resolveJobs(base.jobs, input.jobs);
+  if (jobs !== undefined) policy.jobs = jobs;
   checkPolicy(policy, base, where, problems);
   return policy;
 }
@@ -366,6 +392,20 @@ function resolvePolicy(base: RoutingPolicy, input: PolicyInput, where: string, p
 function resolveLearning(base: LearningPolicy | undefined, input: PolicyInput["learning"]): LearningPolicy | undefined {
   if (input === undefined) return base;
   return { ...base, ...input, enabled: input.enabled ?? base?.enabled ?? false };
+}
+
+/**
+ * The job filters: the input's jobs over the base's, by name (a job given replaces the base's of
+ * its name whole). Undefined when there are none, so that a policy without jobs keeps its plain
+ * shape; the base's own map when the input adds none, so that its compiled filters are shared.
+ */
+function resolveJobs(
+  base: Record<string, JobFilter> | undefined,
+  input: PolicyInput["jobs"],
+): Record<string, JobFilter> | undefined {
+  if (input === undefined || Object.keys(input).length === 0) return base;
+  const own = Object.entries(input).map(([name, job]): [string, JobFilter] => [name, { paths: [...job.paths] }]);
+  return dict([...Object.entries(base ?? {}), ...own]);
 }
 
 function resolveMachines(input: Record<string, { capacity?: number; labels?: string[] }>): Record<string, Machine> {
@@ -453,12 +493,43 @@ function checkPolicy(policy: RoutingPolicy, base: RoutingPolicy, where: string, 
       problems.push(`${where}ab.${id}.candidate: must differ from the class it is tested against`);
     }
   }
+  checkJobs(policy, base, where, problems);
   const defaultRunner = policy.runners[policy.assign.default];
   if (policy.mode === "self-hosted-only" && defaultRunner?.kind === "github-hosted") {
     problems.push(`${where}mode: "self-hosted-only" needs assign.default to be a self-hosted runner`);
   }
   if (policy.mode === "cloudflare-only" && hostedRunner(policy) === undefined) {
     problems.push(`${where}mode: "cloudflare-only" needs a runner of kind "github-hosted"`);
+  }
+}
+
+/**
+ * Checks the job filters `policy` declares itself (a job it inherits from `base` was checked
+ * there): how many there are, each name, each pattern under the glob cost bound, and that a
+ * filter includes something.
+ */
+function checkJobs(policy: RoutingPolicy, base: RoutingPolicy, where: string, problems: string[]): void {
+  const jobs = policy.jobs ?? {};
+  const names = Object.keys(jobs);
+  if (names.length > JOB_LIMITS.jobs) {
+    problems.push(`${where}jobs: declares ${names.length} jobs, at most ${JOB_LIMITS.jobs}`);
+  }
+  for (const name of names) {
+    const job = jobs[name];
+    if (job === undefined || (base.jobs !== undefined && Object.hasOwn(base.jobs, name) && base.jobs[name] === job)) {
+      continue;
+    }
+    const at = `${where}${formatPath(["jobs", name])}`;
+    if (!JOB_NAME.test(name)) {
+      problems.push(`${at}: a job name is 1 to 64 of A-Z, a-z, 0-9, _ and - (it names the output run-<job>)`);
+    }
+    job.paths.forEach((pattern, j) => {
+      const problem = jobPatternProblem(pattern);
+      if (problem) problems.push(`${at}.paths[${j}]: "${pattern}" ${problem}`);
+    });
+    if (job.paths.length > 0 && job.paths.every(isExclusion)) {
+      problems.push(`${at}.paths: every pattern starts with '!': with nothing included, no file ever counts`);
+    }
   }
 }
 

@@ -45,20 +45,30 @@ export interface BilledLine {
   gpu: boolean;
   jobs: number;
   minutes: number;
+  /**
+   * The UTC day the jobs completed (`YYYY-MM-DD`), for a report's `by_day`; lines without one
+   * (the month's totals behind the gauges) count in every figure but the days.
+   */
+  day?: string;
 }
 
 /** A finished job as a billed line, priced by `runners` (which tell whether it was GPU work). */
 export function costLineOf(job: CostJob, runners: Record<string, Runner>): BilledLine {
+  const completed = parseInstant(job.completed_at);
   return {
     repository: job.repository,
     requirement: job.requirement,
     runner: job.runner,
     arm: job.arm ?? null,
-    gpu: isGpuJob(job, runners[job.runner]),
+    gpu: isGpuWork(job.requirement, Object.hasOwn(runners, job.runner) ? runners[job.runner] : undefined),
     jobs: 1,
     minutes: jobMinutes(job),
+    ...(completed === null ? {} : { day: utcDay(completed) }),
   };
 }
+
+/** The UTC day (`YYYY-MM-DD`) an instant falls on: the unit the cost ledger keeps. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** How a runner's cost line was priced; `unknown` is a runner the pool does not define. */
 export type CostModelKind = "per_minute" | "monthly" | "unknown";
@@ -109,6 +119,20 @@ export interface CostReport {
   };
   /** Baseline minus actual; `percent` of the baseline, null when the baseline is 0; null without a baseline. */
   savings: { usd: number | null; percent: number | null };
+  /**
+   * Every UTC day of the period (so far), keyed `YYYY-MM-DD`: its jobs and minutes, what it
+   * cost (per-minute charges plus each fixed price's share of the day) and its baseline. The
+   * days add up to `totals` and `baseline.cost_usd`, to the cent.
+   */
+  by_day: Record<string, DayLine>;
+}
+
+/** One day of a cost report. */
+export interface DayLine {
+  jobs: number;
+  minutes: number;
+  cost_usd: number;
+  baseline_usd: number;
 }
 
 /** Days in the average month (a Julian year over 12): what a monthly price is prorated by. */
@@ -160,8 +184,12 @@ function round(value: number, digits: number): number {
 
 const cents = (usd: number) => round(usd, 2);
 
-function isGpuJob(job: Pick<CostJob, "requirement">, runner: Runner | undefined): boolean {
-  if (job.requirement === "gpu") return true;
+/**
+ * Whether billed work is GPU work, which GitHub-hosted runners cannot run (so it has no baseline
+ * price): its requirement is gpu, or the runner that ran it is labelled gpu.
+ */
+export function isGpuWork(requirement: BilledRequirement, runner: Runner | undefined): boolean {
+  if (requirement === "gpu") return true;
   return runner?.runsOn.some((label) => label.toLowerCase() === "gpu") ?? false;
 }
 
@@ -179,6 +207,31 @@ function baselineRunner(runners: Record<string, Runner>, preferred: string | und
     ...Object.values(runners),
   ];
   return candidates.find(priced) ?? null;
+}
+
+/** The per-minute rate that prices the baseline (see {@link baselineRunner}), or null when the pool has none. */
+export function baselineRate(runners: Record<string, Runner>, preferred?: string): number | null {
+  return baselineRunner(runners, preferred)?.cost.perMinuteUsd ?? null;
+}
+
+/**
+ * What a billed line is charged by the minute: its minutes at its runner's per-minute price;
+ * nothing on a fixed-monthly runner (its price is paid by the month, used or not) or on a runner
+ * the pool does not define.
+ */
+export function perMinuteCharge(line: Pick<BilledLine, "runner" | "minutes">, runners: Record<string, Runner>): number {
+  const runner = Object.hasOwn(runners, line.runner) ? runners[line.runner] : undefined;
+  return runner !== undefined && "perMinuteUsd" in runner.cost ? line.minutes * runner.cost.perMinuteUsd : 0;
+}
+
+/**
+ * How a billed line counts in the baseline: `priced` at the GitHub-hosted rate; `not_possible`
+ * for GPU work (GitHub-hosted runners cannot run it); `routing` for the router's own route jobs
+ * (without the router they would not run at all).
+ */
+export function baselineShare(line: Pick<BilledLine, "requirement" | "gpu">): "priced" | "not_possible" | "routing" {
+  if (line.requirement === ROUTING_OVERHEAD) return "routing";
+  return line.gpu ? "not_possible" : "priced";
 }
 
 interface Line {
@@ -253,41 +306,40 @@ export function costReport(
   let totalMinutes = 0;
 
   // First pass: minutes everywhere, per-minute charges where they fall, the baseline.
+  const rate = hosted?.cost.perMinuteUsd ?? null;
+  const byDay = new Map<string, Line & { baseline: number }>();
   for (const billed of lines) {
     const { minutes, jobs } = billed;
     totalJobs += jobs;
     totalMinutes += minutes;
-    const runner = runners[billed.runner];
     let line = byRunner.get(billed.runner);
     if (line === undefined) byRunner.set(billed.runner, (line = { ...emptyLine(), model: "unknown" }));
     const repository = lineAt(byRepository, billed.repository);
     const requirement = lineAt(byRequirement, billed.requirement ?? "unknown");
     const arm = billed.arm ? lineAt(byArm, billed.arm) : null;
-    const grouped = arm === null ? [line, repository, requirement] : [line, repository, requirement, arm];
+    const day = billed.day === undefined ? null : dayAt(byDay, billed.day);
+    const grouped = [line, repository, requirement, arm, day].filter((l): l is Line => l !== null);
+    const cost = perMinuteCharge(billed, runners);
     for (const l of grouped) {
       l.minutes += minutes;
       l.jobs += jobs;
+      l.cost += cost;
     }
-    if (runner === undefined) {
+    perMinuteUsd += cost;
+    if (!Object.hasOwn(runners, billed.runner)) {
       unpriced.jobs += jobs;
       unpriced.minutes += minutes;
-    } else if ("perMinuteUsd" in runner.cost) {
-      const cost = minutes * runner.cost.perMinuteUsd;
-      line.cost += cost;
-      repository.cost += cost;
-      requirement.cost += cost;
-      if (arm !== null) arm.cost += cost;
-      perMinuteUsd += cost;
     }
-    if (billed.requirement === ROUTING_OVERHEAD) {
-      // Not work the baseline would have run.
-    } else if (billed.gpu) {
+    const share = baselineShare(billed);
+    if (share === "not_possible") {
       baseline.impossibleJobs += jobs;
       baseline.impossibleMinutes += minutes;
-    } else {
+    } else if (share === "priced") {
       baseline.jobs += jobs;
       baseline.minutes += minutes;
-      if (hosted !== null) baseline.cost += minutes * hosted.cost.perMinuteUsd;
+      const usd = rate === null ? 0 : minutes * rate;
+      baseline.cost += usd;
+      if (day !== null) day.baseline += usd;
     }
   }
 
@@ -301,6 +353,8 @@ export function costReport(
     if (line === undefined) continue;
     line.cost = fixed;
     fixedUsd += fixed;
+    const perDay = runner.cost.monthlyUsd / AVERAGE_MONTH_DAYS;
+    for (const [key, share] of dayShares(start, end)) dayAt(byDay, key).cost += perDay * share;
     if (line.minutes === 0) {
       unallocatedUsd += fixed;
       continue;
@@ -346,7 +400,71 @@ export function costReport(
       hosted === null
         ? { usd: null, percent: null }
         : { usd: cents(saved), percent: baseline.cost === 0 ? null : round((saved / baseline.cost) * 100, 1) },
+    by_day: dayLines(byDay, start, end, actual, baseline.cost),
   };
+}
+
+function dayAt(days: Map<string, Line & { baseline: number }>, key: string): Line & { baseline: number } {
+  let day = days.get(key);
+  if (day === undefined) days.set(key, (day = { ...emptyLine(), baseline: 0 }));
+  return day;
+}
+
+/** Each UTC day [start, end) touches, with the share of a whole day of it inside (1 for a whole day). */
+function dayShares(start: number, end: number): [string, number][] {
+  const shares: [string, number][] = [];
+  for (let day = Math.floor(start / DAY_MS) * DAY_MS; day < end; day += DAY_MS) {
+    shares.push([utcDay(day), (Math.min(end, day + DAY_MS) - Math.max(start, day)) / DAY_MS]);
+  }
+  return shares;
+}
+
+/**
+ * The report's days, every one of the period's and any other a line named, oldest first; their
+ * dollars rounded so that they add up to the rounded totals ({@link splitCents}).
+ */
+function dayLines(
+  byDay: Map<string, Line & { baseline: number }>,
+  start: number,
+  end: number,
+  actual: number,
+  baseline: number,
+): Record<string, DayLine> {
+  for (const [key] of dayShares(start, end)) dayAt(byDay, key);
+  const days = [...byDay].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const costs = splitCents(
+    days.map(([, d]) => d.cost),
+    cents(actual),
+  );
+  const baselines = splitCents(
+    days.map(([, d]) => d.baseline),
+    cents(baseline),
+  );
+  return Object.fromEntries(
+    days.map(([key, d], i) => [
+      key,
+      { jobs: d.jobs, minutes: d.minutes, cost_usd: costs[i] ?? 0, baseline_usd: baselines[i] ?? 0 },
+    ]),
+  );
+}
+
+/**
+ * Dollar amounts rounded to cents so that they add up to `total` (itself in cents): each is
+ * rounded down, and the cents left over go to those with the largest remainders. Should the
+ * parts not add up to about the total (they always do in a report), each is rounded alone.
+ */
+export function splitCents(parts: readonly number[], total: number): number[] {
+  const scaled = parts.map((usd) => usd * 100);
+  const floors = scaled.map((x) => Math.floor(round(x, 6)));
+  let left = Math.round(total * 100) - floors.reduce((a, b) => a + b, 0);
+  if (left < 0 || left > parts.length) return parts.map(cents);
+  const order = scaled.map((x, i) => [x - (floors[i] ?? 0), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left === 0) break;
+    floors[i] = (floors[i] ?? 0) + 1;
+    left--;
+  }
+  return floors.map((c) => c / 100);
 }
 
 /** Longest rolling period `Nd` accepts. */

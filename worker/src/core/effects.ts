@@ -94,6 +94,9 @@ const workflowOf = (build: BuildRecord, job: JobState) => job.workflow ?? build.
 /** The runner label for a job whose labels fit no runner class. */
 export const UNKNOWN_RUNNER = "unknown";
 
+/** The `suggested` label of a job whose build nothing was routed for (no decision). */
+export const NO_SUGGESTION = "none";
+
 /**
  * Derives a change's effects. Pure, and applied in the same transaction as the change, so a
  * delivery is counted, billed and alerted exactly once.
@@ -198,7 +201,7 @@ function jobEffects(
     count("jobs", { runner, conclusion });
     if (routing) count("routingJobs", { runner, conclusion });
     else {
-      count("accuracy", { suggested: after.decision?.runner ?? "none", used: runner });
+      count("accuracy", { suggested: after.decision?.runner ?? NO_SUGGESTION, used: runner });
       effects.alerts.push({ kind: "job_ran", build: after, job });
     }
     if (arm !== null) count("abJobs", { runner, arm, conclusion });

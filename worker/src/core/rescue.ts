@@ -11,6 +11,15 @@ import { DEFAULT_QUEUE_TARGET_SECONDS, type Requirement, type RoutingPolicy, typ
 
 const ms = (iso: string): number => Date.parse(iso);
 
+/**
+ * Seconds a queued job may wait for its class before it counts as stuck: the class's
+ * `queueTargetSeconds`, else {@link DEFAULT_QUEUE_TARGET_SECONDS} (also for a job whose class
+ * is not known).
+ */
+export function queueTarget(runner: Pick<Runner, "queueTargetSeconds"> | undefined): number {
+  return runner?.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS;
+}
+
 export type RescueAction = "wait" | "rescue" | "alert" | "give_up";
 
 export interface RescueInput {
@@ -42,7 +51,7 @@ export function rescueAction(
   const runner = policy.runners[input.runnerClass];
   const wait = (reason: string) => ({ action: "wait" as const, reason, fallback: null });
   if (runner === undefined) return wait(`unknown runner class "${input.runnerClass}"`);
-  const target = runner.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS;
+  const target = queueTarget(runner);
   const waited = Math.floor((ms(input.now) - ms(input.queuedAt)) / 1000);
   if (!(waited > target)) return wait(`queued ${waited} s of ${runner.id}'s ${target} s target`);
   const stuck = `queued ${waited} s, past ${runner.id}'s ${target} s target`;
@@ -88,7 +97,7 @@ export function watchSeconds(policy: RoutingPolicy, build: BuildRecord, jobId: n
   const runnerClass = job === undefined ? null : jobClass(policy, job, build);
   const runner = runnerClass === null ? undefined : policy.runners[runnerClass];
   if (runner === undefined) return alertAfter;
-  return Math.min(alertAfter, runner.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS);
+  return Math.min(alertAfter, queueTarget(runner));
 }
 
 export interface StuckDecision {

@@ -1,3 +1,4 @@
+import { withJobs } from "./jobs.ts";
 import { type LearnedStats, type LearnOptions, learnedChoice } from "./learn.ts";
 import type { FleetSnapshot } from "./load.ts";
 import { treeRoute } from "./tree-route.ts";
@@ -24,12 +25,25 @@ export interface RouteOptions {
  * (`learnedChoice`: the cheapest expected cost and wait within what the tree allows, the paths
  * rule while nothing is known), and the decision carries its `learned` note (the probability of
  * the choice, and the requirement its jobs are learned under).
+ *
+ * Whoever decided, the decision then carries the policy's per-job verdicts (`jobs`, when the
+ * policy declares any: core/jobs.ts), here and nowhere else, so that every decision has them.
  */
 export function route(
   input: RoutingInput,
   policy: RoutingPolicy,
   fleet: FleetSnapshot | null,
   options: RouteOptions = {},
+): Decision {
+  return withJobs(routeRunner(input, policy, fleet, options), input, policy);
+}
+
+/** The runner part of the decision: the learner's, for a policy that learns and has its history, else the tree's with the load. */
+function routeRunner(
+  input: RoutingInput,
+  policy: RoutingPolicy,
+  fleet: FleetSnapshot | null,
+  options: RouteOptions,
 ): Decision {
   const { history } = options;
   if (policy.learning?.enabled && history !== undefined && history !== null) {

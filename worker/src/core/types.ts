@@ -111,6 +111,28 @@ export interface RoutingPolicy {
   ab: Record<string, AbTest>;
   /** The learned router's settings; absent (as when not configured) or not enabled: the decision tree decides. */
   learning?: LearningPolicy;
+  /**
+   * Per-job path filters, by job name: each decision says, per job, whether its inputs changed
+   * (core/jobs.ts). Absent when the policy declares none, so that such a policy keeps its plain shape.
+   */
+  jobs?: Record<string, JobFilter>;
+}
+
+/**
+ * A job's path filter, read as GitHub reads a workflow's `paths:`: a changed file counts when
+ * the last pattern it matches is a positive one (`!` patterns exclude).
+ */
+export interface JobFilter {
+  /** Globs, in order; a leading `!` makes one an exclusion. */
+  paths: string[];
+}
+
+/** Whether one declared job's inputs changed, and why. */
+export interface JobVerdict {
+  /** False only when the file list is known, complete, and no file counts for the job. */
+  run: boolean;
+  /** Short and bounded: at most one file and one pattern, or the patterns cut short. */
+  reasons: string[];
 }
 
 /**
@@ -186,6 +208,8 @@ export interface Decision {
   arm: "control" | "candidate" | null;
   /** How the learned router decided; present only for a repository whose policy has `learning.enabled`. */
   learned?: LearnedNote;
+  /** Per declared job, whether its inputs changed; present only when the policy declares `jobs`. */
+  jobs?: Record<string, JobVerdict>;
 }
 
 /** What the learned router says of its choice beside the decision (core/learn.ts `LearnedChoice`). */

@@ -1,5 +1,13 @@
-import type { BuildRecord } from "../core/index.ts";
-import { first, type Sql } from "./sql.ts";
+import {
+  type BuildCursor,
+  type BuildQuery,
+  type BuildRecord,
+  type BuildSummary,
+  buildSummary,
+  encodeCursor,
+  type Runner,
+} from "../core/index.ts";
+import { first, type Sql, type SqlValue } from "./sql.ts";
 
 /** Build records kept in memory, the most recently changed (bounded: a few megabytes at most). */
 const RECENT_BUILDS = 256;
@@ -9,13 +17,50 @@ const commitKey = (repository: string, sha: string) => `${repository.toLowerCase
 /** KV takes one write per key per second: a build's copy is written at most this often. */
 export const KV_WRITE_INTERVAL_MS = 1_000;
 
+/** GET /builds lists the builds of the last 31 days: their summaries are kept this long. */
+export const BUILD_LIST_RETENTION_DAYS = 31;
+
+/**
+ * Writes a build's summary row: the columns GET /builds filters on, and the summary itself.
+ * Its `created_at` is the record's (else `seenAt`), set once, so a build keeps its place in the
+ * list however often it changes.
+ */
+export function putBuildSummary(sql: Sql, summary: BuildSummary, seenAt: number): void {
+  const created = Date.parse(summary.created_at);
+  sql.exec(
+    `INSERT INTO build_list (build_id, repository, runner, requirement, status, conclusion, created_at, summary)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (build_id) DO UPDATE SET runner = excluded.runner, requirement = excluded.requirement,
+       status = excluded.status, conclusion = excluded.conclusion, summary = excluded.summary`,
+    summary.build_id,
+    summary.repository.toLowerCase(),
+    summary.decision?.runner ?? null,
+    summary.decision?.requirement ?? null,
+    summary.status,
+    summary.conclusion,
+    Number.isFinite(created) ? created : seenAt,
+    JSON.stringify(summary),
+  );
+}
+
+/** A page of GET /builds: the summaries, newest first, and the cursor of the next page (null on the last). */
+export interface BuildPage {
+  builds: BuildSummary[];
+  next_cursor: string | null;
+}
+
 /**
  * Live build records (24 hours, like their KV copies) and which build each commit belongs to.
  * Also when each build's KV copy was last written, so that copies are written at most once a
- * second per key: a copy asked for sooner is owed, and written by the Ledger's alarm.
+ * second per key: a copy asked for sooner is owed, and written by the Ledger's alarm. Every
+ * write of a record writes its summary row too (`build_list`, kept
+ * {@link BUILD_LIST_RETENTION_DAYS} days), in the same transaction: one derivation from the
+ * record, whatever the table holds.
  */
 export class BuildStore {
   private readonly sql: Sql;
+  /** The runner pool that prices the summaries (the cost report's). */
+  private readonly runners: () => Record<string, Runner>;
   /**
    * The records of the builds changed last, by commit: a build's events come close together,
    * and reading one back is the most part of applying one. Every write goes through this store,
@@ -23,8 +68,9 @@ export class BuildStore {
    */
   private readonly recent = new Map<string, BuildRecord>();
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, runners: () => Record<string, Runner>) {
     this.sql = sql;
+    this.runners = runners;
   }
 
   byId(buildId: string): BuildRecord | null {
@@ -73,6 +119,7 @@ export class BuildStore {
       now,
       now,
     );
+    putBuildSummary(this.sql, buildSummary(build, this.runners()), now);
     this.remember(build);
     if (build.sha !== null) {
       this.sql.exec(
@@ -84,8 +131,9 @@ export class BuildStore {
     }
   }
 
-  update(build: BuildRecord): void {
+  update(build: BuildRecord, now: number): void {
     this.sql.exec("UPDATE builds SET record = ? WHERE build_id = ?", JSON.stringify(build), build.build_id);
+    putBuildSummary(this.sql, buildSummary(build, this.runners()), now);
     // Its commit may point at a later build: keep the copy only where it is the commit's build.
     if (build.sha !== null && this.recent.get(commitKey(build.repository, build.sha))?.build_id === build.build_id) {
       this.remember(build);
@@ -95,6 +143,57 @@ export class BuildStore {
   /** Removes a build that another took the place of (its commit points at the new one). */
   remove(buildId: string): void {
     this.sql.exec("DELETE FROM builds WHERE build_id = ?", buildId);
+    this.sql.exec("DELETE FROM build_list WHERE build_id = ?", buildId);
+  }
+
+  /**
+   * A page of build summaries, newest first (created_at, then build_id, both descending), those
+   * after the query's cursor that its filters let through: a keyset read over `build_list`'s
+   * indexes, at most `limit` + 1 rows, whatever the table holds.
+   */
+  list(query: BuildQuery): BuildPage {
+    const { filters, limit, after } = query;
+    const where: string[] = [];
+    const args: SqlValue[] = [];
+    const equal = (column: string, value: string | null) => {
+      if (value === null) return;
+      where.push(`${column} = ?`);
+      args.push(value);
+    };
+    equal("repository", filters.repository);
+    equal("runner", filters.runner);
+    equal("requirement", filters.requirement);
+    equal("status", filters.status);
+    equal("conclusion", filters.conclusion);
+    if (filters.since !== null) {
+      where.push("created_at >= ?");
+      args.push(filters.since);
+    }
+    if (filters.until !== null) {
+      where.push("created_at < ?");
+      args.push(filters.until);
+    }
+    if (after !== null) {
+      // Written so that the index's range on created_at is used: (created_at, build_id) < the cursor's.
+      where.push("created_at <= ? AND (created_at < ? OR build_id < ?)");
+      args.push(after.createdAt, after.createdAt, after.buildId);
+    }
+    const rows = this.sql
+      .exec<{ build_id: string; created_at: number; summary: string }>(
+        `SELECT build_id, created_at, summary FROM build_list ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+         ORDER BY created_at DESC, build_id DESC LIMIT ?`,
+        ...args,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const cursor: BuildCursor | null =
+      rows.length > limit && last !== undefined ? { createdAt: last.created_at, buildId: last.build_id } : null;
+    return {
+      builds: page.map((row) => JSON.parse(row.summary) as BuildSummary),
+      next_cursor: cursor === null ? null : encodeCursor(cursor, filters),
+    };
   }
 
   /**
@@ -135,6 +234,17 @@ export class BuildStore {
   /** When the next owed KV copy is due, or null. */
   nextKvDue(): number | null {
     return first<{ due: number | null }>(this.sql, "SELECT MIN(kv_due) AS due FROM builds")?.due ?? null;
+  }
+
+  /** Deletes up to `limit` summaries of builds created before `before`; true when some may remain. */
+  pruneList(before: number, limit: number): boolean {
+    return (
+      this.sql.exec(
+        "DELETE FROM build_list WHERE build_id IN (SELECT build_id FROM build_list WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        before,
+        limit,
+      ).rowsWritten >= limit
+    );
   }
 
   /** Deletes up to `limit` builds created before `before`, with their commits; true when some may remain. */

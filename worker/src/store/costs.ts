@@ -8,6 +8,7 @@ export const COST_JOB_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 export const COST_DAY_RETENTION_DAYS = 400;
 
 interface DayRow extends Record<string, string | number> {
+  day: string;
   repository: string;
   runner: string;
   requirement: string;
@@ -18,6 +19,7 @@ interface DayRow extends Record<string, string | number> {
 }
 
 const toLine = (row: DayRow): BilledLine => ({
+  day: row.day,
   repository: row.repository,
   runner: row.runner,
   requirement: row.requirement === "" ? null : (row.requirement as Requirement),
@@ -65,7 +67,7 @@ export class CostStore {
   days(firstDay: string, lastDay: string): BilledLine[] {
     return this.sql
       .exec<DayRow>(
-        "SELECT repository, runner, requirement, arm, gpu, jobs, minutes FROM cost_days WHERE day >= ? AND day <= ?",
+        "SELECT day, repository, runner, requirement, arm, gpu, jobs, minutes FROM cost_days WHERE day >= ? AND day <= ?",
         firstDay,
         lastDay,
       )

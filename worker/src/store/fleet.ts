@@ -190,6 +190,17 @@ export class FleetStore {
       .map(toJob);
   }
 
+  /**
+   * Jobs queued for a runner since before `before`, the longest waiting first (GET /queue's
+   * `waiting_too_long`): by the state index, at most the jobs queued now.
+   */
+  queuedBefore(before: number): FleetJob[] {
+    return this.sql
+      .exec<JobRow>("SELECT * FROM fleet_jobs WHERE state = 'queued' AND since < ? ORDER BY since", before)
+      .toArray()
+      .map(toJob);
+  }
+
   /** Jobs due a check at `now`, soonest first. */
   dueChecks(now: number, limit: number): FleetJob[] {
     return this.sql

@@ -1,4 +1,4 @@
-import { type AttemptResult, type NextStep, nextStep } from "../core/index.ts";
+import { type AttemptResult, type NextStep, nextStep, type OutboxStatus } from "../core/index.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
 export interface OutboxRow {
@@ -7,6 +7,18 @@ export interface OutboxRow {
   build_id: string;
   payload: string;
   attempts: number;
+}
+
+/** An alert as GET /alerts lists it: never its payload (the Discord message). */
+export interface AlertView {
+  id: number;
+  kind: string;
+  build_id: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  next_at: string;
 }
 
 /**
@@ -82,6 +94,32 @@ export class Outbox {
   /** Gives up on a row without trying it. */
   fail(row: OutboxRow, why: string): void {
     this.sql.exec("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", why, row.id);
+  }
+
+  /** The latest `limit` alerts (of `status` when given), newest first: by id, which grows with each alert queued. */
+  list(status: OutboxStatus | null, limit: number): AlertView[] {
+    return this.sql
+      .exec<{
+        id: number;
+        kind: string;
+        build_id: string;
+        status: string;
+        attempts: number;
+        last_error: string | null;
+        created_at: number;
+        next_at: number;
+      }>(
+        `SELECT id, kind, build_id, status, attempts, last_error, created_at, next_at FROM outbox
+         ${status === null ? "" : "WHERE status = ?"} ORDER BY id DESC LIMIT ?`,
+        ...(status === null ? [] : [status]),
+        limit,
+      )
+      .toArray()
+      .map((row) => ({
+        ...row,
+        created_at: new Date(row.created_at).toISOString(),
+        next_at: new Date(row.next_at).toISOString(),
+      }));
   }
 
   /** Deletes finished rows older than `before`. */

@@ -1,4 +1,6 @@
 import {
+  type BuildRecord,
+  buildSummary,
   type CostJob,
   costLineOf,
   DURATION_BUCKETS,
@@ -7,6 +9,7 @@ import {
   MAX_STORED_LABELS,
   type Runner,
 } from "../core/index.ts";
+import { putBuildSummary } from "./builds.ts";
 import { first, type Sql } from "./sql.ts";
 
 /**
@@ -29,8 +32,12 @@ import { first, type Sql } from "./sql.ts";
  * 5. the learned router's history: estimates per job, workflow, repository, organisation and
  *    class on each runner class (`learn_stats`) and which jobs builds run (`learn_rosters`), each
  *    bounded by a row count kept in `meta`. Two new tables; nothing else changes.
+ * 6. the operator dashboard's reads: a summary row per build kept 31 days (`build_list`, filled
+ *    from the live builds when upgrading), queue waits per class and hour (`queue_hours`),
+ *    routing accuracy per day (`accuracy_days`) and the last published simulation
+ *    (`simulations`). Four new tables; nothing else changes.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -206,6 +213,40 @@ const TABLES = `
     touched INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS learn_rosters_touched ON learn_rosters (touched);
+  CREATE TABLE IF NOT EXISTS build_list (
+    build_id TEXT PRIMARY KEY,
+    repository TEXT NOT NULL,
+    runner TEXT,
+    requirement TEXT,
+    status TEXT NOT NULL,
+    conclusion TEXT,
+    created_at INTEGER NOT NULL,
+    summary TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS build_list_created ON build_list (created_at, build_id);
+  CREATE INDEX IF NOT EXISTS build_list_repository ON build_list (repository, created_at);
+  CREATE TABLE IF NOT EXISTS queue_hours (
+    runner_class TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    jobs INTEGER NOT NULL,
+    queue_seconds REAL NOT NULL,
+    max_seconds REAL NOT NULL,
+    over_target INTEGER NOT NULL,
+    PRIMARY KEY (runner_class, hour)
+  );
+  CREATE INDEX IF NOT EXISTS queue_hours_hour ON queue_hours (hour);
+  CREATE TABLE IF NOT EXISTS accuracy_days (
+    day TEXT NOT NULL,
+    suggested TEXT NOT NULL,
+    used TEXT NOT NULL,
+    jobs INTEGER NOT NULL,
+    PRIMARY KEY (day, suggested, used)
+  );
+  CREATE TABLE IF NOT EXISTS simulations (
+    key TEXT PRIMARY KEY,
+    published_at INTEGER NOT NULL,
+    document TEXT NOT NULL
+  );
 `;
 
 /** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
@@ -236,11 +277,23 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   if (found === SCHEMA_VERSION) return found;
   if (found === 1) fromVersion1(sql, context);
   sql.exec(TABLES);
+  if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     String(SCHEMA_VERSION),
   );
   return found;
+}
+
+/**
+ * Version 5 → 6 (and any older version on its way): a summary row for each live build, as
+ * BuildStore writes them, so GET /builds lists the builds of the last day at once.
+ */
+function buildListFromBuilds(sql: Sql, context: MigrationContext): void {
+  const runners = context.runners ?? {};
+  for (const row of sql.exec<{ record: string; created_at: number }>("SELECT record, created_at FROM builds")) {
+    putBuildSummary(sql, buildSummary(JSON.parse(row.record) as BuildRecord, runners), row.created_at);
+  }
 }
 
 /** Version 1 → 2. Columns are added, the fleet row becomes rows, job costs become day and month totals. */
