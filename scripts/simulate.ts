@@ -7,6 +7,7 @@
  *                       [--json OUT.json] [--chart OUT.svg] [--publish URL [--token TOKEN]]
  *   npm run simulate -- --chart docs/simulate.svg        (the README's chart: the default trace)
  *   npm run simulate -- --generate FILE [--days 30] [--seed 7] [--builds 500] [--config ROUTING.json]
+ *   npm run simulate -- --scenario burst [--seed 7]      (fair shares: a large repository's burst)
  *
  * Without `--trace` it runs on a generated trace (30 days, seed 7). It prints a table per policy
  * (cost, cost per build, p50/p95 queue, p95 time to green, failed placements, SLO violations,
@@ -23,9 +24,11 @@ import { parseArgs } from "node:util";
 import { SECRET_NAMES } from "../worker/src/bindings.ts";
 import { parseRoutingConfig, type RoutingConfig, RoutingConfigError } from "../worker/src/core/index.ts";
 import { parseRouterUrl, routerEndpoint } from "./router-url.ts";
+import { BURST_REPOSITORY, burstConfig, burstTrace } from "./simulate/burst.ts";
 import { chartSvg } from "./simulate/chart.ts";
 import { DEFAULT_GENERATE, generateTrace } from "./simulate/generate.ts";
-import { aimsText, details, jsonDocument, LEGEND, table } from "./simulate/report.ts";
+import { FAIR_POLICY, POLICY_NAMES, type PolicyName } from "./simulate/policies.ts";
+import { aimsText, details, fairnessText, jsonDocument, LEGEND, table } from "./simulate/report.ts";
 import { simulate } from "./simulate/run.ts";
 import { parseSettings, SettingsError, type SimSettings } from "./simulate/settings.ts";
 import { parseTrace, type TraceCommit, TraceError } from "./simulate/trace.ts";
@@ -34,6 +37,7 @@ export const USAGE = `usage:
   npm run simulate -- [--trace FILE] [--config ROUTING.json] [--settings SIM.json] [--json OUT.json] [--chart OUT.svg]
                       [--publish URL [--token TOKEN]]
   npm run simulate -- --generate FILE [--days 30] [--seed 7] [--builds 500] [--config ROUTING.json]
+  npm run simulate -- --scenario burst [--seed 7] [--config ROUTING.json] [--json OUT.json]
 
   --trace FILE        the commits, JSON Lines (without it: a generated trace, 30 days, seed 7)
   --config FILE       the routing configuration (default: the built-in defaults)
@@ -42,6 +46,9 @@ export const USAGE = `usage:
   --chart FILE        an SVG: cost against p95 queue per policy, and the learner's regret over time
   --publish URL       send the --json document to the router at URL (PUT /simulation), for its dashboard
   --token TOKEN       the router's API token, for --publish (default: $API_TOKEN)
+  --scenario burst    instead of a trace: one repository's 40-job burst beside steady small ones on a
+                      self-hosted-only pool (its own configuration unless --config), compared by tree,
+                      tree+load and tree+load+fair (fair shares on), with each policy's fairness
   --generate FILE     write a generated trace and stop
   --days N, --seed N, --builds N   the generated trace's length, seed and builds per 30 days`;
 
@@ -125,6 +132,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         builds: { type: "string" },
         publish: { type: "string" },
         token: { type: "string" },
+        scenario: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -140,7 +148,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   const text = (key: string) => (typeof values[key] === "string" ? (values[key] as string) : undefined);
   try {
     const router = publishTarget(text("publish"), text("token"), io.env ?? process.env);
-    const config = readConfig(text("config"), io.cwd);
+    const scenario = scenarioOf(text("scenario"), text("trace"), text("generate"));
+    const config =
+      scenario === "burst" && text("config") === undefined ? burstConfig() : readConfig(text("config"), io.cwd);
     const generation = {
       days: text("days") === undefined ? DEFAULT_GENERATE.days : positive(text("days"), "days"),
       seed: text("seed") === undefined ? DEFAULT_GENERATE.seed : positive(text("seed"), "seed"),
@@ -160,19 +170,30 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const settings = readSettings(text("settings"), io.cwd);
     const tracePath = text("trace");
     const trace: TraceCommit[] = parseTrace(
-      tracePath === undefined ? generateTrace(config, generation) : readFileSync(resolve(io.cwd, tracePath), "utf8"),
+      scenario === "burst"
+        ? burstTrace(generation.seed)
+        : tracePath === undefined
+          ? generateTrace(config, generation)
+          : readFileSync(resolve(io.cwd, tracePath), "utf8"),
     );
     const source =
-      tracePath ??
-      `generated (${generation.days} days, seed ${generation.seed}, ${generation.buildsPerMonth} builds per 30 days)`;
+      scenario === "burst"
+        ? `scenario burst, seed ${generation.seed}`
+        : (tracePath ??
+          `generated (${generation.days} days, seed ${generation.seed}, ${generation.buildsPerMonth} builds per 30 days)`);
     const jobs = trace.reduce((a, c) => a + c.jobs.length, 0);
     const first = trace[0] as TraceCommit;
     const last = trace.at(-1) as TraceCommit;
     io.stdout.write(
       `simulate: ${trace.length} commits, ${jobs} jobs, ${first.at} to ${last.at} (${source}); wait price $${settings.waitUsdPerMinute}/min; seed ${settings.seed}\n\n`,
     );
-    const run = simulate(trace, config, settings);
-    io.stdout.write(`${table(run.figures)}\n\n${LEGEND}\n\n${details(run.figures)}\n\naims:\n${aimsText(run.aims)}\n`);
+    const run =
+      scenario === "burst"
+        ? simulate(trace, config, settings, BURST_POLICIES, BURST_REPOSITORY)
+        : simulate(trace, config, settings, POLICY_NAMES);
+    io.stdout.write(
+      `${table(run.figures)}\n\n${LEGEND}\n\n${details(run.figures)}\n\n${fairnessText(run.figures)}\n\naims:\n${aimsText(run.aims)}\n`,
+    );
     const used = process.cpuUsage(cpu);
     const cpuMs = (used.user + used.system) / 1000;
     const wallMs = performance.now() - wall;
@@ -214,6 +235,28 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     throw error;
   }
+}
+
+/** The scenarios `--scenario` runs instead of a trace. */
+const SCENARIOS = ["burst"] as const;
+
+/** The policies `--scenario burst` compares: the tree, with the load, and with fair shares too. */
+const BURST_POLICIES: readonly PolicyName[] = ["tree", "tree+load", FAIR_POLICY];
+
+/** The scenario asked for, checked against the options it replaces; undefined without `--scenario`. */
+function scenarioOf(
+  scenario: string | undefined,
+  trace: string | undefined,
+  generate: string | undefined,
+): (typeof SCENARIOS)[number] | undefined {
+  if (scenario === undefined) return undefined;
+  if (!(SCENARIOS as readonly string[]).includes(scenario)) {
+    throw new UsageError(`--scenario must be one of: ${SCENARIOS.join(", ")}`);
+  }
+  if (trace !== undefined || generate !== undefined) {
+    throw new UsageError("--scenario is a trace of its own: leave out --trace and --generate");
+  }
+  return scenario as (typeof SCENARIOS)[number];
 }
 
 /** The router `--publish` names and the token to send it, checked before the run; null without `--publish`. */

@@ -13,10 +13,15 @@
  * (`learned+prewarm`); a warm slot's idle minutes are billed on a per-minute class.
  *
  * The fleet's load the router sees is built as the Worker builds it: `fleetSnapshot` over
- * counts of busy jobs (running) and queued jobs (waiting for a slot or booting on one).
+ * counts of busy jobs (running) and queued jobs (waiting for a slot or booting on one), those
+ * counts per repository (fair shares), and each class's typical run time, the median of the
+ * run times it has seen in the Ledger's histogram buckets.
  */
 import {
+  addActive,
+  bucketOf,
   type Decision,
+  DURATION_BUCKETS,
   type FleetCounts,
   type FleetMachine,
   type FleetSnapshot,
@@ -25,6 +30,7 @@ import {
   type Requirement,
   type RoutingConfig,
   type Runner,
+  typicalRunSeconds,
 } from "../../worker/src/core/index.ts";
 import { classSettings, type SimSettings } from "./settings.ts";
 import type { TraceCommit, TraceJob } from "./trace.ts";
@@ -104,6 +110,8 @@ interface Slot {
   /** Bumped whenever a pending warm or expiry event no longer applies. */
   epoch: number;
   prewarmed: boolean;
+  /** The repository of the job starting or running on it (lower-cased), for fair shares' counts. */
+  repository: string | null;
 }
 
 interface Pending {
@@ -119,6 +127,8 @@ export interface ClassState {
   perMinuteUsd: number | null;
   slots: Slot[];
   queue: Pending[];
+  /** Run seconds of the jobs it ran, per `DURATION_BUCKETS` bound (+Inf last), as the Ledger's histogram counts them. */
+  runHistogram: number[];
 }
 
 type Event =
@@ -220,8 +230,10 @@ function classStates(config: RoutingConfig, settings: SimSettings): Map<string, 
           endAt: 0,
           epoch: 0,
           prewarmed: false,
+          repository: null,
         })),
         queue: [],
+        runHistogram: Array.from({ length: DURATION_BUCKETS.length + 1 }, () => 0),
       });
     }
   }
@@ -427,6 +439,7 @@ export class Simulation {
       } else start = this.now + cls.coldMs;
       slot.epoch++;
       slot.prewarmed = false;
+      slot.repository = this.repositoryOf(run);
       slot.state = start > this.now ? "starting" : "busy";
       slot.endAt = start + run.runMs;
       run.startedAt = start;
@@ -440,6 +453,10 @@ export class Simulation {
     run.doneAt = this.now;
     slot.state = "cold";
     slot.epoch++;
+    slot.repository = null;
+    const bucket = cls.runHistogram;
+    const i = bucketOf(run.runMs / 1000);
+    bucket[i] = (bucket[i] ?? 0) + 1;
     this.version++;
     const commit = this.commits[run.commit] as CommitRun;
     const trace = this.trace[run.commit] as TraceCommit;
@@ -503,9 +520,12 @@ export class Simulation {
     const busyByMachine = new Map<string, number>();
     const busyByClass = new Map<string, number>();
     const queuedByClass = new Map<string, number>();
+    const activeByClass = new Map<string, Map<string, number>>();
+    const runSecondsByClass = new Map<string, number>();
     for (const cls of this.classes.values()) {
       let busy = 0;
       let starting = 0;
+      for (const pending of cls.queue) addActive(activeByClass, cls.id, this.repositoryOf(pending.run), 1);
       const seen = new Set<string>();
       for (const slot of cls.slots) {
         if (slot.machine !== null && !seen.has(slot.machine)) {
@@ -517,13 +537,31 @@ export class Simulation {
           if (slot.machine !== null) busyByMachine.set(slot.machine, (busyByMachine.get(slot.machine) ?? 0) + 1);
         }
         if (slot.state === "starting") starting++;
+        if ((slot.state === "busy" || slot.state === "starting") && slot.repository !== null) {
+          addActive(activeByClass, cls.id, slot.repository, 1);
+        }
       }
       busyByClass.set(cls.id, busy);
       queuedByClass.set(cls.id, cls.queue.length + starting);
+      const runSeconds = typicalRunSeconds(cls.runHistogram);
+      if (runSeconds !== undefined) runSecondsByClass.set(cls.id, runSeconds);
     }
-    const counts = { machines, busyByMachine, busyByClass, queuedByClass, waitingByClass: new Map<string, number>() };
+    const counts: FleetCounts = {
+      machines,
+      busyByMachine,
+      busyByClass,
+      queuedByClass,
+      waitingByClass: new Map<string, number>(),
+      activeByClass,
+      runSecondsByClass,
+    };
     this.counts = { version: this.version, counts };
     return counts;
+  }
+
+  /** The repository of a job's commit. */
+  private repositoryOf(run: JobRun): string {
+    return (this.trace[run.commit] as TraceCommit).repository;
   }
 
   /** The fleet snapshot a webhook for `repository` would be decided with now. */

@@ -12,6 +12,7 @@ import {
   type RoutingConfig,
 } from "../../worker/src/core/index.ts";
 import type { JobRun, SimResult } from "./engine.ts";
+import type { Fairness } from "./fairness.ts";
 import { classSettings, type SimSettings } from "./settings.ts";
 import type { TraceCommit } from "./trace.ts";
 
@@ -71,6 +72,8 @@ export interface PolicyFigures {
   regret_by_day: number[];
   /** Cumulative objective at the end of each day (USD). */
   objective_by_day: number[];
+  /** How evenly queue time fell on the repositories (filled in by `addFairness`). */
+  fairness: Fairness | null;
 }
 
 /** Nearest-rank percentile; 0 for no values. */
@@ -197,6 +200,7 @@ export function figuresOf(
     regret: null,
     regret_by_day: [],
     objective_by_day: objectiveByDay,
+    fairness: null,
   };
 }
 

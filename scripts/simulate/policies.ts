@@ -7,6 +7,7 @@
  * - `static-self-hosted`: every job on the policy's default runner (a baseline).
  * - `tree`: the decision tree on the paths, no load: `route(input, policy, null)`.
  * - `tree+load`: the tree with today's load-aware failover: `route(input, policy, snapshot)`.
+ * - `tree+load+fair`: `tree+load` with fair shares on (`FAIR_POLICY`, run by `--scenario burst`).
  * - `learned`: `learnedChoice(input, policy, snapshot, stats)`, learning from every job it ran;
  *   its snapshot also counts as queued the jobs of builds it routed that GitHub has not queued
  *   yet (`withPending`: the Ledger knows the builds it routed before their `workflow_job`s come).
@@ -25,6 +26,7 @@
  */
 import {
   createStats,
+  DEFAULT_FAIR_SHARE,
   hostedRunner,
   type LearnedStats,
   type LearnOptions,
@@ -52,7 +54,15 @@ export const POLICY_NAMES = [
   "oracle",
   "oracle-per-commit",
 ] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/**
+ * `tree+load` with fair shares on (core/fair-share.ts): the same configuration with
+ * `fairShare.enabled` true (its weights, caps, priority and wait bound as configured, else the
+ * defaults). Compared beside the others where fair shares are what is shown (`--scenario burst`).
+ */
+export const FAIR_POLICY = "tree+load+fair";
+
+export type PolicyName = (typeof POLICY_NAMES)[number] | typeof FAIR_POLICY;
 
 const policyOf = (sim: Simulation, commit: TraceCommit): RoutingPolicy => policyFor(sim.config, commit.repository);
 
@@ -65,14 +75,20 @@ function fixed(name: PolicyName, classOf: (policy: RoutingPolicy) => string): Si
   };
 }
 
-/** The decision tree, with the fleet's load or without. */
-function tree(name: PolicyName, withLoad: boolean, warmPool?: (runner: string) => number): SimPolicy {
+/** The policy with fair shares on: the configured ones, else the defaults, enabled. */
+function withFairShare(policy: RoutingPolicy): RoutingPolicy {
+  return { ...policy, fairShare: { ...(policy.fairShare ?? DEFAULT_FAIR_SHARE), enabled: true } };
+}
+
+/** The decision tree, with the fleet's load or without; with `fair`, with fair shares on. */
+function tree(name: PolicyName, withLoad: boolean, warmPool?: (runner: string) => number, fair = false): SimPolicy {
   return {
     name,
     router: true,
     decide(commit, sim): CommitChoice {
       const snapshot = withLoad ? sim.snapshot(commit.repository) : null;
-      const decision = route(routingInput(commit), policyOf(sim, commit), snapshot);
+      const policy = fair ? withFairShare(policyOf(sim, commit)) : policyOf(sim, commit);
+      const decision = route(routingInput(commit), policy, snapshot);
       return { runner: decision.runner, decision };
     },
     ...(warmPool === undefined ? {} : { warmPool }),
@@ -237,6 +253,8 @@ export function makePolicy(name: PolicyName, sim: { settings: Simulation["settin
       return oracle();
     case "oracle-per-commit":
       return oraclePerCommit();
+    case FAIR_POLICY:
+      return tree(name, true, undefined, true);
   }
 }
 

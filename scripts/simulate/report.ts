@@ -65,6 +65,28 @@ export function details(figures: readonly PolicyFigures[]): string {
     .join("\n");
 }
 
+/**
+ * Per policy, how evenly queue time fell on the repositories: Jain's index of their mean queue
+ * times (1: all equal) and the p95 queue of the small repositories (all but the largest).
+ */
+export function fairnessText(figures: readonly PolicyFigures[]): string {
+  const largest = figures.find((f) => f.fairness !== null)?.fairness?.largest ?? null;
+  const width = Math.max(0, ...figures.map((f) => f.policy.length));
+  const head = `fairness (Jain's index of the repositories' mean queue times; small: every repository but ${largest ?? "none"}):`;
+  const rows = figures.flatMap((f) =>
+    f.fairness === null
+      ? []
+      : [
+          `${f.policy.padEnd(width)}  Jain ${f.fairness.jain_index.toFixed(3)}  small p95 queue ${seconds(f.fairness.small_queue_p95_s)}  mean queue ${Object.entries(
+            f.fairness.mean_queue_s,
+          )
+            .map(([repository, s]) => `${repository} ${seconds(s)}`)
+            .join(", ")}`,
+        ],
+  );
+  return [head, ...rows].join("\n");
+}
+
 /** The `--json` document: the run, every policy's name and figures, the aims. */
 export function jsonDocument(run: {
   trace: { commits: number; jobs: number; start: string; end: string; source: string };

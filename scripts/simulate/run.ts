@@ -1,6 +1,7 @@
 /** Every policy over one trace, the same commits and queue delays for each, and the aims judged. */
 import { decide, policyFor, type RoutingConfig } from "../../worker/src/core/index.ts";
 import { queueDelays, type SimResult, Simulation } from "./engine.ts";
+import { addFairness, largestRepository } from "./fairness.ts";
 import { addRegret, figuresOf, type PolicyFigures } from "./figures.ts";
 import { makePolicy, POLICY_NAMES, type PolicyName } from "./policies.ts";
 import { mulberry32 } from "./random.ts";
@@ -19,12 +20,17 @@ export interface SimulationRun {
   aims: Aim[];
 }
 
-/** Runs `names` (default every policy) over `trace`; each policy starts from nothing learned. */
+/**
+ * Runs `names` (default every policy) over `trace`; each policy starts from nothing learned.
+ * `large` names the repository the fairness figures set apart from the small ones (default:
+ * the one with the most jobs).
+ */
 export function simulate(
   trace: readonly TraceCommit[],
   config: RoutingConfig,
   settings: SimSettings,
   names: readonly PolicyName[] = POLICY_NAMES,
+  large: string | null = largestRepository(trace),
 ): SimulationRun {
   const requirements = trace.map((c) => decide(routingInput(c), policyFor(config, c.repository)).requirement);
   const delays = queueDelays(trace.length, settings, mulberry32(settings.seed));
@@ -33,6 +39,7 @@ export function simulate(
   );
   const figures = results.map((r) => figuresOf(r, trace, config, settings, requirements));
   addRegret(figures);
+  addFairness(figures, results, trace, large);
   return { figures, results, aims: aimsOf(figures) };
 }
 

@@ -108,6 +108,8 @@ describe("interpretEvent: push", () => {
         created: true,
       },
       environment: null,
+      // The repository's default branch, for fair shares' priority.
+      defaultBranch: payload.repository.default_branch,
     });
   });
 
@@ -269,6 +271,18 @@ describe("interpretEvent: workflow_run", () => {
           started_at: r.run_started_at,
           updated_at: r.updated_at,
         },
+        // A dispatched run says where it came from, to be matched to its dispatch (core/dependencies.ts).
+        ...(r.event === "workflow_dispatch"
+          ? {
+              origin: {
+                path: r.path ?? payload.workflow?.path ?? null,
+                workflowId: r.workflow_id,
+                headBranch: r.head_branch,
+                createdAt: Date.parse(r.created_at),
+                htmlUrl: r.html_url,
+              },
+            }
+          : {}),
       },
     });
   });

@@ -5,6 +5,7 @@ import {
   CANCEL_CONFIRM_MS,
   chooseRunner,
   type Decision,
+  type FleetJobState,
   fleetSnapshot,
   fnv1a32,
   isOnline,
@@ -265,6 +266,57 @@ describe("the fleet's rows: filling up and draining", () => {
     const released = state.with([[job(2, "queued"), at(90)]]);
     expect(fleetSnapshot(released.counts(), policy).vps).toMatchObject({ queued: 1, waiting: 0 });
     expect(released.job(2)?.since).toBe(ms(90));
+  });
+});
+
+describe("the fleet's rows: active jobs per class and repository, for fair shares", () => {
+  /** A fleet row of `repository` in `state` on `runnerClass`, put by key as the Ledger does. */
+  const put = (rig: FleetRig, jobId: number, state: FleetJobState, repository: string, runnerClass: string | null) =>
+    rig.book.fleet.putJob({
+      jobId,
+      state,
+      repository,
+      runId: jobId,
+      runAttempt: 1,
+      runnerClass,
+      machine: null,
+      labels: VPS,
+      since: ms(0),
+      checkAt: null,
+      checks: 0,
+    });
+
+  it("counts queued and busy rows per class and lower-cased repository; waiting, done and classless rows are not demand", () => {
+    const rig = new FleetRig(CONFIG);
+    put(rig, 1, "queued", "Acme/Big", "vps");
+    put(rig, 2, "busy", "acme/big", "vps");
+    put(rig, 3, "busy", "acme/small", "vps");
+    put(rig, 4, "queued", "acme/small", "kvm2");
+    put(rig, 5, "waiting", "acme/small", "vps");
+    put(rig, 6, "done", "acme/small", "vps");
+    put(rig, 7, "queued", "acme/other", null);
+    const active = rig.counts().activeByClass;
+    expect([...active.keys()].sort()).toEqual(["kvm2", "vps"]);
+    expect(Object.fromEntries(active.get("vps") ?? [])).toEqual({ "acme/big": 2, "acme/small": 1 });
+    expect(Object.fromEntries(active.get("kvm2") ?? [])).toEqual({ "acme/small": 1 });
+    const snapshot = fleetSnapshot(rig.counts(), policy);
+    expect(snapshot.vps?.repositories).toEqual({ "acme/big": 2, "acme/small": 1 });
+    expect(snapshot["ai-lab"]?.repositories).toBeUndefined();
+  });
+
+  it("reads only active rows: finished rows, however many, are never grouped", () => {
+    const rig = new FleetRig(CONFIG);
+    for (let id = 1; id <= 200; id++) put(rig, id, "done", `acme/r${id}`, "vps");
+    put(rig, 201, "busy", "acme/live", "vps");
+    expect(Object.fromEntries(rig.counts().activeByClass.get("vps") ?? [])).toEqual({ "acme/live": 1 });
+    const plan = rig.book.sql
+      .exec<{ detail: string }>(
+        "EXPLAIN QUERY PLAN SELECT runner_class, repository, COUNT(*) AS n FROM fleet_jobs WHERE state IN ('queued', 'busy') AND runner_class IS NOT NULL GROUP BY runner_class, repository",
+      )
+      .toArray()
+      .map((r) => r.detail)
+      .join("\n");
+    expect(plan).toMatch(/USING INDEX fleet_jobs_state/);
   });
 });
 

@@ -88,6 +88,30 @@ describe("npm run simulate", () => {
     expect(readFileSync(join(dir, "default.svg"), "utf8")).toBe(committed);
   });
 
+  it("--scenario burst compares tree, tree+load and tree+load+fair, with each one's fairness, also in --json", async () => {
+    const out = await run(["--scenario", "burst", "--json", "burst.json"]);
+    expect(out.stderr).toBe("");
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("(scenario burst, seed 7)");
+    expect(out.stdout).toMatch(/^fairness \(Jain's index .*small: every repository but acme\/monorepo\):$/m);
+    for (const policy of ["tree", "tree\\+load", "tree\\+load\\+fair"]) {
+      expect(out.stdout).toMatch(new RegExp(`^${policy} +Jain \\d\\.\\d{3}  small p95 queue \\d+ s`, "m"));
+    }
+    const json = JSON.parse(readFileSync(join(dir, "burst.json"), "utf8")) as {
+      figures: { policy: string; fairness: { jain_index: number; small_queue_p95_s: number; largest: string } }[];
+    };
+    expect(json.figures.map((f) => f.policy)).toEqual(["tree", "tree+load", "tree+load+fair"]);
+    const [, load, fair] = json.figures.map((f) => f.fairness);
+    expect(fair?.largest).toBe("acme/monorepo");
+    expect(fair?.small_queue_p95_s).toBeLessThan(load?.small_queue_p95_s ?? 0);
+    expect(fair?.jain_index).toBeGreaterThan(0);
+  });
+
+  it("refuses an unknown scenario, and a scenario with a trace", async () => {
+    expect(await run(["--scenario", "storm"])).toMatchObject({ code: 2, stderr: "--scenario must be one of: burst\n" });
+    expect((await run(["--scenario", "burst", "--trace", "short.jsonl"])).code).toBe(2);
+  });
+
   it("exits 1 when a router misplaces a job", async () => {
     writeFileSync(
       join(dir, "misplaced.jsonl"),

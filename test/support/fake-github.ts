@@ -25,6 +25,12 @@
  * else 404; `acme/broken` answers 500. `GET {FAKE_GITHUB_URL}/__jobs/{id}/calls` counts the
  * look-ups of a job.
  *
+ * Dispatches and commit statuses: `POST /repos/{repo}/actions/workflows/{workflow}/dispatches`
+ * answers 204 and `POST /repos/{repo}/statuses/{sha}` 201, each recording `{path, body}`, listed
+ * by `GET {FAKE_GITHUB_URL}/__writes/{owner}/{name}` (no token needed), oldest first. A target
+ * repository named `…-422` answers 422 (GitHub's message for a workflow without a
+ * `workflow_dispatch` trigger), `…-429` 429 with `Retry-After: 1`, `acme/broken` 500.
+ *
  * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
  */
 export const FAKE_GITHUB_URL = "https://github.test";
@@ -50,6 +56,8 @@ export const FAKE_ORG_RUNNERS = Array.from({ length: 120 }, (_, i) => ({
 
 /** Write calls on workflow runs, by run id. */
 const runCalls = new Map<string, { method: string; path: string }[]>();
+/** Dispatches and commit statuses posted, by repository. */
+const writes = new Map<string, { path: string; body: unknown }[]>();
 /** What `GET …/actions/jobs/{id}` answers, by job id, and how often it was asked. */
 const jobs = new Map<string, unknown>();
 const jobLookups = new Map<string, number>();
@@ -72,6 +80,8 @@ async function answer(request: Request): Promise<Response> {
   }
   const calls = /^\/__calls\/(\d+)$/.exec(url.pathname);
   if (calls !== null && request.method === "GET") return Response.json(runCalls.get(calls[1] ?? "") ?? []);
+  const written = /^\/__writes\/([^/]+\/[^/]+)$/.exec(url.pathname);
+  if (written !== null && request.method === "GET") return Response.json(writes.get(written[1] ?? "") ?? []);
   const control = /^\/__jobs\/(\d+)(\/calls)?$/.exec(url.pathname);
   if (control !== null) {
     const [, id = "", counted] = control;
@@ -94,6 +104,23 @@ async function answer(request: Request): Promise<Response> {
     runCalls.set(runId, [...(runCalls.get(runId) ?? []), { method: request.method, path: url.pathname }]);
     if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
     return action === "cancel" ? Response.json({}, { status: 202 }) : new Response(null, { status: 201 });
+  }
+  const write = /^\/repos\/([^/]+\/[^/]+)\/(actions\/workflows\/[^/]+\/dispatches|statuses\/[0-9a-f]+)$/.exec(
+    url.pathname,
+  );
+  if (write !== null && request.method === "POST") {
+    const [, repository = "", what = ""] = write;
+    writes.set(repository, [...(writes.get(repository) ?? []), { path: url.pathname, body: await request.json() }]);
+    if (repository === "acme/broken") return Response.json({ message: "boom" }, { status: 500 });
+    if (repository.endsWith("-422")) {
+      return Response.json({ message: "Workflow does not have 'workflow_dispatch' trigger" }, { status: 422 });
+    }
+    if (repository.endsWith("-429")) {
+      return Response.json({ message: "slow down" }, { status: 429, headers: { "retry-after": "1" } });
+    }
+    return what.startsWith("statuses/")
+      ? Response.json({ state: "ok" }, { status: 201 })
+      : new Response(null, { status: 204 });
   }
   const job = /^\/repos\/([^/]+\/[^/]+)\/actions\/jobs\/(\d+)$/.exec(url.pathname);
   if (job !== null && request.method === "GET") {

@@ -23,7 +23,25 @@ export const SKIPS_JOBS = {
   api: { paths: ["services/api/**", "!services/api/**/*.md"] },
 };
 
+/**
+ * Cross-repository builds (test/worker/dependencies.test.ts): a push to main of
+ * {@link UPSTREAM_REPOSITORY} dispatches `ci.yml` of {@link DOWNSTREAM_REPOSITORY} at once (no
+ * debounce); no other test uses either repository.
+ */
+export const UPSTREAM_REPOSITORY = "acme/lib-up";
+export const DOWNSTREAM_REPOSITORY = "acme/app-down";
+export const DOWNSTREAM_WORKFLOW = "ci.yml";
+
 export const TEST_ROUTING_CONFIG = {
+  dependencies: [
+    {
+      from: UPSTREAM_REPOSITORY,
+      refs: ["refs/heads/main"],
+      paths: ["src/**"],
+      debounceSeconds: 0,
+      to: [{ repository: DOWNSTREAM_REPOSITORY, workflow: DOWNSTREAM_WORKFLOW, ref: "main" }],
+    },
+  ],
   repositories: {
     [OIDC_SERVED]: {},
     [OIDC_PINNED.repository]: { id: OIDC_PINNED.id },

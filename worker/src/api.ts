@@ -3,6 +3,7 @@ import { BUILD_KEY_PREFIX } from "./bindings.ts";
 import { bodyText, decodePayload, readBody } from "./body.ts";
 import { changesForCommit } from "./changes.ts";
 import {
+  BUILD_ID,
   type BuildRecord,
   checkSimulation,
   type Decision,
@@ -197,6 +198,26 @@ export async function costs(url: URL, env: Env): Promise<Response> {
 export async function builds(url: URL, env: Env): Promise<Response> {
   const query = valueOr(parseBuildQuery([...url.searchParams]));
   return Response.json(await ledgerOf(env).listBuilds(query));
+}
+
+/**
+ * `GET /builds/<id>/graph`: a build, the build that dispatched it (`upstream`) and the workflows
+ * its push dispatched (`downstream`, at most 16), from the Ledger (the record's KV copy when the
+ * Ledger no longer holds it). 400 for an id no build could have, 404 for an unknown build.
+ */
+export async function buildGraph(id: string, url: URL, env: Env): Promise<Response> {
+  valueOr(parseNoQuery([...url.searchParams]));
+  if (!BUILD_ID.test(id)) {
+    throw new HttpError("invalid_request", "a build id is up to 12 of a-z0-9 (its commit), '-', and a delivery id");
+  }
+  const ledger = ledgerOf(env);
+  let graph = await ledger.graph(id);
+  if (graph === null) {
+    const copy = await env.CI_STATE.get<BuildRecord>(`${BUILD_KEY_PREFIX}${id}`, "json");
+    if (copy !== null) graph = await ledger.graph(id, copy);
+  }
+  if (graph === null) throw new HttpError("build_not_found", `no build ${id} in the last 24 hours`);
+  return Response.json(graph);
 }
 
 /**

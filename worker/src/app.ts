@@ -1,5 +1,6 @@
 import {
   alerts,
+  buildGraph,
   builds,
   costs,
   fleet,
@@ -63,6 +64,8 @@ async function misconfigured(request: Request, error: SettingsError): Promise<Re
 
 type Context = {
   req: { raw: Request; url: string };
+  /** The values of the route's `:name` segments, by name. */
+  params: Readonly<Record<string, string>>;
   env: Env;
   get: (k: "settings") => Settings;
   executionCtx: Pick<ExecutionContext, "waitUntil">;
@@ -119,6 +122,12 @@ export const ROUTES: readonly {
   { method: "GET", path: "/builds", access: "operator", handle: (c) => builds(new URL(c.req.url), c.env) },
   {
     method: "GET",
+    path: "/builds/:id/graph",
+    access: "operator",
+    handle: (c) => buildGraph(c.params.id ?? "", new URL(c.req.url), c.env),
+  },
+  {
+    method: "GET",
     path: "/queue",
     access: "operator",
     handle: (c) => queue(new URL(c.req.url), c.env, c.get("settings")),
@@ -155,10 +164,48 @@ for (const route of ROUTES) {
   BY_PATH.set(route.path, methods);
 }
 
+/** The paths with a `:name` segment (`/builds/:id/graph`), split into segments once. */
+const PATTERNS = [...BY_PATH.keys()]
+  .filter((path) => path.includes("/:"))
+  .map((path) => ({ path, parts: path.split("/") }));
+
+/**
+ * The route path a request's path is, and the values of its `:name` segments: a fixed path by
+ * look-up, else the first pattern whose segments it has (a `:name` segment stands for any one
+ * non-empty segment, percent-decoded). Undefined for none.
+ */
+function routeOf(pathname: string): { path: string; params: Record<string, string> } | undefined {
+  if (BY_PATH.has(pathname)) return { path: pathname, params: {} };
+  const parts = pathname.split("/");
+  for (const pattern of PATTERNS) {
+    if (pattern.parts.length !== parts.length) continue;
+    const params = Object.create(null) as Record<string, string>;
+    const fits = pattern.parts.every((part, i) => {
+      const segment = parts[i] as string;
+      if (!part.startsWith(":")) return part === segment;
+      if (segment === "") return false;
+      params[part.slice(1)] = decodeSegment(segment);
+      return true;
+    });
+    if (fits) return { path: pattern.path, params };
+  }
+  return undefined;
+}
+
+/** A path segment percent-decoded; as written when it does not decode (the handler refuses it). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /**
  * The HTTP surface: settings, then the route for the request's path and method (a HEAD is
  * answered as its GET, without the body), its caller's access, and the single mapping from
- * errors to answers. The paths are fixed strings, so a look-up in {@link BY_PATH} is the whole
+ * errors to answers. The paths are fixed strings, or fixed but for a `:name` segment
+ * ({@link routeOf}), so a look-up in {@link BY_PATH} and a walk of a few patterns is the whole
  * router: no routing library is bundled for it.
  */
 export const app = {
@@ -170,15 +217,19 @@ export const app = {
       if (!(error instanceof SettingsError)) throw error;
       return misconfigured(request, error);
     }
-    const c: Context = { req: { raw: request, url: request.url }, env, executionCtx: ctx, get: () => settings };
     const { pathname } = new URL(request.url);
+    const found = routeOf(pathname);
+    const params = found?.params ?? {};
+    const c: Context = { req: { raw: request, url: request.url }, params, env, executionCtx: ctx, get: () => settings };
     try {
-      const methods = BY_PATH.get(pathname);
-      if (methods === undefined) return errorResponse("not_found", `no route for ${request.method} ${pathname}`);
+      const methods = found === undefined ? undefined : BY_PATH.get(found.path);
+      if (found === undefined || methods === undefined) {
+        return errorResponse("not_found", `no route for ${request.method} ${pathname}`);
+      }
       const head = request.method === "HEAD";
       const route = methods.get(head ? "GET" : request.method);
       if (route === undefined) {
-        const allow = ALLOWED[pathname] ?? "";
+        const allow = ALLOWED[found.path] ?? "";
         return errorResponse("method_not_allowed", `${pathname} accepts ${allow}`, { allow });
       }
       const caller = await callerFor(route.access, request, settings);

@@ -17,6 +17,7 @@ import {
   effectsOf,
   epochHour,
   expectedWork,
+  type FleetCounts,
   type FleetJob,
   type FleetSnapshot,
   FORECAST_KEEP_WEEKS,
@@ -57,6 +58,7 @@ import {
   type SimulationDocument,
   type StatsDump,
   stepJob,
+  typicalRunSeconds,
   UNKNOWN_RUNNER,
   updatePlan,
   utcDay,
@@ -65,6 +67,7 @@ import {
   watchSeconds,
   weekOf,
 } from "./core/index.ts";
+import { type BuildGraph, DispatchDesk } from "./dispatch-desk.ts";
 import type { JobLookup } from "./github.ts";
 import { RescueDesk } from "./rescue-desk.ts";
 import { type RoutingSource, routingOf, type Settings } from "./settings.ts";
@@ -210,6 +213,8 @@ export class Book {
   readonly builds: BuildStore;
   readonly fleet: FleetStore;
   readonly rescueDesk: RescueDesk;
+  /** Cross-repository builds: the dispatches dependencies owe, and the commit statuses that follow. */
+  readonly dispatchDesk: DispatchDesk;
   private readonly deliveries: DeliveryStore;
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
@@ -250,6 +255,14 @@ export class Book {
       settings: deps.settings,
       buildById: (id) => this.builds.byId(id),
       queueAlerts: (event, now) => this.queueAlerts(event, now),
+    });
+    this.dispatchDesk = new DispatchDesk({
+      sql: this.sql,
+      transaction: this.transaction,
+      wake: deps.wake,
+      builds: this.builds,
+      settings: deps.settings,
+      metrics: this.metrics,
     });
   }
 
@@ -330,16 +343,21 @@ export class Book {
     return { repository, enabled: policy?.learning?.enabled === true, ...this.learned.dumpFor(repository, classes) };
   }
 
-  /** Per class of the repository's policy (of every configured class when null): capacity, busy, free, queued, machines. */
-  snapshotFor(repository: string | null): FleetSnapshot {
+  /**
+   * Per class of the repository's policy (of every configured class when null): capacity, busy,
+   * free, queued, machines; with each repository's active jobs when fair shares read them, or
+   * for GET /fleet (`view`).
+   */
+  snapshotFor(repository: string | null, view = false): FleetSnapshot {
     const config = this.config();
     if (config === null) return {};
-    return fleetSnapshot(this.fleet.counts(), repository === null ? everyClass(config) : policyFor(config, repository));
+    const policy = repository === null ? everyClass(config) : policyFor(config, repository);
+    return fleetSnapshot(this.decisionCounts(policy, view), policy);
   }
 
   /** For GET /fleet: the snapshot, each machine with the ids of the jobs running on it. */
   fleetView(repository: string | null): FleetView {
-    const snapshot = this.snapshotFor(repository);
+    const snapshot = this.snapshotFor(repository, true);
     const jobs = this.fleet.jobsByMachine();
     const classes: FleetView["classes"] = {};
     for (const [id, load] of Object.entries(snapshot)) {
@@ -424,6 +442,15 @@ export class Book {
     return queueView({ rows, targets, queued, hours, now });
   }
 
+  /**
+   * For GET /builds/<id>/graph: the build (its live record, else `copy`, its KV copy), the build
+   * that dispatched it and the dispatches it owes; null when neither is there.
+   */
+  graph(buildId: string, copy: BuildRecord | null = null): BuildGraph | null {
+    const build = this.builds.byId(buildId) ?? copy;
+    return build === null || build.build_id !== buildId ? null : this.dispatchDesk.graph(build);
+  }
+
   /** For GET /alerts: the latest alerts of the outbox, newest first, without their payloads. */
   alerts(status: OutboxStatus | null, limit: number): AlertView[] {
     return this.outbox.list(status, limit);
@@ -478,6 +505,8 @@ export class Book {
       }
       this.rescueDesk.prune(now - DELIVERY_RETENTION_MS);
       this.outbox.prune(now - DELIVERY_RETENTION_MS);
+      this.dispatchDesk.maintain(now);
+      more = this.dispatchDesk.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
       more = this.warm.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
       more = this.history.prune(weekOf(now) - FORECAST_KEEP_WEEKS, PRUNE_BATCH) || more;
       more = this.deliveries.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
@@ -497,6 +526,7 @@ export class Book {
     const times = [
       this.outbox.nextDue(),
       this.warm.nextDue(),
+      this.dispatchDesk.nextDue(),
       this.watch.nextDue(),
       this.builds.nextKvDue(),
       this.rescueDesk.nextPoll(now),
@@ -578,6 +608,7 @@ export class Book {
         if (early !== null && early.decision === null) this.builds.remove(early.build_id);
         this.builds.insert(build, now);
         this.queueWakeUp(build, policy, now);
+        this.dispatchDesk.onRouted(build, plan.input.changes, this.configFrom(routing)?.dependencies, now);
         const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
         // A new build is copied to KV at once (insert notes the write).
         return { status: 202, body, persist: build, change: { kind: "created", event, build } };
@@ -585,7 +616,8 @@ export class Book {
       case "update": {
         const known = this.builds.forCommit(plan.repository, plan.sha);
         const base = known ?? plan.fallback;
-        const next = applyUpdate(base, plan.update, plan.at);
+        const updated = applyUpdate(base, plan.update, plan.at);
+        const next = this.dispatchDesk.onWorkflow(updated, plan.update, this.config()?.dependencies, now);
         if (known === null) this.builds.insert(next, now);
         else this.builds.update(next, now);
         // The router's own route job is not demand for the fleet.
@@ -762,7 +794,25 @@ export class Book {
     if (config === null) throw new Error("the routing configuration cannot be read: nothing is routed");
     const policy = policyFor(config, input.repository);
     const history = policy.learning?.enabled ? this.learned.view().stats : null;
-    return { decision: route(input, policy, fleetSnapshot(this.fleet.counts(), policy), { history }), policy };
+    return { decision: route(input, policy, fleetSnapshot(this.decisionCounts(policy), policy), { history }), policy };
+  }
+
+  /**
+   * The fleet's counts as a decision under `policy` reads them. With fair shares on, also the
+   * active jobs per class and repository and the typical run seconds of each class that has
+   * active jobs (fair shares' expected wait), one histogram row read by key per such class;
+   * without, neither is read, except the per-repository counts for GET /fleet (`view`).
+   */
+  private decisionCounts(policy: RoutingPolicy, view = false): FleetCounts {
+    const fair = policy.fairShare?.enabled === true;
+    const counts = this.fleet.counts(fair || view);
+    if (!fair) return counts;
+    const runSecondsByClass = new Map<string, number>();
+    for (const runner of counts.activeByClass.keys()) {
+      const seconds = typicalRunSeconds(this.metrics.histogram("runSeconds", { runner }));
+      if (seconds !== undefined) runSecondsByClass.set(runner, seconds);
+    }
+    return { ...counts, runSecondsByClass };
   }
 
   /** The configuration of the Worker's bindings' text when given (else the Ledger's own); null when it cannot be read. */

@@ -1,4 +1,14 @@
-import { type ChangeSet, changesFromList, fail, GITHUB_CAPS, ok, type Result, unknownChanges } from "./core/index.ts";
+import {
+  type ChangeSet,
+  changesFromList,
+  fail,
+  GITHUB_CAPS,
+  ok,
+  type Result,
+  retryAfterSeconds,
+  unknownChanges,
+  type WriteResult,
+} from "./core/index.ts";
 
 /** GitHub's REST API, for the file lists webhooks leave out. */
 export interface GitHubOptions {
@@ -29,6 +39,12 @@ export interface SelfHostedRunner {
 
 /** The outcome of a write call: GitHub's 2xx status, or an `upstream` failure saying why. */
 export type CallResult = Result<{ status: number }>;
+
+/** A write the alarm retries (core/dependencies.ts `WriteResult`); a 403 that is GitHub's rate limit reads as 429. */
+export type WriteAnswer = WriteResult;
+
+/** GitHub's `message` kept of a refused write. */
+const MAX_MESSAGE = 300;
 
 /** A job as GitHub reports it now (the `workflow_job` payload's shape), or that GitHub does not know it. */
 export type JobLookup = Result<{ kind: "job"; job: unknown } | { kind: "not_found" }>;
@@ -114,6 +130,28 @@ export class GitHubClient {
   }
 
   /**
+   * `POST /repos/{repo}/actions/workflows/{workflow}/dispatches` (GitHub answers 204): runs a
+   * workflow with a `workflow_dispatch` trigger on `ref`, with `inputs`. A 422 says the
+   * workflow has no such trigger, or does not declare the inputs.
+   */
+  dispatchWorkflow(
+    repository: string,
+    workflow: string,
+    body: { ref: string; inputs: Record<string, string> },
+  ): Promise<WriteAnswer> {
+    return this.write(`/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`, body);
+  }
+
+  /** `POST /repos/{repo}/statuses/{sha}` (GitHub answers 201): a commit status under `context`. */
+  createCommitStatus(
+    repository: string,
+    sha: string,
+    body: { state: string; context: string; description: string; target_url?: string },
+  ): Promise<WriteAnswer> {
+    return this.write(`/repos/${repository}/statuses/${encodeURIComponent(sha)}`, body);
+  }
+
+  /**
    * `GET /orgs/{org}/actions/runners`, every page: the organization's self-hosted runners.
    * An error (never a partial list) when GitHub refused, a page was malformed, or the budget ran out.
    */
@@ -174,6 +212,37 @@ export class GitHubClient {
       this.noteRateLimit(response);
       await response.body?.cancel();
       return response.ok ? ok({ status: response.status }) : fail("upstream", `answered ${response.status}`);
+    } catch (error) {
+      return fail("upstream", thrown(error));
+    }
+  }
+
+  /** A JSON write whose answer the caller retries by: the status, its wait and GitHub's message. */
+  private async write(path: string, body: unknown): Promise<WriteAnswer> {
+    try {
+      const response = await this.options.fetch(`${this.options.apiUrl}${path}`, {
+        method: "POST",
+        headers: { ...this.headers(), "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.budgetMs),
+      });
+      this.noteRateLimit(response);
+      if (response.ok) {
+        await response.body?.cancel();
+        return ok({ status: response.status, retryAfterSeconds: null, message: null });
+      }
+      const message = await response
+        .json()
+        .then((json) => (json as { message?: unknown } | null)?.message)
+        .catch(() => undefined);
+      const wait = retryAfterSeconds(response.headers.get("retry-after"), Date.now());
+      const limited =
+        response.status === 403 && (wait !== null || response.headers.get("x-ratelimit-remaining") === "0");
+      return ok({
+        status: limited ? 429 : response.status,
+        retryAfterSeconds: wait,
+        message: typeof message === "string" ? message.slice(0, MAX_MESSAGE) : null,
+      });
     } catch (error) {
       return fail("upstream", thrown(error));
     }

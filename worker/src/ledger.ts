@@ -36,6 +36,7 @@ import {
   type WARM_SECRET_PREFIX,
   warmSecretProblems,
 } from "./core/index.ts";
+import type { BuildGraph } from "./dispatch-desk.ts";
 import { GitHubClient } from "./github.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
@@ -81,7 +82,7 @@ const KV_BATCH = 50;
 /**
  * The Durable Object around the Ledger's {@link Book}: it holds the SQLite storage, runs the
  * book's transactions for the Worker (over RPC), and does what cannot happen inside one: the
- * alarm's calls to warm hooks, Discord, GitHub (rescues, job checks) and KV. Tables:
+ * alarm's calls to warm hooks, Discord, GitHub (rescues, dispatches, commit statuses, job checks) and KV. Tables:
  * docs/storage-schema.md.
  */
 export class Ledger extends DurableObject<LedgerEnv> {
@@ -124,6 +125,11 @@ export class Ledger extends DurableObject<LedgerEnv> {
   /** The live record of a build, or null. */
   async build(buildId: string): Promise<BuildRecord | null> {
     return this.book.build(buildId);
+  }
+
+  /** A build, the build that dispatched it and what it dispatched (GET /builds/<id>/graph); null when unknown. */
+  async graph(buildId: string, copy: BuildRecord | null = null): Promise<BuildGraph | null> {
+    return this.book.graph(buildId, copy);
   }
 
   /** For a route request: pins checked, the routing job recorded, the build recorded for a commit, the fleet's load. */
@@ -196,7 +202,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return this.book.forecast(hours, routing);
   }
 
-  /** Maintenance, then everything owed to the outside: wake-ups, alerts, rescues, KV copies, job checks. */
+  /** Maintenance, then everything owed to the outside: wake-ups, alerts, rescues, dispatches and commit statuses, KV copies, job checks. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
@@ -206,6 +212,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
     await sendDueWakeUps(this.book.warm, this.book.metrics, (name) => this.warmSecret(name), now);
     await sendDueAlerts(this.book.outbox, this.book.metrics, settings?.discordWebhookUrl ?? null, now);
     await this.book.rescueDesk.run();
+    await this.book.dispatchDesk.run();
     await this.writeOwedCopies(now);
     await this.runChecks(now);
     const checks = settings?.github != null;

@@ -1,4 +1,5 @@
 import { baselineRate, baselineShare, isGpuWork, jobMinutes, perMinuteCharge } from "./costs.ts";
+import type { DownstreamLink, DownstreamOrigin } from "./dependencies.ts";
 import { dict, isRepository, isSha } from "./names.ts";
 import type { Decision, RoutingPolicy, Runner } from "./types.ts";
 
@@ -89,7 +90,17 @@ export interface BuildRecord {
    * conclusion are theirs. The fleet, metrics and costs count every job all the same.
    */
   truncated?: true;
+  /** For a build a dependency dispatched: the build that dispatched it (core/dependencies.ts). */
+  upstream?: DownstreamOrigin;
+  /** For a build whose push dispatched others: its dispatches, at most `DEPENDENCY_LIMITS.downstream` (16). */
+  downstream?: DownstreamLink[];
 }
+
+/**
+ * A build id as {@link buildId} makes them: up to 12 lower-case letters and digits of a commit
+ * (or `nosha`), a dash, and a delivery id as `DELIVERY` in names.ts allows.
+ */
+export const BUILD_ID = /^[0-9a-z]{1,12}-[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Jobs and runs kept per build; past these, new ones are left out of the record and it is
@@ -149,6 +160,7 @@ export function newBuild(fields: {
   delivery: string;
   decision: Decision | null;
   at: string;
+  upstream?: DownstreamOrigin | null;
 }): BuildRecord {
   return {
     build_id: fields.build_id,
@@ -168,11 +180,26 @@ export function newBuild(fields: {
     completed_at: null,
     runs: {},
     jobs: {},
+    ...(fields.upstream == null ? {} : { upstream: fields.upstream }),
   };
 }
 
 /** A workflow event reduced to what a build record keeps. */
-export type WorkflowUpdate = { kind: "run"; run: RunState } | { kind: "job"; job: JobState };
+export type WorkflowUpdate = { kind: "run"; run: RunState; origin?: RunOrigin } | { kind: "job"; job: JobState };
+
+/**
+ * What a `workflow_run` event says of where its run came from, kept on the update only (a
+ * record does not store it): to match a dispatched run to the dispatch that started it.
+ */
+export interface RunOrigin {
+  /** `.github/workflows/ci.yml`. */
+  path: string | null;
+  workflowId: number | null;
+  headBranch: string | null;
+  /** Epoch milliseconds of the run's creation. */
+  createdAt: number | null;
+  htmlUrl: string | null;
+}
 
 /** Applies a workflow event to a build. Pure; out-of-order events never move a run or job backwards. */
 export function applyUpdate(build: BuildRecord, update: WorkflowUpdate, at: string): BuildRecord {

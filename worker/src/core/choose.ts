@@ -1,4 +1,5 @@
 import { fallbackChain } from "./chain.ts";
+import { type FairShareBuild, fairShareVerdict, runsGpu } from "./fair-share.ts";
 import type { ClassLoad, FleetSnapshot, MachineLoad } from "./load.ts";
 import type { Decision, RoutingPolicy, Runner } from "./types.ts";
 
@@ -42,7 +43,8 @@ export function abBucket(repository: string, sha: string): number {
   return fnv1a32(`${repository.toLowerCase()}@${sha.toLowerCase()}`) / 2 ** 32;
 }
 
-export interface ChooseOptions {
+/** Who the build is for (repository, and for fair shares' priority its event, ref and default branch), its commit, and labels. */
+export interface ChooseOptions extends FairShareBuild {
   repository: string;
   sha: string | null;
   /** Labels the job needs besides its class's `runsOn` (e.g. `arm64`): only machines that have them all qualify. */
@@ -57,6 +59,10 @@ export interface ChooseOptions {
  * 3. A saturated or all-offline class falls back along `fallback` when the requirement is in
  *    `failover.requirements` (never to a github-hosted class in self-hosted-only mode);
  *    otherwise, or when the chain runs out, the job waits on its class.
+ * 4. Fair shares (core/fair-share.ts, when `fairShare.enabled`), at each class the build would
+ *    land on or wait for: a repository over its share of a contended class, or at its cap,
+ *    moves on to the fallback for a requirement that may fail over, and then waits there, not
+ *    on its first class, when the chain runs out.
  * Every step that changes or explains the choice appends a reason.
  */
 export function chooseRunner(
@@ -98,10 +104,26 @@ export function chooseRunner(
   const need = options.labels ?? [];
   const mayFallBack = policy.failover.requirements.includes(decision.requirement);
   const candidates = [primary, ...fallbackChain(policy, primary).chain];
+  // Where the build waits when no class along the chain has room: its class, or the class fair
+  // shares moved it to.
+  let home = primary;
   for (const [i, runner] of candidates.entries()) {
     const load = fleet[runner.id];
     const pick = load ? pickMachine(runner, load, need) : null;
-    if (load === undefined || runner.kind === "github-hosted" || (!load.hasMachines && !load.saturated) || pick) {
+    const available =
+      load === undefined || runner.kind === "github-hosted" || (!load.hasMachines && !load.saturated) || pick !== null;
+    const next = candidates[i + 1];
+    const share = mayFallBack ? fairShareVerdict(policy, runner, load, options) : null;
+    const blocked = shareBlocked(decision, policy, next);
+    if (share?.kind === "move" && next !== undefined && blocked === null) {
+      const why = available || load === undefined ? "" : `${unavailable(runner, load, need)}; `;
+      reasons.push(`${why}${share.reason} → ${next.id}`);
+      home = next;
+      continue;
+    }
+    if (available) {
+      if (share?.kind === "stay") reasons.push(share.reason);
+      else if (share?.kind === "move") reasons.push(`${share.reason}; ${blocked}: stays`);
       const runs_on = pick ? [...runner.runsOn, pick.name] : [...runner.runsOn];
       if (pick) {
         reasons.push(`${pick.name} is the least-loaded ${runner.id} machine (${pick.busy}/${pick.capacity} busy)`);
@@ -110,25 +132,35 @@ export function chooseRunner(
       }
       return { ...decision, runner: runner.id, runs_on, reasons, arm };
     }
-    const why = unavailable(runner, load, need);
-    const next = candidates[i + 1];
+    const why = unavailable(runner, load as ClassLoad, need);
     if (!mayFallBack) {
       reasons.push(`${why}; ${decision.requirement} waits`);
       break;
     }
     if (next === undefined) {
-      reasons.push(`${why}, no fallback left; ${decision.requirement} waits on ${primary.id}`);
+      reasons.push(`${why}, no fallback left; ${decision.requirement} waits on ${home.id}`);
       break;
     }
     if (policy.mode === "self-hosted-only" && next.kind === "github-hosted") {
-      reasons.push(
-        `${why}; self-hosted-only: no fallback to ${next.id}, ${decision.requirement} waits on ${primary.id}`,
-      );
+      reasons.push(`${why}; self-hosted-only: no fallback to ${next.id}, ${decision.requirement} waits on ${home.id}`);
       break;
     }
     reasons.push(`${why} → ${next.id}`);
   }
-  return { ...decision, runner: primary.id, runs_on: [...primary.runsOn], reasons, arm };
+  return { ...decision, runner: home.id, runs_on: [...home.runsOn], reasons, arm };
+}
+
+/**
+ * Why fair shares cannot move a build on to `next`, or null when they can: the chain ends, a
+ * self-hosted-only policy keeps it off GitHub's runners, or GPU work would go where no GPU is.
+ */
+function shareBlocked(decision: Decision, policy: RoutingPolicy, next: Runner | undefined): string | null {
+  if (next === undefined) return "no fallback left";
+  if (policy.mode === "self-hosted-only" && next.kind === "github-hosted") {
+    return `self-hosted-only: no fallback to ${next.id}`;
+  }
+  if (decision.requirement === "gpu" && !runsGpu(next)) return `${next.id} cannot run gpu work`;
+  return null;
 }
 
 /** The least-loaded online machine with a free slot and every needed label; null when none. */

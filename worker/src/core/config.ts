@@ -2,6 +2,14 @@ import * as z from "zod/mini";
 import { alertsSchema, resolveAlerts } from "./alerts.ts";
 import { fallbackChain } from "./chain.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
+import {
+  DEFAULT_DEPENDENCY_DEPTH,
+  DEPENDENCY_LIMITS,
+  type DependencyGraph,
+  type DependencyInput,
+  resolveDependencies,
+} from "./dependencies.ts";
+import { DEFAULT_FAIR_SHARE } from "./fair-share.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import { isExclusion, JOB_LIMITS, JOB_NAME, jobPatternProblem } from "./jobs.ts";
@@ -9,6 +17,7 @@ import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
 import { hostedPrice } from "./prices.ts";
 import {
   type FailoverPolicy,
+  type FairSharePolicy,
   type JobFilter,
   type LearningPolicy,
   type Machine,
@@ -141,7 +150,106 @@ const policySchema = z.strictObject({
 const configSchema = z.strictObject({
   ...policyShape,
   repositories: z.optional(z.record(z.string(), policySchema)),
+  // Read on their own (dependenciesOf), so that one bad entry does not hide the others' problems.
+  dependencies: z.optional(z.unknown()),
+  dependencyDepth: z.optional(z.unknown()),
+  // Read on its own (fairShareOf), after the policies it names classes of.
+  fairShare: z.optional(z.unknown()),
 });
+
+/**
+ * `dependencies`: cross-repository builds (core/dependencies.ts). Each entry: `from` (owner/name),
+ * `refs` (1 to 16 globs over full refs), `paths` (1 to 64 globs, default every file),
+ * `debounceSeconds` (0..3600, default 60), `to` (1 to 16 `{repository, workflow, ref}`).
+ * `dependencyDepth` (1..5, default 3): hops a chain of dispatches may take.
+ */
+const dependencyTargetSchema = z.strictObject({
+  repository: text,
+  workflow: z.union([text, z.int().check(z.gte(1, "must be a workflow id (a positive integer)"))]),
+  ref: text,
+});
+const dependencySchema = z.strictObject({
+  from: text,
+  refs: z
+    .array(text)
+    .check(
+      z.minLength(1, "must list at least one ref"),
+      z.maxLength(DEPENDENCY_LIMITS.refs, `must list at most ${DEPENDENCY_LIMITS.refs} refs`),
+    ),
+  paths: z.optional(
+    z
+      .array(text)
+      .check(
+        z.minLength(1, "must list at least one pattern (leave paths out for every file)"),
+        z.maxLength(DEPENDENCY_LIMITS.paths, `must list at most ${DEPENDENCY_LIMITS.paths} patterns`),
+      ),
+  ),
+  debounceSeconds: z.optional(
+    z
+      .int()
+      .check(
+        z.gte(0, `must be between 0 and ${DEPENDENCY_LIMITS.debounceSeconds}`),
+        z.lte(DEPENDENCY_LIMITS.debounceSeconds, `must be between 0 and ${DEPENDENCY_LIMITS.debounceSeconds}`),
+      ),
+  ),
+  to: z
+    .array(dependencyTargetSchema)
+    .check(
+      z.minLength(1, "must name at least one target"),
+      z.maxLength(DEPENDENCY_LIMITS.targets, `must name at most ${DEPENDENCY_LIMITS.targets} targets`),
+    ),
+});
+const depthRange = `must be between ${DEPENDENCY_LIMITS.minDepth} and ${DEPENDENCY_LIMITS.maxDepth}`;
+const dependencyDepthSchema = z
+  .int()
+  .check(z.gte(DEPENDENCY_LIMITS.minDepth, depthRange), z.lte(DEPENDENCY_LIMITS.maxDepth, depthRange));
+
+/**
+ * The configuration's dependency graph, every problem pushed with its path: each entry is read
+ * on its own, and the entries that pass their schema are checked further (names, globs, loops).
+ * Undefined when the configuration declares none.
+ */
+function dependenciesOf(raw: unknown, problems: string[]): DependencyGraph | undefined {
+  if (!isRecord(raw) || (raw.dependencies === undefined && raw.dependencyDepth === undefined)) return undefined;
+  let maxDepth = DEFAULT_DEPENDENCY_DEPTH;
+  if (raw.dependencyDepth !== undefined) {
+    const depth = dependencyDepthSchema.safeParse(raw.dependencyDepth, PARSE_OPTIONS);
+    if (depth.success) maxDepth = depth.data;
+    else
+      problems.push(
+        ...depth.error.issues.map((issue) => `${formatPath(["dependencyDepth", ...issue.path])}: ${issue.message}`),
+      );
+  }
+  const list = raw.dependencies ?? [];
+  if (!Array.isArray(list)) {
+    problems.push("dependencies: must be a list of dependencies");
+    return { dependencies: [], maxDepth };
+  }
+  if (list.length > DEPENDENCY_LIMITS.dependencies) {
+    problems.push(`dependencies: lists ${list.length} dependencies, at most ${DEPENDENCY_LIMITS.dependencies}`);
+  }
+  const read: [number, DependencyInput][] = [];
+  list.forEach((entry: unknown, i) => {
+    const parsed = dependencySchema.safeParse(entry, PARSE_OPTIONS);
+    if (parsed.success) read.push([i, parsed.data]);
+    else {
+      problems.push(
+        ...parsed.error.issues.map((issue) => `${formatPath(["dependencies", i, ...issue.path])}: ${issue.message}`),
+      );
+      const salvaged = salvageDependency(entry);
+      if (salvaged !== null) read.push([i, salvaged]);
+    }
+  });
+  return resolveDependencies(read, maxDepth, problems);
+}
+
+/** What can still be checked of an entry the schema refused: its valid fields, each target that is valid in its place. */
+function salvageDependency(raw: unknown): DependencyInput | null {
+  if (!isRecord(raw)) return null;
+  const valid = validFields(dependencySchema.shape, raw);
+  const to = Array.isArray(raw.to) ? raw.to.map((t: unknown) => dependencyTargetSchema.safeParse(t).data ?? null) : [];
+  return { from: valid.from ?? null, refs: valid.refs ?? [], paths: valid.paths, to, refused: true };
+}
 
 export type PolicyInput = z.infer<typeof policySchema>;
 export type RoutingConfigInput = z.infer<typeof configSchema>;
@@ -211,8 +319,11 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
     byRepo[key] = resolvePolicy(defaults, override, where, own);
     problems.push(...own.filter((problem) => !topLevel.has(problem.slice(where.length))));
   }
+  const dependencies = dependenciesOf(raw, problems);
+  const fairShare = fairShareOf(raw, [defaults, ...Object.values(byRepo)], problems);
+  if (fairShare !== undefined) for (const policy of [defaults, ...Object.values(byRepo)]) policy.fairShare = fairShare;
   if (problems.length > 0) throw new RoutingConfigError([...new Set(problems)]);
-  return { defaults, repositories: byRepo, ids };
+  return { defaults, repositories: byRepo, ids, ...(dependencies === undefined ? {} : { dependencies }) };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -538,4 +649,93 @@ export function hostedRunner(policy: RoutingPolicy): Runner | undefined {
   const assigned = policy.runners[policy.assign.lightweight];
   if (assigned?.kind === "github-hosted") return assigned;
   return Object.values(policy.runners).find((r) => r.kind === "github-hosted");
+}
+
+/**
+ * `fairShare` (top level only: shares are across repositories): `enabled` (default false),
+ * `weights` per `owner/name` or `owner/*` (more than 0, default 1), `caps` per class id, per
+ * `owner/name` or `owner/*` (an integer, 0 or more; a class of ours, not GitHub's), `priority`
+ * `{deployRefs, defaultBranch}` (both default true), `maxWaitSeconds` (0..86400, default 120).
+ */
+const weightValue = z.number().check(z.gt(0, "must be more than 0"));
+const capValue = z.int().check(z.gte(0, "must be 0 or more"));
+const fairShareSchema = z.strictObject({
+  enabled: z.optional(z.boolean()),
+  weights: z.optional(z.record(z.string(), weightValue)),
+  caps: z.optional(z.record(z.string(), z.record(z.string(), capValue))),
+  priority: z.optional(z.strictObject({ deployRefs: z.optional(z.boolean()), defaultBranch: z.optional(z.boolean()) })),
+  maxWaitSeconds: z.optional(
+    z
+      .int()
+      .check(z.gte(0, "must be between 0 and 86400 (seconds)"), z.lte(86400, "must be between 0 and 86400 (seconds)")),
+  ),
+});
+
+/**
+ * The configuration's fair shares, every problem pushed with its path: the schema's, then the
+ * repository keys of `weights` and of each class's `caps` as written (shape, one spelling per
+ * repository), and each capped class known to one of `policies` and self-hosted. Undefined when
+ * the configuration has no `fairShare`.
+ */
+function fairShareOf(
+  raw: unknown,
+  policies: readonly RoutingPolicy[],
+  problems: string[],
+): FairSharePolicy | undefined {
+  if (!isRecord(raw) || raw.fairShare === undefined) return undefined;
+  const parsed = fairShareSchema.safeParse(raw.fairShare, PARSE_OPTIONS);
+  if (!parsed.success) {
+    problems.push(
+      ...parsed.error.issues.map((issue) => `${formatPath(["fairShare", ...issue.path])}: ${issue.message}`),
+    );
+  }
+  const input = parsed.success ? parsed.data : validFields(fairShareSchema.shape, raw.fairShare);
+  const written = isRecord(raw.fairShare) ? raw.fairShare : {};
+  const caps = dict<Record<string, number>>();
+  for (const [id, byRepository] of Object.entries(isRecord(written.caps) ? written.caps : {})) {
+    const at = formatPath(["fairShare", "caps", id]);
+    const runner = policies.map((p) => (Object.hasOwn(p.runners, id) ? p.runners[id] : undefined)).find(Boolean);
+    if (runner === undefined) problems.push(`${at}: unknown runner "${id}"`);
+    else if (runner.kind === "github-hosted")
+      problems.push(`${at}: a github-hosted class is not shared: it takes no cap`);
+    caps[id] = byRepositoryOf(byRepository, ["fairShare", "caps", id], capValue, problems);
+  }
+  return {
+    enabled: input.enabled ?? DEFAULT_FAIR_SHARE.enabled,
+    weights: byRepositoryOf(written.weights, ["fairShare", "weights"], weightValue, problems),
+    caps,
+    priority: { ...DEFAULT_FAIR_SHARE.priority, ...input.priority },
+    maxWaitSeconds: input.maxWaitSeconds ?? DEFAULT_FAIR_SHARE.maxWaitSeconds,
+  };
+}
+
+/**
+ * A map by repository as written, its keys checked (`owner/name` or `owner/*`, one spelling
+ * each) and lower-cased; an entry whose value fails `value` (already reported) is left out.
+ */
+function byRepositoryOf(
+  map: unknown,
+  path: readonly string[],
+  value: z.ZodMiniType<number>,
+  problems: string[],
+): Record<string, number> {
+  const out = dict<number>();
+  const spelled = dict<string>();
+  for (const [name, n] of Object.entries(isRecord(map) ? map : {})) {
+    const at = formatPath([...path, name]);
+    if (!REPOSITORY.test(name) && !OWNER_WILDCARD.test(name)) {
+      problems.push(`${at}: must be "owner/name", or "owner/*" for every repository of an owner`);
+      continue;
+    }
+    const key = name.toLowerCase();
+    const earlier = spelled[key];
+    if (earlier !== undefined) {
+      problems.push(`${at}: the same repository as ${formatPath([...path, earlier])} (names are case-insensitive)`);
+      continue;
+    }
+    spelled[key] = name;
+    const read = value.safeParse(n);
+    if (read.success) out[key] = read.data;
+  }
+  return out;
 }

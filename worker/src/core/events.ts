@@ -1,6 +1,7 @@
 import { type JobState, type RunState, runnerForLabels, type WorkflowUpdate } from "./builds.ts";
 import type { PushCommit } from "./changes.ts";
 import { policyFor } from "./config.ts";
+import { type DownstreamOrigin, upstreamOfInputs } from "./dependencies.ts";
 import { REPOSITORY, ZERO_SHA } from "./names.ts";
 import { type Json, PayloadReader } from "./read.ts";
 import { fail, ok, type Result } from "./result.ts";
@@ -24,6 +25,10 @@ export interface RouteIntent {
   /** For pushes: the commits as delivered and the range they cover. */
   push: { commits: PushCommit[]; before: string; after: string; created: boolean } | null;
   environment: string | null;
+  /** For a workflow_dispatch a dependency sent: the upstream its inputs name (core/dependencies.ts). */
+  upstream?: DownstreamOrigin;
+  /** For pushes, when the payload says it: the repository's default branch (`repository.default_branch`). */
+  defaultBranch?: string;
 }
 
 export interface UpdateIntent {
@@ -47,6 +52,10 @@ export const PAYLOAD_LIMITS = { ref: 1024, name: 256, sha: 64, path: 4096, text:
 /** The most commits a push lists (GitHub's cap) and files a commit lists, as the router reads them. */
 const MAX_COMMITS = 2048;
 const MAX_FILES = 3000;
+
+/** A text field read leniently: a non-empty string within the payload limit, else null. */
+const lenientText = (value: unknown): string | null =>
+  typeof value === "string" && value.length > 0 && value.length <= PAYLOAD_LIMITS.text ? value : null;
 
 /** `repository.full_name`, as every handled event carries it. */
 function repositoryOf(r: PayloadReader, payload: Json): string | null {
@@ -131,7 +140,20 @@ function readPush(p: Json, r: PayloadReader): Intent | null {
     pullRequest: null,
     push: { commits, before, after, created: p.created === true },
     environment: null,
+    ...defaultBranchOf(p),
   };
+}
+
+/**
+ * The repository's default branch a push names (`repository.default_branch`), for fair shares'
+ * priority; left out when absent or not a branch name, since a build is routed without it.
+ */
+function defaultBranchOf(p: Json): { defaultBranch?: string } {
+  const repository = p.repository as Json | undefined;
+  const branch = repository?.default_branch;
+  return typeof branch === "string" && branch.length > 0 && branch.length <= PAYLOAD_LIMITS.ref
+    ? { defaultBranch: branch }
+    : {};
 }
 
 function readPullRequest(p: Json, r: PayloadReader): Intent | null {
@@ -164,13 +186,16 @@ function readDispatch(p: Json, r: PayloadReader): Intent | null {
   const ref = r.string(p.ref, "ref", PAYLOAD_LIMITS.ref);
   const repository = repositoryOf(r, p);
   let environment: string | null = null;
+  let upstream: DownstreamOrigin | null = null;
   if (p.inputs !== undefined && p.inputs !== null) {
     const inputs = r.object(p.inputs, "inputs");
     const named = inputs?.environment;
     if (typeof named === "string" && named.length > 0 && named.length <= PAYLOAD_LIMITS.name) environment = named;
+    upstream = upstreamOfInputs(inputs);
   }
   if (!r.ok || ref === null || repository === null) return null;
   return {
+    ...(upstream === null ? {} : { upstream }),
     kind: "route",
     key: null,
     repository,
@@ -200,9 +225,22 @@ function readRun(p: Json, r: PayloadReader): Intent | null {
     started_at: text("run_started_at"),
     updated_at: text("updated_at"),
   };
+  // Read leniently: what only links a run to its dispatch never refuses a delivery.
+  const workflow = p.workflow !== null && typeof p.workflow === "object" ? (p.workflow as Json) : null;
+  const created = Date.parse(lenientText(w.created_at) ?? "");
+  const origin = {
+    path: lenientText(w.path) ?? lenientText(workflow?.path),
+    workflowId: typeof w.workflow_id === "number" && Number.isSafeInteger(w.workflow_id) ? w.workflow_id : null,
+    headBranch: lenientText(w.head_branch),
+    createdAt: Number.isFinite(created) ? created : null,
+    htmlUrl: lenientText(w.html_url),
+  };
   if (!r.ok || id === null || sha === null || repository === null) return null;
   const key = contentKey("workflow_run", repository, id, action, run.attempt);
-  return { kind: "update", key, repository, sha, event: "workflow_run", update: { kind: "run", run: { id, ...run } } };
+  // Only a dispatched run is matched to a dispatch: other runs' updates carry no origin.
+  const dispatched = run.event === "workflow_dispatch";
+  const update = { kind: "run" as const, run: { id, ...run }, ...(dispatched ? { origin } : {}) };
+  return { kind: "update", key, repository, sha, event: "workflow_run", update };
 }
 
 function readJob(p: Json, r: PayloadReader, config: RoutingConfig): Intent | null {

@@ -1,4 +1,5 @@
 import { type FleetMachine, isOnline } from "./fleet.ts";
+import { histogramQuantile } from "./metrics.ts";
 import { own } from "./names.ts";
 import type { RoutingPolicy } from "./types.ts";
 
@@ -17,6 +18,13 @@ export interface FleetCounts {
   queuedByClass: ReadonlyMap<string, number>;
   /** Jobs waiting for an environment's protection rules, per runner class: not demand. */
   waitingByClass: ReadonlyMap<string, number>;
+  /**
+   * Queued and busy jobs per runner class, per lower-cased repository (`owner/name`): what fair
+   * shares (core/fair-share.ts) weigh. Only repositories with active jobs appear.
+   */
+  activeByClass: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** The typical (median) run seconds of a class's jobs, where enough of them ran to say. */
+  runSecondsByClass?: ReadonlyMap<string, number>;
 }
 
 export const NO_COUNTS: FleetCounts = {
@@ -25,7 +33,21 @@ export const NO_COUNTS: FleetCounts = {
   busyByClass: new Map(),
   queuedByClass: new Map(),
   waitingByClass: new Map(),
+  activeByClass: new Map(),
 };
+
+/** Adds `n` active jobs of `repository` on `runnerClass` to a per-class, per-repository count (names lower-cased). */
+export function addActive(
+  counts: Map<string, Map<string, number>>,
+  runnerClass: string,
+  repository: string,
+  n: number,
+): void {
+  const key = repository.toLowerCase();
+  let byRepository = counts.get(runnerClass);
+  if (byRepository === undefined) counts.set(runnerClass, (byRepository = new Map()));
+  byRepository.set(key, (byRepository.get(key) ?? 0) + n);
+}
 
 /** One machine's load. */
 export interface MachineLoad {
@@ -56,15 +78,32 @@ export interface ClassLoad {
   offline: boolean;
   /** By name. */
   machines: MachineLoad[];
+  /**
+   * Queued and busy jobs per lower-cased repository (`owner/name`), for fair shares. Absent when
+   * none, so that an idle class keeps its plain shape.
+   */
+  repositories?: Record<string, number>;
+  /** The class's typical (median) job run time in seconds; absent while too few jobs ran to say. */
+  runSeconds?: number;
 }
 
 export type FleetSnapshot = Record<string, ClassLoad>;
+
+/**
+ * A class's typical run seconds from its run-time histogram (counts per `DURATION_BUCKETS`
+ * bound): the median, as the bucket bound it falls under; undefined while too few jobs ran. The
+ * Ledger reads it from `ci_router_job_run_seconds`, the simulator from the jobs it ran.
+ */
+export function typicalRunSeconds(histogram: readonly number[] | null): number | undefined {
+  return (histogram === null ? null : histogramQuantile(histogram, 0.5)) ?? undefined;
+}
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
- * Per class of `policy`: capacity, busy, free, queued, waiting and machines. A class with
+ * Per class of `policy`: capacity, busy, free, queued, waiting, machines, and the active jobs
+ * per repository and typical run time when known (for fair shares). A class with
  * configured machines counts them (with the policy's capacities) and any other machine running
  * its jobs (capacity 1); a class without is one pool of `capacity` slots against the jobs
  * running on it. A github-hosted class never saturates.
@@ -99,7 +138,7 @@ export function fleetSnapshot(counts: FleetCounts, policy: RoutingPolicy): Fleet
     const capacity = hasMachines ? sum(online.map((m) => m.capacity)) : runner.capacity;
     const busy = hasMachines ? sum(online.map((m) => m.busy)) : (counts.busyByClass.get(runner.id) ?? 0);
     const free = hasMachines ? sum(online.map((m) => m.free)) : Math.max(0, capacity - busy);
-    snapshot[runner.id] = {
+    const load: ClassLoad = {
       capacity,
       busy,
       free,
@@ -110,6 +149,13 @@ export function fleetSnapshot(counts: FleetCounts, policy: RoutingPolicy): Fleet
       offline: hasMachines && online.length === 0,
       machines,
     };
+    const active = counts.activeByClass.get(runner.id);
+    // A plain object (read with Object.hasOwn): the snapshot crosses the Durable Object's RPC,
+    // which copies only plain objects; Object.fromEntries makes every name an own key.
+    if (active !== undefined && active.size > 0) load.repositories = Object.fromEntries(active);
+    const runSeconds = counts.runSecondsByClass?.get(runner.id);
+    if (runSeconds !== undefined) load.runSeconds = runSeconds;
+    snapshot[runner.id] = load;
   }
   return snapshot;
 }

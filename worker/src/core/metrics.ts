@@ -142,6 +142,18 @@ export const METRICS = {
     type: "counter",
     labels: ["runner", "outcome"],
   },
+  dispatches: {
+    name: "ci_router_dispatches_total",
+    help: "Downstream workflow dispatches of cross-repository builds, counted once when they end, by outcome (sent; failed: refused by GitHub, out of retries, or replaced by a later push's).",
+    type: "counter",
+    labels: ["outcome"],
+  },
+  commitStatuses: {
+    name: "ci_router_commit_statuses_total",
+    help: "Commit statuses set on upstream commits for their downstream builds, counted once when they end, by state (pending, success, failure, error) and outcome (sent, failed).",
+    type: "counter",
+    labels: ["state", "outcome"],
+  },
   rateLimit: {
     name: "ci_router_github_rate_limit_remaining",
     help: "GitHub API requests left in the current window, as last reported by GitHub.",

@@ -39,6 +39,7 @@ export function routePlan(intent: RouteIntent, changes: ChangeSet, delivery: str
     sha: intent.sha,
     changes,
     environment: intent.environment,
+    ...(intent.defaultBranch === undefined ? {} : { defaultBranch: intent.defaultBranch }),
   };
   const build: NewBuild = {
     build_id: buildId(intent.sha, delivery),
@@ -49,6 +50,8 @@ export function routePlan(intent: RouteIntent, changes: ChangeSet, delivery: str
     pull_request: intent.pullRequest,
     delivery,
     at,
+    // A dispatch a dependency sent names its upstream build, which its record keeps.
+    ...(intent.upstream === undefined ? {} : { upstream: intent.upstream }),
   };
   return { kind: "create", input, build };
 }

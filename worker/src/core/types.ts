@@ -2,6 +2,8 @@
  * The vocabulary of the router. Everything here is plain data: no platform types.
  */
 
+import type { DependencyGraph } from "./dependencies.ts";
+
 /** What a change needs from a runner, in the decision tree's order of precedence. */
 export const REQUIREMENTS = ["gpu", "docker", "deploy", "lightweight", "default"] as const;
 export type Requirement = (typeof REQUIREMENTS)[number];
@@ -116,6 +118,28 @@ export interface RoutingPolicy {
    * (core/jobs.ts). Absent when the policy declares none, so that such a policy keeps its plain shape.
    */
   jobs?: Record<string, JobFilter>;
+  /**
+   * Fair shares of the self-hosted classes across repositories (core/fair-share.ts), from the
+   * configuration's top-level `fairShare`, the same in every repository's policy. Absent when
+   * not configured, so that such a policy keeps its plain shape.
+   */
+  fairShare?: FairSharePolicy;
+}
+
+/**
+ * How a contended self-hosted class is shared between repositories (core/fair-share.ts). Off
+ * unless `enabled`: with it off, no decision changes.
+ */
+export interface FairSharePolicy {
+  enabled: boolean;
+  /** Per lower-cased `owner/name` or `owner/*` (a repository's own key first); a repository not listed weighs 1. */
+  weights: Record<string, number>;
+  /** Per class, per lower-cased `owner/name` or `owner/*`: the most queued + busy jobs it may hold there, contended or not. */
+  caps: Record<string, Record<string, number>>;
+  /** Builds never moved by fair share: to a deploy ref (`deploy.refs`), pushes to the repository's default branch. */
+  priority: { deployRefs: boolean; defaultBranch: boolean };
+  /** A repository over its share stays when its class expects a free slot within this many seconds. */
+  maxWaitSeconds: number;
 }
 
 /**
@@ -161,6 +185,8 @@ export interface RoutingConfig {
   repositories: Record<string, RoutingPolicy>;
   /** Repository ids pinned by the configuration, keyed by lower-cased `owner/name`. */
   ids: Record<string, number>;
+  /** Cross-repository builds (`dependencies`, core/dependencies.ts); absent when none are declared. */
+  dependencies?: DependencyGraph;
 }
 
 /** The files a change touched, as far as GitHub told us. */
@@ -187,6 +213,8 @@ export interface RoutingInput {
   changes: ChangeSet;
   /** For `workflow_dispatch`: the environment its inputs name, if any. */
   environment?: string | null;
+  /** The repository's default branch (a branch name, e.g. `main`), when the event says it: a push's `repository.default_branch`. */
+  defaultBranch?: string | null;
 }
 
 export interface Decision {

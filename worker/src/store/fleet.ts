@@ -1,4 +1,5 @@
 import {
+  addActive,
   DONE_RETENTION_MS,
   type FleetCounts,
   type FleetJob,
@@ -147,7 +148,8 @@ export class FleetStore {
   }
 
   /** Every stored machine, with the active jobs counted by machine and class. */
-  counts(): FleetCounts {
+  /** The fleet's counts; per repository (`activeByClass`) only when fair shares will read them. */
+  counts(perRepository = true): FleetCounts {
     const machines = this.sql.exec<MachineRow>("SELECT * FROM machines ORDER BY name").toArray().map(toMachine);
     const busyByMachine = new Map<string, number>();
     const busyByClass = new Map<string, number>();
@@ -166,7 +168,24 @@ export class FleetStore {
       if (row.runner_class === null) continue;
       (row.state === "queued" ? queuedByClass : waitingByClass).set(row.runner_class, row.n);
     }
-    return { machines, busyByMachine, busyByClass, queuedByClass, waitingByClass };
+    const activeByClass = perRepository ? this.activeByClass() : new Map<string, Map<string, number>>();
+    return { machines, busyByMachine, busyByClass, queuedByClass, waitingByClass, activeByClass };
+  }
+
+  /**
+   * Queued and busy jobs per class and repository (names lower-cased), for fair shares: one
+   * grouped query read by the state index, so it reads the jobs active now and no finished row
+   * (at most one result row per active job). The router's own routing jobs left the fleet when
+   * they were recorded, so they are not counted.
+   */
+  private activeByClass(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const row of this.sql.exec<{ runner_class: string; repository: string; n: number }>(
+      "SELECT runner_class, repository, COUNT(*) AS n FROM fleet_jobs WHERE state IN ('queued', 'busy') AND runner_class IS NOT NULL GROUP BY runner_class, repository",
+    )) {
+      addActive(out, row.runner_class, row.repository, row.n);
+    }
+    return out;
   }
 
   /** The ids of the jobs busy on each machine, ascending. */

@@ -36,8 +36,11 @@ import { first, type Sql } from "./sql.ts";
  *    from the live builds when upgrading), queue waits per class and hour (`queue_hours`),
  *    routing accuracy per day (`accuracy_days`) and the last published simulation
  *    (`simulations`). Four new tables; nothing else changes.
+ * 7. cross-repository builds: the workflow dispatches dependencies owe and what became of them
+ *    (`dispatches`), and the commit statuses owed to upstream commits (`commit_statuses`). Two
+ *    new tables; nothing else changes.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -247,6 +250,49 @@ const TABLES = `
     published_at INTEGER NOT NULL,
     document TEXT NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS dispatches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    upstream_repository TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    upstream_sha TEXT NOT NULL,
+    upstream_build TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    dispatched_at INTEGER,
+    run_id INTEGER,
+    build_id TEXT,
+    conclusion TEXT,
+    html_url TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS dispatches_pending ON dispatches (upstream_repository, repository, workflow, ref) WHERE state = 'pending';
+  CREATE INDEX IF NOT EXISTS dispatches_due ON dispatches (state, next_at);
+  CREATE INDEX IF NOT EXISTS dispatches_upstream ON dispatches (upstream_build);
+  CREATE INDEX IF NOT EXISTS dispatches_waiting ON dispatches (repository, state, dispatched_at);
+  CREATE INDEX IF NOT EXISTS dispatches_run ON dispatches (run_id) WHERE run_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS dispatches_created ON dispatches (created_at);
+  CREATE TABLE IF NOT EXISTS commit_statuses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repository TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    context TEXT NOT NULL,
+    state TEXT NOT NULL,
+    target_url TEXT,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS commit_statuses_once ON commit_statuses (repository, sha, context, state);
+  CREATE INDEX IF NOT EXISTS commit_statuses_due ON commit_statuses (status, next_at);
+  CREATE INDEX IF NOT EXISTS commit_statuses_created ON commit_statuses (created_at);
 `;
 
 /** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
