@@ -24,6 +24,8 @@ const passthrough = [
   SECRET_NAMES.apiToken,
   SECRET_NAMES.apiTokenPrevious,
   SECRET_NAMES.githubToken,
+  SECRET_NAMES.githubAppId,
+  SECRET_NAMES.githubAppPrivateKey,
   SECRET_NAMES.discordWebhookUrl,
   VAR_NAMES.mode,
   VAR_NAMES.routingConfig,

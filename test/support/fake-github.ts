@@ -1,3 +1,5 @@
+import { decodeJwt, importSPKI, jwtVerify } from "jose";
+
 /**
  * A stand-in for GitHub's REST API, answering the listings the Worker asks for from a fixed
  * table. Tests name a repository to pick a behaviour:
@@ -32,6 +34,15 @@
  * `workflow_dispatch` trigger), `…-429` 429 with `Retry-After: 1`, `acme/broken` 500.
  *
  * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
+ *
+ * GitHub Apps: a test registers an App with `PUT {FAKE_GITHUB_URL}/__apps/{appId}` and
+ * `{publicKey, expiresInSeconds?}` (SPKI PEM; tokens live an hour unless it says). Then
+ * `POST /app/installations/{id}/access_tokens` verifies the App JWT with that key (RS256, `iss`
+ * the App id, `exp − iat` at most 600 s) and answers 201 `{token, expires_at}`, a new token
+ * `ghs_{appId}_{installation}_{n}` each time. `GET …/__apps/{appId}/mints` counts the mints
+ * by installation; `POST …/__apps/{appId}/refuse` with `{token}` makes the next call carrying
+ * that token answer 401 (once). `GET …/__tokens/{owner}/{name}` lists `{path, token, status}`
+ * for every call on that repository, oldest first: which token each call carried.
  */
 export const FAKE_GITHUB_URL = "https://github.test";
 
@@ -62,11 +73,22 @@ const writes = new Map<string, { path: string; body: unknown }[]>();
 const jobs = new Map<string, unknown>();
 const jobLookups = new Map<string, number>();
 
+/** Registered Apps by id: their public key, how long their tokens live, and the mints by installation. */
+const apps = new Map<
+  string,
+  { key: Awaited<ReturnType<typeof importSPKI>>; expiresInSeconds: number; mints: Map<string, number> }
+>();
+/** Tokens whose next call answers 401. */
+const refused = new Set<string>();
+/** Every call on a repository: its path, the bearer token it carried, and the status answered. */
+const tokensSeen = new Map<string, { path: string; token: string; status: number }[]>();
+
 export async function fakeGitHub(request: Request): Promise<Response> {
   if (new URL(request.url).pathname.startsWith("/repos/acme/slow/")) {
     await new Promise((resolve) => setTimeout(resolve, SLOW_GITHUB_MS));
   }
   const response = await answer(request);
+  noteToken(request, response.status);
   const limited = new URL(request.url).pathname.startsWith("/repos/acme/limited/");
   const headers = new Headers(response.headers);
   headers.set("x-ratelimit-remaining", String(limited ? 0 : FAKE_RATE_LIMIT_REMAINING));
@@ -91,9 +113,15 @@ async function answer(request: Request): Promise<Response> {
       return new Response(null, { status: 204 });
     }
   }
+  const app = await appControl(request, url);
+  if (app !== null) return app;
   if (!request.headers.get("authorization")?.startsWith("Bearer ")) {
     return Response.json({ message: "Requires authentication" }, { status: 401 });
   }
+  const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname);
+  if (mint !== null && request.method === "POST") return mintToken(request, mint[1] ?? "");
+  const bearer = request.headers.get("authorization")?.slice("Bearer ".length) ?? "";
+  if (refused.delete(bearer)) return Response.json({ message: "Bad credentials" }, { status: 401 });
   const page = Number(url.searchParams.get("page") ?? "1");
   const perPage = Number(url.searchParams.get("per_page") ?? "30");
 
@@ -169,4 +197,57 @@ async function answer(request: Request): Promise<Response> {
   return Response.json({
     files: url.pathname.includes("/compare/") ? all.slice(0, 300).map((filename) => ({ filename })) : files,
   });
+}
+
+/** The App control calls (`/__apps/…`, `/__tokens/…`), or null for any other request. */
+async function appControl(request: Request, url: URL): Promise<Response | null> {
+  const seen = /^\/__tokens\/([^/]+\/[^/]+)$/.exec(url.pathname);
+  if (seen !== null) return Response.json(tokensSeen.get(seen[1] ?? "") ?? []);
+  const control = /^\/__apps\/(\d+)(\/mints|\/refuse)?$/.exec(url.pathname);
+  if (control === null) return null;
+  const [, id = "", what] = control;
+  if (what === "/mints") return Response.json(Object.fromEntries(apps.get(id)?.mints ?? []));
+  if (what === "/refuse") {
+    refused.add(((await request.json()) as { token: string }).token);
+    return new Response(null, { status: 204 });
+  }
+  const body = (await request.json()) as { publicKey: string; expiresInSeconds?: number };
+  const key = await importSPKI(body.publicKey, "RS256");
+  apps.set(id, { key, expiresInSeconds: body.expiresInSeconds ?? 3600, mints: new Map() });
+  return new Response(null, { status: 204 });
+}
+
+/** `POST /app/installations/{id}/access_tokens`: a new token, for a JWT a registered App signed. */
+async function mintToken(request: Request, installation: string): Promise<Response> {
+  if (request.headers.get("accept") !== "application/vnd.github+json") {
+    return Response.json({ message: "Accept must be application/vnd.github+json" }, { status: 415 });
+  }
+  const jwt = request.headers.get("authorization")?.slice("Bearer ".length) ?? "";
+  let app: ReturnType<typeof apps.get>;
+  let appId = "";
+  try {
+    appId = String(decodeJwt(jwt).iss ?? "");
+    app = apps.get(appId);
+    if (app === undefined) throw new Error("no such App");
+    const { payload } = await jwtVerify(jwt, app.key, { algorithms: ["RS256"], issuer: appId });
+    if (typeof payload.iat !== "number" || typeof payload.exp !== "number" || payload.exp - payload.iat > 600) {
+      throw new Error("the JWT lives longer than 10 minutes");
+    }
+  } catch (error) {
+    return Response.json({ message: `A JSON web token could not be decoded (${String(error)})` }, { status: 401 });
+  }
+  const n = (app.mints.get(installation) ?? 0) + 1;
+  app.mints.set(installation, n);
+  const expiresAt = new Date(Date.now() + app.expiresInSeconds * 1000).toISOString();
+  return Response.json({ token: `ghs_${appId}_${installation}_${n}`, expires_at: expiresAt }, { status: 201 });
+}
+
+/** Records which token a call on a repository carried. */
+function noteToken(request: Request, status: number): void {
+  const repository = /^\/repos\/([^/]+\/[^/]+)\//.exec(new URL(request.url).pathname)?.[1];
+  if (repository === undefined) return;
+  const token = request.headers.get("authorization")?.slice("Bearer ".length) ?? "";
+  const calls = tokensSeen.get(repository) ?? [];
+  calls.push({ path: new URL(request.url).pathname, token, status });
+  tokensSeen.set(repository, calls);
 }

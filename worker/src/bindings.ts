@@ -15,6 +15,9 @@ export const SECRET_NAMES = {
   apiToken: "API_TOKEN",
   apiTokenPrevious: "API_TOKEN_PREVIOUS",
   githubToken: "GITHUB_TOKEN",
+  /** A GitHub App's id and private key (PEM, PKCS#1 or PKCS#8): set both for App mode. */
+  githubAppId: "GITHUB_APP_ID",
+  githubAppPrivateKey: "GITHUB_APP_PRIVATE_KEY",
   discordWebhookUrl: "DISCORD_WEBHOOK_URL",
 } as const;
 

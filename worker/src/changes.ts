@@ -1,12 +1,13 @@
 import { type ChangeSet, changesFromPush, type RouteIntent, unknownChanges, ZERO_SHA } from "./core/index.ts";
-import { GitHubClient } from "./github.ts";
+import type { GitHubClient } from "./github.ts";
+import { gitHubClient, gitHubClientFor } from "./github-app.ts";
 import type { Settings } from "./settings.ts";
 
 /** The files a routed event touched: from the payload when it lists them, else from GitHub's API. */
 export async function changesFor(
   intent: RouteIntent,
   settings: Settings,
-  github: GitHubClient | null = settings.github === null ? null : new GitHubClient(settings.github),
+  github: GitHubClient | null = gitHubClient(settings.github, null),
 ): Promise<ChangeSet> {
   const noToken = "GITHUB_TOKEN is not set, so GitHub's API was not asked";
   if (intent.push !== null) {
@@ -25,8 +26,9 @@ export async function changesFor(
 
 /** The files of one commit, for suggestion requests about a commit no webhook announced. */
 export async function changesForCommit(repository: string, sha: string, settings: Settings): Promise<ChangeSet> {
-  if (settings.github === null) {
+  const github = gitHubClientFor(settings.github, repository);
+  if (github === null) {
     return unknownChanges("route request", "no files given and GITHUB_TOKEN is not set");
   }
-  return new GitHubClient(settings.github).commitFiles(repository, sha);
+  return github.commitFiles(repository, sha);
 }

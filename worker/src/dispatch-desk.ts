@@ -22,7 +22,8 @@ import {
   type WriteResult,
   writeStep,
 } from "./core/index.ts";
-import { GitHubClient } from "./github.ts";
+import type { GitHubClient } from "./github.ts";
+import { GitHubClients } from "./github-app.ts";
 import { log } from "./log.ts";
 import type { Settings } from "./settings.ts";
 import type { BuildStore } from "./store/builds.ts";
@@ -314,17 +315,17 @@ export class DispatchDesk {
     if (this.sending) return;
     this.sending = true;
     try {
-      const github = this.deps.settings()?.github ?? null;
-      const client = github === null ? null : new GitHubClient(github);
-      await this.sendDispatches(client, now);
-      await this.sendStatuses(client, Date.now());
+      const clients = new GitHubClients(this.deps.settings()?.github ?? null);
+      await this.sendDispatches(clients, now);
+      await this.sendStatuses(clients, Date.now());
     } finally {
       this.sending = false;
     }
   }
 
-  private async sendDispatches(client: GitHubClient | null, now: number): Promise<void> {
+  private async sendDispatches(clients: GitHubClients, now: number): Promise<void> {
     for (const row of this.dispatches.due(now, DISPATCH_BATCH)) {
+      const client = clients.for(row.repository);
       if (client === null) {
         this.transact(() => this.settle(row, { kind: "failed", why: "GITHUB_TOKEN is not set" }, Date.now()));
         continue;
@@ -360,8 +361,9 @@ export class DispatchDesk {
     return state;
   }
 
-  private async sendStatuses(client: GitHubClient | null, now: number): Promise<void> {
+  private async sendStatuses(clients: GitHubClients, now: number): Promise<void> {
     for (const row of this.statuses.due(now, DISPATCH_BATCH)) {
+      const client = clients.for(row.repository);
       if (client === null) {
         this.transact(() => {
           this.statuses.fail(row.id, "GITHUB_TOKEN is not set");

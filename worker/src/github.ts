@@ -10,9 +10,32 @@ import {
   type WriteResult,
 } from "./core/index.ts";
 
+/**
+ * Where a call's bearer token comes from: GITHUB_TOKEN as it is, or an installation's token
+ * (worker/src/github-app.ts), minted when needed. `onUnauthorized` is told of a token GitHub
+ * answered 401 to; the call is then made once more with a fresh `token()`.
+ */
+export interface GitHubAuth {
+  token: () => Promise<string>;
+  onUnauthorized?: (token: string) => void;
+}
+
+/** A fixed token (GITHUB_TOKEN): a 401 is GitHub's answer, not retried. */
+export function staticAuth(token: string): GitHubAuth {
+  return { token: () => Promise.resolve(token) };
+}
+
+/**
+ * Thrown by a {@link GitHubAuth} that could not get a token; its message (never a token) says why,
+ * and becomes the failed call's.
+ */
+export class GitHubAuthError extends Error {
+  override readonly name = "GitHubAuthError";
+}
+
 /** GitHub's REST API, for the file lists webhooks leave out. */
 export interface GitHubOptions {
-  token: string;
+  auth: GitHubAuth;
   apiUrl: string;
   /** Time allowed for one listing, all pages included; past it the files are unknown. */
   budgetMs?: number;
@@ -49,8 +72,21 @@ const MAX_MESSAGE = 300;
 /** A job as GitHub reports it now (the `workflow_job` payload's shape), or that GitHub does not know it. */
 export type JobLookup = Result<{ kind: "job"; job: unknown } | { kind: "not_found" }>;
 
-/** `timed out` or `failed`, for an error thrown by a call. */
-const thrown = (error: unknown) => (error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed");
+/** `timed out`, `failed`, or why no token could be had, for an error thrown by a call. */
+function thrown(error: unknown): string {
+  if (error instanceof GitHubAuthError) return `failed (${error.message})`;
+  return error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
+}
+
+/** The headers of every call, with `token` as its bearer. */
+function headersWith(token: string): Record<string, string> {
+  return {
+    accept: "application/vnd.github+json",
+    authorization: `Bearer ${token}`,
+    "user-agent": "pmoves-ci-orchestrator",
+    "x-github-api-version": "2022-11-28",
+  };
+}
 
 interface FileEntry {
   filename?: unknown;
@@ -100,8 +136,7 @@ export class GitHubClient {
   /** `GET /repos/{repo}/actions/jobs/{id}`: a job's current state, as a `workflow_job` payload carries it. */
   async job(repository: string, jobId: number): Promise<JobLookup> {
     try {
-      const response = await this.options.fetch(`${this.options.apiUrl}/repos/${repository}/actions/jobs/${jobId}`, {
-        headers: this.headers(),
+      const response = await this.send(`/repos/${repository}/actions/jobs/${jobId}`, {
         signal: AbortSignal.timeout(this.options.budgetMs),
       });
       this.noteRateLimit(response);
@@ -160,8 +195,7 @@ export class GitHubClient {
     const runners: SelfHostedRunner[] = [];
     try {
       for (let page = 1; page <= MAX_RUNNER_PAGES; page++) {
-        const url = `${this.options.apiUrl}/orgs/${org}/actions/runners?per_page=${PER_PAGE}&page=${page}`;
-        const response = await this.options.fetch(url, { headers: this.headers(), signal });
+        const response = await this.send(`/orgs/${org}/actions/runners?per_page=${PER_PAGE}&page=${page}`, { signal });
         this.noteRateLimit(response);
         if (!response.ok) {
           await response.body?.cancel();
@@ -188,13 +222,23 @@ export class GitHubClient {
     return ok(runners);
   }
 
-  private headers(): Record<string, string> {
-    return {
-      accept: "application/vnd.github+json",
-      authorization: `Bearer ${this.options.token}`,
-      "user-agent": "pmoves-ci-orchestrator",
-      "x-github-api-version": "2022-11-28",
-    };
+  /**
+   * One call to `path`, with the auth's token; a 401 to a token the auth can replace is told to
+   * it and the call made once more with a fresh one.
+   */
+  private async send(path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
+    const { auth } = this.options;
+    const once = async (token: string) =>
+      this.options.fetch(`${this.options.apiUrl}${path}`, {
+        ...init,
+        headers: { ...headersWith(token), ...init.headers },
+      });
+    const token = await auth.token();
+    const response = await once(token);
+    if (response.status !== 401 || auth.onUnauthorized === undefined) return response;
+    await response.body?.cancel();
+    auth.onUnauthorized(token);
+    return once(await auth.token());
   }
 
   private noteRateLimit(response: Response): void {
@@ -204,11 +248,7 @@ export class GitHubClient {
 
   private async post(path: string): Promise<CallResult> {
     try {
-      const response = await this.options.fetch(`${this.options.apiUrl}${path}`, {
-        method: "POST",
-        headers: this.headers(),
-        signal: AbortSignal.timeout(this.options.budgetMs),
-      });
+      const response = await this.send(path, { method: "POST", signal: AbortSignal.timeout(this.options.budgetMs) });
       this.noteRateLimit(response);
       await response.body?.cancel();
       return response.ok ? ok({ status: response.status }) : fail("upstream", `answered ${response.status}`);
@@ -220,9 +260,9 @@ export class GitHubClient {
   /** A JSON write whose answer the caller retries by: the status, its wait and GitHub's message. */
   private async write(path: string, body: unknown): Promise<WriteAnswer> {
     try {
-      const response = await this.options.fetch(`${this.options.apiUrl}${path}`, {
+      const response = await this.send(path, {
         method: "POST",
-        headers: { ...this.headers(), "content-type": "application/json" },
+        headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.options.budgetMs),
       });
@@ -260,8 +300,7 @@ export class GitHubClient {
     let count = 0;
     try {
       for (let page = 1; page <= maxPages; page++) {
-        const url = `${this.options.apiUrl}${path}?per_page=${PER_PAGE}&page=${page}`;
-        const response = await this.options.fetch(url, { headers: this.headers(), signal });
+        const response = await this.send(`${path}?per_page=${PER_PAGE}&page=${page}`, { signal });
         this.noteRateLimit(response);
         if (!response.ok) {
           await response.body?.cancel();
@@ -276,8 +315,7 @@ export class GitHubClient {
         if (list.length < PER_PAGE) break;
       }
     } catch (error) {
-      const why = error instanceof Error && error.name === "TimeoutError" ? "timed out" : "failed";
-      return unknownChanges(source, `${source} ${why}`);
+      return unknownChanges(source, `${source} ${thrown(error)}`);
     }
     const changes = changesFromList(files, Number.POSITIVE_INFINITY, source);
     if (count >= cap) {

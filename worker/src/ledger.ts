@@ -37,7 +37,7 @@ import {
   warmSecretProblems,
 } from "./core/index.ts";
 import type { BuildGraph } from "./dispatch-desk.ts";
-import { GitHubClient } from "./github.ts";
+import { GitHubClients, noteInstallation } from "./github-app.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
 import {
@@ -110,9 +110,20 @@ export class Ledger extends DurableObject<LedgerEnv> {
     });
   }
 
-  /** Applies `plan` for `delivery` unless it, or another delivery of the same event, was seen. */
-  async accept(delivery: string, event: string, plan: Plan, options: AcceptOptions = {}): Promise<Outcome> {
-    const outcome = this.book.accept(delivery, event, plan, options);
+  /**
+   * Applies `plan` for `delivery` unless it, or another delivery of the same event, was seen.
+   * `installation` is the GitHub App installation the delivery came from: remembered for its
+   * repository's owner in this isolate's memory (github-app.ts), for the alarm's calls.
+   */
+  async accept(
+    delivery: string,
+    event: string,
+    plan: Plan,
+    options: AcceptOptions & { installation?: { repository: string; id: number } } = {},
+  ): Promise<Outcome> {
+    const { installation, ...rest } = options;
+    if (installation !== undefined) noteInstallation(installation.repository, installation.id);
+    const outcome = this.book.accept(delivery, event, plan, rest);
     await this.armAlarm();
     return outcome;
   }
@@ -261,13 +272,19 @@ export class Ledger extends DurableObject<LedgerEnv> {
     this.checking = true;
     const results: CheckResult[] = [];
     try {
-      const client = new GitHubClient(github);
+      const clients = new GitHubClients(github);
       for (const job of this.book.dueChecks(now, CHECK_BATCH)) {
-        const remaining = client.rateLimitRemaining ?? this.book.metrics.gauge("rateLimit");
+        const client = job.repository === "" ? null : clients.for(job.repository);
+        const remaining = client?.rateLimitRemaining ?? this.book.metrics.gauge("rateLimit");
         if (remaining !== null && remaining < CHECK_RESERVE) break;
         const lookup =
-          job.repository === ""
-            ? fail("upstream", "the job's repository is not known")
+          client === null
+            ? fail(
+                "upstream",
+                job.repository === ""
+                  ? "the job's repository is not known"
+                  : "no GitHub credential for the job's owner",
+              )
             : await client.job(job.repository, job.jobId);
         const result = this.book.applyCheck(job, lookup, Date.now());
         results.push(result);
@@ -276,7 +293,8 @@ export class Ledger extends DurableObject<LedgerEnv> {
           break;
         }
       }
-      if (client.rateLimitRemaining !== null) this.book.metrics.set("rateLimit", {}, client.rateLimitRemaining);
+      const last = clients.last?.rateLimitRemaining ?? null;
+      if (last !== null) this.book.metrics.set("rateLimit", {}, last);
     } finally {
       this.checking = false;
     }

@@ -8,7 +8,7 @@ import {
   rescuedAttempt,
   stuckDecision,
 } from "./core/index.ts";
-import { GitHubClient } from "./github.ts";
+import { GitHubClients } from "./github-app.ts";
 import { log } from "./log.ts";
 import type { Settings } from "./settings.ts";
 import type { MetricsStore } from "./store/metrics.ts";
@@ -136,9 +136,9 @@ export class RescueDesk {
    */
   async run(): Promise<void> {
     const rescues = this.rescues;
-    const github = this.deps.settings()?.github ?? null;
-    const client = github === null ? null : new GitHubClient(github);
+    const clients = new GitHubClients(this.deps.settings()?.github ?? null);
     for (const row of rescues.at("cancel_pending", RESCUE_BATCH)) {
+      const client = clients.for(row.repository);
       const fields = { run_id: row.run_id, build_id: row.build_id };
       if (client === null) {
         rescues.advance(row.run_id, "cancel_pending", "cancel_failed", Date.now());
@@ -150,6 +150,7 @@ export class RescueDesk {
       if (!result.ok) log("warn", "rescue: GitHub did not cancel the run", { ...fields, why: result.error.message });
     }
     for (const row of rescues.at("cancelled_for_rescue", RESCUE_BATCH)) {
+      const client = clients.for(row.repository);
       const fields = { run_id: row.run_id, build_id: row.build_id };
       const run = this.deps.buildById(row.build_id)?.runs[String(row.run_id)];
       const rescue = { runAttempt: row.run_attempt, cancelledAt: row.last_at };

@@ -1,7 +1,7 @@
 import { VAR_NAMES } from "./bindings.ts";
 import { isOwner } from "./core/index.ts";
 import type { Env } from "./env.ts";
-import { GitHubClient } from "./github.ts";
+import { gitHubClientFor } from "./github-app.ts";
 import { ledgerOf } from "./ledger.ts";
 import { log } from "./log.ts";
 import { loadSettings, type Settings, SettingsError } from "./settings.ts";
@@ -49,11 +49,13 @@ export async function reconcile(env: Env, now: number, fetcher?: typeof fetch): 
   }
   if (!isOwner(owner)) return disabled(`${VAR_NAMES.runnersOwner} is not an organization name`);
 
-  const client = new GitHubClient({
-    ...github,
+  const client = gitHubClientFor(github, owner, {
     budgetMs: RECONCILE_BUDGET_MS,
     ...(fetcher === undefined ? {} : { fetch: fetcher }),
   });
+  if (client === null) {
+    return disabled(`no GitHub App installation is known for ${owner} yet and GITHUB_TOKEN is not set`);
+  }
   const listed = await client.organizationRunners(owner);
   if (!listed.ok) {
     log("warn", "fleet reconciliation failed", { owner, why: listed.error.message });

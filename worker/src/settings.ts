@@ -1,6 +1,8 @@
 import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER, OIDC_OFF, SECRET_NAMES, VAR_NAMES } from "./bindings.ts";
 import {
+  APP_ID,
   allPolicies,
+  appPrivateKeyPkcs8,
   compilePolicy,
   fail,
   isLoopbackHost,
@@ -33,12 +35,33 @@ export interface Settings {
   webhookSecrets: string[];
   /** The API token, then the previous one during a rotation. */
   apiTokens: string[];
-  github: { token: string; apiUrl: string } | null;
+  /** How GitHub's API is called; null when neither GITHUB_TOKEN nor a GitHub App is set. */
+  github: GitHubSettings | null;
   discordWebhookUrl: string | null;
   /** The organization whose self-hosted runners the Cron Trigger reconciles, when set. */
   runnersOwner: string | null;
   /** The GitHub Actions OIDC tokens `/route` accepts: their issuer and audience; null when OIDC_ISSUER is `off`. */
   oidc: { issuer: string; audience: string } | null;
+}
+
+/**
+ * GitHub's API and the credentials for it. With both an App and a token, an event from one of
+ * the App's installations is answered with that installation's token, and anything else
+ * (events without an installation, work for an owner no delivery has named yet) with the token.
+ */
+export interface GitHubSettings {
+  apiUrl: string;
+  /** GITHUB_TOKEN, or null. */
+  token: string | null;
+  /** The GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY), or null. */
+  app: GitHubAppSettings | null;
+}
+
+export interface GitHubAppSettings {
+  /** The App id, the App JWT's `iss`. */
+  id: string;
+  /** The private key as PKCS#8 PEM (a PKCS#1 key is wrapped when read). */
+  privateKey: string;
 }
 
 /** The longest OIDC audience taken. */
@@ -164,6 +187,8 @@ export function parseSettings(source: SettingsSource): Settings {
     });
   }
 
+  const app = appOf(read(SECRET_NAMES.githubAppId), read(SECRET_NAMES.githubAppPrivateKey), problems);
+
   if (problems.length > 0 || config === null || webhookSecret === null || apiToken === null) {
     throw new SettingsError(problems, apiTokens);
   }
@@ -175,16 +200,48 @@ export function parseSettings(source: SettingsSource): Settings {
     webhookSecrets: previous === null ? [webhookSecret] : [webhookSecret, previous],
     apiTokens,
     github:
-      githubToken === null
+      githubToken === null && app === null
         ? null
         : {
             token: githubToken,
+            app,
             apiUrl: (read(VAR_NAMES.githubApiUrl) ?? "https://api.github.com").replace(/\/+$/, ""),
           },
     discordWebhookUrl: read(SECRET_NAMES.discordWebhookUrl),
     runnersOwner: read(VAR_NAMES.runnersOwner)?.trim() || null,
     oidc: issuer === OIDC_OFF ? null : { issuer, audience },
   };
+}
+
+/**
+ * The GitHub App, when both its secrets are set; one without the other, an id that is not a
+ * number or a key that is not an RSA private key in PEM is a problem naming the setting (never
+ * quoting it: both are secrets).
+ */
+function appOf(
+  id: string | null,
+  key: string | null,
+  problems: { setting: string; problem: string }[],
+): GitHubAppSettings | null {
+  const { githubAppId: idName, githubAppPrivateKey: keyName } = SECRET_NAMES;
+  if (id === null && key === null) return null;
+  if (id === null || key === null) {
+    const [missing, set] = id === null ? [idName, keyName] : [keyName, idName];
+    problems.push({ setting: missing, problem: `${missing} is not set, but ${set} is: a GitHub App needs both` });
+    return null;
+  }
+  const trimmed = id.trim();
+  if (!APP_ID.test(trimmed)) {
+    problems.push({ setting: idName, problem: `${idName} must be the App's numeric id` });
+  }
+  const privateKey = appPrivateKeyPkcs8(key);
+  if (privateKey === null) {
+    problems.push({
+      setting: keyName,
+      problem: `${keyName} is not an RSA private key in PEM ("BEGIN RSA PRIVATE KEY" or "BEGIN PRIVATE KEY")`,
+    });
+  }
+  return privateKey === null || !APP_ID.test(trimmed) ? null : { id: trimmed, privateKey };
 }
 
 /** `https:` anywhere, `http:` only on the machine itself (a local issuer for tests and development). */

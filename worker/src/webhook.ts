@@ -1,10 +1,18 @@
 import { BUILD_KEY_PREFIX, BUILD_TTL_SECONDS } from "./bindings.ts";
 import { bodyText, decodePayload, readBody } from "./body.ts";
 import { changesFor } from "./changes.ts";
-import { type BuildRecord, DELIVERY, interpretEvent, type Plan, routePlan, updatePlan } from "./core/index.ts";
+import {
+  type BuildRecord,
+  DELIVERY,
+  installationOf,
+  interpretEvent,
+  type Plan,
+  routePlan,
+  updatePlan,
+} from "./core/index.ts";
 import type { Env } from "./env.ts";
 import { HttpError, valueOr } from "./errors.ts";
-import { GitHubClient } from "./github.ts";
+import { gitHubClient, noteInstallation } from "./github-app.ts";
 import { ledgerOf, type Outcome } from "./ledger.ts";
 import { log } from "./log.ts";
 import type { Settings } from "./settings.ts";
@@ -61,7 +69,10 @@ export async function handleWebhook(
   const intent = valueOr(interpretEvent(event, payload, settings.config));
 
   const at = new Date().toISOString();
-  const github = settings.github === null ? null : new GitHubClient(settings.github);
+  // An App installation's event is answered with that installation's token (github-app.ts).
+  const installation = intent.kind === "route" || intent.kind === "update" ? installationOf(payload) : null;
+  if (installation !== null && "repository" in intent) noteInstallation(intent.repository, installation);
+  const github = gitHubClient(settings.github, installation);
   let plan: Plan;
   switch (intent.kind) {
     case "ping":
@@ -85,6 +96,9 @@ export async function handleWebhook(
     outcome = await ledgerOf(env).accept(delivery, event, plan, {
       contentKey,
       seen: { rateLimitRemaining: github?.rateLimitRemaining ?? null },
+      ...(installation !== null && "repository" in intent
+        ? { installation: { repository: intent.repository, id: installation } }
+        : {}),
       ...(plan.kind === "create" ? { routing: settings.routing } : {}),
     });
   } catch (error) {

@@ -93,6 +93,20 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
   return r.ok && intent !== null ? ok(intent) : fail("invalid_payload", ...r.problems);
 }
 
+/**
+ * The GitHub App installation a delivery came from (`installation.id`, a positive integer), or
+ * null: GitHub sends it with every event of an App's installation, and that installation's token
+ * is the one to ask GitHub with about the repository. A repository's own webhook sends none; an
+ * id that is not a positive integer is not one, and the delivery is read without it.
+ */
+export function installationOf(payload: unknown): number | null {
+  if (typeof payload !== "object" || payload === null) return null;
+  const installation = (payload as Json).installation;
+  if (typeof installation !== "object" || installation === null) return null;
+  const id = (installation as Json).id;
+  return typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
 function readEvent(event: string, p: Json, r: PayloadReader, config: RoutingConfig): Intent | null {
   switch (event) {
     case "push":

@@ -18,6 +18,7 @@ export * from "./events.ts";
 export * from "./fair-share.ts";
 export * from "./fleet.ts";
 export * from "./forecast.ts";
+export * from "./github-app.ts";
 export * from "./glob.ts";
 export * from "./globset.ts";
 export * from "./jobs.ts";
