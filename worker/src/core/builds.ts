@@ -351,19 +351,22 @@ export const SUMMARY_RUNS = 16;
  * ({@link buildSummary}), so its size is bounded by the record's: at most 16 runs, one line per
  * runner class.
  */
-export interface BuildSummary {
-  build_id: string;
-  repository: string;
-  event: string;
-  ref: string | null;
-  sha: string | null;
-  pull_request: number | null;
-  created_at: string;
-  updated_at: string;
-  status: BuildStatus;
-  conclusion: string | null;
-  decision: Decision | null;
-  runners_used: string[];
+export interface BuildSummary
+  extends Pick<
+    BuildRecord,
+    | "build_id"
+    | "repository"
+    | "event"
+    | "ref"
+    | "sha"
+    | "pull_request"
+    | "created_at"
+    | "updated_at"
+    | "status"
+    | "conclusion"
+    | "decision"
+    | "runners_used"
+  > {
   /** Every job the record holds; `by_runner` those that got a runner, by the class that ran them. */
   jobs: { total: number; by_runner: Record<string, { jobs: number; minutes: number }> };
   /** The longest a job waited for a runner, in seconds; null while none has started. */
