@@ -76,9 +76,21 @@ export async function createRouter(): Promise<RouterOutputs> {
   // same `up`.
   const webhookSecret = generatedSecret("webhook-secret", settings.webhookSecretGeneration);
   const previousWebhookSecret =
-    settings.webhookSecretGeneration > 1
+    settings.webhookSecretGeneration > 1 && settings.githubApp === null
       ? generatedSecret("webhook-secret", settings.webhookSecretGeneration - 1)
       : null;
+  // In App mode GitHub signs every delivery with the App's webhook secret, so the Worker checks
+  // that one first. The stack's own secret stays accepted as the previous one: the repository
+  // webhooks it signs for are deleted only after the Worker is updated, so none of their last
+  // deliveries is refused, and switching back to webhooks finds the secret unchanged.
+  const app =
+    settings.githubApp === null
+      ? null
+      : config.requireSecretObject<{ privateKey: string; webhookSecret: string }>("githubApp");
+  const acceptedWebhookSecrets =
+    app === null
+      ? { current: webhookSecret, previous: previousWebhookSecret }
+      : { current: app.apply((a) => a.webhookSecret), previous: webhookSecret };
   // The same for the API token: the Worker accepts the current and the previous generation, and
   // (without OIDC) every repository's Actions secret switches to the new one after the Worker
   // accepts it.
@@ -117,14 +129,24 @@ export async function createRouter(): Promise<RouterOutputs> {
       ...(settings.runnersOwner === null
         ? []
         : [{ type: "plain_text", name: VAR_NAMES.runnersOwner, text: settings.runnersOwner }]),
-      secretText(SECRET_NAMES.webhookSecret, webhookSecret),
-      ...(previousWebhookSecret === null
+      secretText(SECRET_NAMES.webhookSecret, acceptedWebhookSecrets.current),
+      ...(acceptedWebhookSecrets.previous === null
         ? []
-        : [secretText(SECRET_NAMES.webhookSecretPrevious, previousWebhookSecret)]),
+        : [secretText(SECRET_NAMES.webhookSecretPrevious, acceptedWebhookSecrets.previous)]),
       secretText(SECRET_NAMES.apiToken, apiToken),
       ...(previousApiToken === null ? [] : [secretText(SECRET_NAMES.apiTokenPrevious, previousApiToken)]),
       ...(githubToken === null ? [] : [secretText(SECRET_NAMES.githubToken, githubToken)]),
       ...(discordWebhookUrl === null ? [] : [secretText(SECRET_NAMES.discordWebhookUrl, discordWebhookUrl)]),
+      // The App's credentials, under the names the Worker reads them by (worker/src/settings.ts).
+      ...(app === null || settings.githubApp === null
+        ? []
+        : [
+            secretText(SECRET_NAMES.githubAppId, settings.githubApp.appId),
+            secretText(
+              SECRET_NAMES.githubAppPrivateKey,
+              app.apply((a) => a.privateKey),
+            ),
+          ]),
       // Each warm hook's signing key, under the name its runner class's `warm.secretEnv` gives.
       ...settings.warmSecretNames.map((name) =>
         secretText(
@@ -272,11 +294,13 @@ function publicEndpoint(settings: StackSettings, script: cloudflare.WorkersScrip
 }
 
 /**
- * One repository's share of the stack: its webhook and the Actions variable its workflows call
- * the router at; without OIDC also the Actions secret holding the API token (with OIDC a job
- * proves its repository with a token GitHub issues, and no repository holds a router secret).
- * Names derive from the repository alone, so onboarding or removing one repository touches
- * nothing else. Returns the repository id for runner groups.
+ * One repository's share of the stack: the Actions variable its workflows call the router at;
+ * with repository webhooks (no `githubApp`) also its webhook, since in App mode the App's one
+ * webhook delivers every installed repository's events; without OIDC also the Actions secret
+ * holding the API token (with OIDC a job proves its repository with a token GitHub issues, and
+ * no repository holds a router secret; App mode always uses OIDC). Names derive from the
+ * repository alone, so onboarding or removing one repository touches nothing else. Returns the
+ * repository id for runner groups.
  */
 function onboard(
   repository: RepositorySettings,
@@ -285,21 +309,23 @@ function onboard(
   options: pulumi.CustomResourceOptions,
 ): pulumi.Output<number> {
   const { name, slug } = repository;
-  new github.RepositoryWebhook(
-    `webhook-${slug}`,
-    {
-      repository: name,
-      active: true,
-      events: [...WEBHOOK_EVENTS],
-      configuration: {
-        url: settings.webhookUrl,
-        contentType: "json",
-        insecureSsl: false,
-        secret: secrets.webhookSecret,
+  if (settings.githubApp === null) {
+    new github.RepositoryWebhook(
+      `webhook-${slug}`,
+      {
+        repository: name,
+        active: true,
+        events: [...WEBHOOK_EVENTS],
+        configuration: {
+          url: settings.webhookUrl,
+          contentType: "json",
+          insecureSsl: false,
+          secret: secrets.webhookSecret,
+        },
       },
-    },
-    options,
-  );
+      options,
+    );
+  }
   new github.ActionsVariable(
     `router-url-${slug}`,
     { repository: name, variableName: ROUTER_URL_VARIABLE, value: settings.baseUrl },

@@ -1,6 +1,8 @@
 import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER } from "../worker/src/bindings.ts";
 import {
+  APP_ID,
   allPolicies,
+  appPrivateKeyPkcs8,
   isLoopbackHost,
   isOwner,
   isRepository,
@@ -50,12 +52,22 @@ export const CONFIG_KEYS = {
     "optional boolean (default true): serve the router's dashboard page at / (static assets; its data still needs the API token)",
   warmSecrets:
     'optional secret map "WARM_…" → signing key for each warm hook the routing config names (runners.<id>.warm.secretEnv); set with --secret --path',
+  githubApp:
+    "optional GitHub App mode, {appId, privateKey, webhookSecret} from the App's manifest conversion (privateKey and webhookSecret set with --secret --path): the App's one webhook replaces every repository webhook; see docs/github-app.md",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** Keys whose values are secrets: the program reads them with `getSecret`, never from here. */
-export const SECRET_KEYS = ["githubToken", "discordWebhookUrl", "warmSecrets"] as const satisfies readonly ConfigKey[];
+export const SECRET_KEYS = [
+  "githubToken",
+  "discordWebhookUrl",
+  "warmSecrets",
+  "githubApp",
+] as const satisfies readonly ConfigKey[];
+
+/** The keys of the `githubApp` setting. */
+export const GITHUB_APP_KEYS = ["appId", "privateKey", "webhookSecret"] as const;
 
 export const DEFAULT_WORKER_NAME = "pmoves-ci-orchestrator";
 
@@ -68,6 +80,14 @@ export interface RepositorySettings {
   slug: string;
   /** The self-hosted runner classes this repository's policy can send a job to. */
   runners: string[];
+}
+
+/**
+ * GitHub App mode. Only the App id is kept here (it is public: the App JWT's `iss`); the private
+ * key and the webhook secret are read by the program as secrets, never from the settings.
+ */
+export interface GitHubAppSettings {
+  appId: string;
 }
 
 /** How route jobs authenticate with GitHub Actions OIDC tokens: the Worker's OIDC_ISSUER and OIDC_AUDIENCE. */
@@ -118,6 +138,11 @@ export interface StackSettings {
   warmSecretNames: string[];
   /** Null when `oidc` is false: repositories then hold the API token as an Actions secret. */
   oidc: OidcSettings | null;
+  /**
+   * GitHub App mode, or null for repository webhooks. With an App, its one webhook delivers every
+   * installed repository's events, so no repository gets a webhook, and route jobs use OIDC.
+   */
+  githubApp: GitHubAppSettings | null;
   /** The route action the printed workflow uses. */
   actionRef: string;
   /** Whether Workers Logs keeps the Worker's invocations and log lines. */
@@ -279,6 +304,14 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
   const oidc = oidcEnabled
     ? { issuer: oidcIssuer ?? DEFAULT_OIDC_ISSUER, audience: oidcAudience ?? DEFAULT_OIDC_AUDIENCE }
     : null;
+  const githubApp = parseGitHubApp(value("githubApp"), problems);
+  if (value("githubApp") !== undefined && !oidcEnabled) {
+    // Without OIDC every repository would hold the API token as an Actions secret, a
+    // per-repository resource App mode exists to do without.
+    problems.push(
+      "oidc: must be true with githubApp: in App mode route jobs authenticate with OIDC tokens and no repository holds a router secret (remove oidc: false)",
+    );
+  }
 
   const actionRef = optionalText("actionRef") ?? DEFAULT_ACTION_REF;
   if (!isActionRef(actionRef)) {
@@ -349,6 +382,7 @@ export function parseStackConfig(raw: Raw, stack: string): StackSettings {
     },
     warmSecretNames,
     oidc,
+    githubApp,
     actionRef,
     observability,
     dashboard,
@@ -558,6 +592,54 @@ function runnerClasses(config: RoutingConfig, repositories: RepositorySettings[]
     }
   }
   return [...classes.values()];
+}
+
+/** How to set the App's secret keys, for the problems that ask for them. */
+const SET_APP_SECRET = {
+  privateKey: "jq -r .pem app.json | pulumi config set --secret --path githubApp.privateKey",
+  webhookSecret: 'pulumi config set --secret --path githubApp.webhookSecret "$(jq -r .webhook_secret app.json)"',
+} as const;
+
+/**
+ * The `githubApp` setting: the App id (a positive integer; `pulumi config set --path` stores one
+ * as a number), and the private key and webhook secret, which are checked here but never kept
+ * nor quoted: the program reads them again as secrets. Null when it is not set.
+ */
+function parseGitHubApp(text: string | undefined, problems: string[]): GitHubAppSettings | null {
+  if (text === undefined) return null;
+  const object = parseObject("githubApp", text, problems);
+  if (object === null) return null;
+  const before = problems.length;
+  for (const key of Object.keys(object)) {
+    if (!(GITHUB_APP_KEYS as readonly string[]).includes(key))
+      problems.push(`githubApp.${key}: unknown key (expected ${GITHUB_APP_KEYS.join(", ")})`);
+  }
+  const { appId, privateKey, webhookSecret } = object;
+  const id = typeof appId === "number" && Number.isSafeInteger(appId) ? String(appId) : appId;
+  if (id === undefined || id === null || id === "") {
+    problems.push("githubApp.appId: required, the App's numeric id (`id` in the manifest conversion's answer)");
+  } else if (typeof id !== "string" || !APP_ID.test(id)) {
+    // Quoted only when short and on one line: a secret set under the wrong key stays unquoted.
+    const shown = typeof id === "string" && id.length <= 32 && !/\s/.test(id) ? ` (got "${id}")` : "";
+    problems.push(`githubApp.appId: must be the App's numeric id${shown}`);
+  }
+  if (privateKey === undefined || privateKey === null || privateKey === "") {
+    problems.push(`githubApp.privateKey: required, the App's private key (${SET_APP_SECRET.privateKey})`);
+  } else if (typeof privateKey !== "string" || appPrivateKeyPkcs8(privateKey) === null) {
+    // A secret: name what is wrong with it, never quote it.
+    problems.push(
+      'githubApp.privateKey: must be the App\'s RSA private key in PEM ("BEGIN RSA PRIVATE KEY" or "BEGIN PRIVATE KEY")',
+    );
+  }
+  if (webhookSecret === undefined || webhookSecret === null || webhookSecret === "") {
+    problems.push(`githubApp.webhookSecret: required, the App's webhook secret (${SET_APP_SECRET.webhookSecret})`);
+  } else if (typeof webhookSecret !== "string") {
+    problems.push("githubApp.webhookSecret: must be text, the App's webhook secret");
+  } else if (webhookSecret.trim() !== webhookSecret) {
+    // GitHub signs with the secret as set on the App; a stray newline would fail every delivery.
+    problems.push("githubApp.webhookSecret: must not begin or end with whitespace (GitHub signs with it as set)");
+  }
+  return problems.length === before ? { appId: id as string } : null;
 }
 
 /**

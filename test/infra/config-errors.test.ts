@@ -84,3 +84,51 @@ describe("bad OIDC settings", () => {
     expect(message).toContain("oidcAudience: must not be empty");
   });
 });
+
+describe("bad githubApp settings", () => {
+  it("fail the program before any resource, naming each key: a non-numeric id and a missing private key", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("githubApp")] = { appId: "pmoves-app", webhookSecret: "app-webhook-secret" };
+    });
+    expect(run.resources).toEqual([]);
+    const message = run.error?.message ?? "";
+    expect(message).toMatch(/^stack "staging" has 2 config problems \(nothing was deployed\):\n/);
+    expect(message).toContain(`githubApp.appId: must be the App's numeric id (got "pmoves-app")`);
+    expect(message).toContain(
+      "githubApp.privateKey: required, the App's private key (jq -r .pem app.json | pulumi config set --secret --path githubApp.privateKey)",
+    );
+  });
+
+  it("name a private key that is not one, and a webhook secret with a stray newline, quoting neither", async () => {
+    const run = await runStack("staging", (config) => {
+      config[key("githubApp")] = {
+        appId: 42,
+        privateKey: "SECRET-not-a-pem-key",
+        webhookSecret: "SECRET-webhook\n",
+        clientSecret: "x",
+      };
+    });
+    expect(run.resources).toEqual([]);
+    const message = run.error?.message ?? "";
+    expect(message).toMatch(/^stack "staging" has 3 config problems/);
+    expect(message).toContain(
+      'githubApp.privateKey: must be the App\'s RSA private key in PEM ("BEGIN RSA PRIVATE KEY" or "BEGIN PRIVATE KEY")',
+    );
+    expect(message).toContain("githubApp.webhookSecret: must not begin or end with whitespace");
+    expect(message).toContain("githubApp.clientSecret: unknown key (expected appId, privateKey, webhookSecret)");
+    expect(message).not.toContain("SECRET-");
+  });
+
+  it("refuse App mode without OIDC, and a githubApp that is not a map", async () => {
+    const withoutOidc = await runStack("staging", (config) => {
+      config[key("githubApp")] = "1234";
+      config[key("oidc")] = false;
+    });
+    expect(withoutOidc.resources).toEqual([]);
+    const message = withoutOidc.error?.message ?? "";
+    expect(message).toContain("githubApp: must be an object (a YAML map in Pulumi.<stack>.yaml, or JSON text)");
+    expect(message).toContain(
+      "oidc: must be true with githubApp: in App mode route jobs authenticate with OIDC tokens and no repository holds a router secret (remove oidc: false)",
+    );
+  });
+});

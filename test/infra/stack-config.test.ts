@@ -1,5 +1,6 @@
+import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, StackConfigError } from "../../infra/stack-config.ts";
+import { parseStackConfig, SECRET_KEYS, StackConfigError } from "../../infra/stack-config.ts";
 import { DEFAULT_ACTION_REF } from "../../infra/workflow.ts";
 import { DEFAULT_OIDC_AUDIENCE, DEFAULT_OIDC_ISSUER } from "../../worker/src/bindings.ts";
 import { parseRoutingConfig, policyFor, RoutingConfigError } from "../../worker/src/core/index.ts";
@@ -381,5 +382,51 @@ describe("warmSecrets", () => {
 
   it("without warm hooks, no key is needed", () => {
     expect(parseStackConfig({ ...MINIMAL }, "staging").warmSecretNames).toEqual([]);
+  });
+});
+
+describe("githubApp", () => {
+  const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+    .privateKey.export({ type: "pkcs8", format: "pem" })
+    .toString();
+  const app = (fields: Record<string, unknown>) =>
+    json({ appId: 42, privateKey: pem, webhookSecret: "webhook-secret-value", ...fields });
+
+  it("is off by default: repository webhooks", () => {
+    expect(parseStackConfig({ ...MINIMAL }, "staging").githubApp).toBeNull();
+  });
+
+  it("keeps only the App id, as text, and is read by the program as a secret", () => {
+    const settings = parseStackConfig({ ...MINIMAL, githubApp: app({}) }, "staging");
+    expect(settings.githubApp).toEqual({ appId: "42" });
+    expect(JSON.stringify(settings)).not.toContain("webhook-secret-value");
+    expect(JSON.stringify(settings)).not.toContain("PRIVATE KEY");
+    expect(SECRET_KEYS).toContain("githubApp");
+    expect(parseStackConfig({ ...MINIMAL, githubApp: app({ appId: "42" }) }, "staging").githubApp).toEqual({
+      appId: "42",
+    });
+  });
+
+  it.each([
+    [{ appId: 0 }, 'githubApp.appId: must be the App\'s numeric id (got "0")'],
+    [{ appId: 4.5 }, "githubApp.appId: must be the App's numeric id"],
+    [{ appId: "-3" }, 'githubApp.appId: must be the App\'s numeric id (got "-3")'],
+    [{ appId: undefined }, "githubApp.appId: required"],
+    [{ webhookSecret: "" }, "githubApp.webhookSecret: required"],
+    [{ webhookSecret: 7 }, "githubApp.webhookSecret: must be text"],
+    [
+      { privateKey: pem.replace("PRIVATE KEY", "PUBLIC KEY") },
+      "githubApp.privateKey: must be the App's RSA private key",
+    ],
+  ])("refuses %j", (fields, expected) => {
+    const problems = problemsOf({ ...MINIMAL, githubApp: app(fields) });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+    expect(problems.join("\n")).not.toContain("webhook-secret-value");
+  });
+
+  it("never quotes a key set under the id's name", () => {
+    const problems = problemsOf({ ...MINIMAL, githubApp: app({ appId: pem }) });
+    expect(problems).toEqual(["githubApp.appId: must be the App's numeric id"]);
   });
 });
