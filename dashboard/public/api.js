@@ -14,6 +14,29 @@ export const token = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
+const ORGANISATION_KEY = "ci-router-organisation";
+
+/**
+ * The organisation whose Ledger the panels read, chosen when the router serves several (kept for
+ * the tab, like the token); none for a router of one organisation, which needs no choice.
+ */
+export const organisation = {
+  get: () => sessionStorage.getItem(ORGANISATION_KEY),
+  /** @param {string} value */
+  set: (value) => sessionStorage.setItem(ORGANISATION_KEY, value),
+  clear: () => sessionStorage.removeItem(ORGANISATION_KEY),
+};
+
+/**
+ * `path` with the organisation chosen, for the endpoints that read one organisation's Ledger.
+ * @param {string} path
+ */
+export function scoped(path) {
+  const chosen = organisation.get();
+  if (!chosen) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}organisation=${encodeURIComponent(chosen)}`;
+}
+
 /** A non-2xx answer: its status, and the code and message of the API's `{"error":{…}}`. */
 export class ApiError extends Error {
   /** @param {number} status @param {any} body */

@@ -1,6 +1,6 @@
 // @ts-check
 /** The dashboard: the sign-in form, then every panel, each loaded from the router's JSON API. */
-import { ApiError, get, query, token } from "./api.js";
+import { ApiError, get, organisation, query, scoped, token } from "./api.js";
 import { empty, h, show, table } from "./dom.js";
 import * as panels from "./panels.js";
 
@@ -23,6 +23,10 @@ const filtersForm = $("#filters");
 const learnedSelect = $("#learned-repository");
 /** @type {HTMLButtonElement} */
 const more = $("#builds-more");
+/** @type {HTMLLabelElement} */
+const organisationField = $("#organisation-field");
+/** @type {HTMLSelectElement} */
+const organisationSelect = $("#organisation");
 const signedIn = [dashboard, $("#refresh"), $("#sign-out")];
 
 const WRONG_TOKEN = "Wrong token: the router refused it (401). Check API_TOKEN and sign in again.";
@@ -76,6 +80,9 @@ let loadCount = 0;
 function signOut(message = "") {
   loads.clear();
   token.clear();
+  organisation.clear();
+  organisationField.hidden = true;
+  organisationSelect.replaceChildren();
   for (const el of signedIn) el.hidden = true;
   for (const el of dashboard.querySelectorAll(".body, #builds-summary, datalist")) el.replaceChildren();
   for (const el of dashboard.querySelectorAll("[aria-busy]")) el.setAttribute("aria-busy", "false");
@@ -87,13 +94,65 @@ function signOut(message = "") {
   tokenInput.focus();
 }
 
-function enter() {
+async function enter() {
   signInForm.hidden = true;
   for (const el of signedIn) el.hidden = false;
   $("#main").focus();
   checkHealth();
-  loadAll();
+  // Busy until the panels start loading, so that nothing reads as settled before they have.
+  dashboard.setAttribute("aria-busy", "true");
+  try {
+    if (await chooseOrganisation()) loadAll();
+  } finally {
+    dashboard.setAttribute("aria-busy", "false");
+  }
 }
+
+/**
+ * The organisations the router serves: with several, a choice (the one kept for this tab, else
+ * the first by name), and every panel reads the one chosen; with one, no choice. False when the
+ * list could not be read (said in the header; a 401 signs out).
+ */
+async function chooseOrganisation() {
+  let answer;
+  try {
+    answer = await get("/organisations");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      signOut(WRONG_TOKEN);
+      return false;
+    }
+    show($("#health"), `GET /organisations failed: ${describe(error)}`);
+    return false;
+  }
+  /** @type {string[]} */
+  const names = answer.organisations.map((/** @type {{organisation: string}} */ o) => o.organisation);
+  if (names.length < 2) {
+    organisation.clear();
+    organisationField.hidden = true;
+    return true;
+  }
+  const kept = organisation.get();
+  const chosen = kept !== null && names.includes(kept) ? kept : String(names[0]);
+  organisation.set(chosen);
+  organisationSelect.replaceChildren(
+    ...names.map((name) => h("option", { value: name, selected: name === chosen }, name)),
+  );
+  organisationField.hidden = false;
+  return true;
+}
+
+organisationSelect.addEventListener("change", () => {
+  organisation.set(organisationSelect.value);
+  // Another organisation's repositories and filters mean nothing here.
+  filters = {};
+  for (const field of filtersForm.querySelectorAll("input, select")) {
+    /** @type {HTMLInputElement} */ (field).value = "";
+  }
+  repositories.clear();
+  learnedSelect.length = 1;
+  loadAll();
+});
 
 /**
  * Loads a panel into its body, saying so and what failed; a 401 signs out. A load answering null
@@ -141,7 +200,7 @@ function loadBuilds(next = false) {
   return panel(
     "builds",
     async (current) => {
-      const answer = await get(`/builds${ask}`);
+      const answer = await get(scoped(`/builds${ask}`));
       if (!current()) return null;
       const wrap = next ? $("#builds .body") : table("Newest first", panels.buildColumns, [], "builds-table");
       if (!next) shownBuilds = 0;
@@ -193,7 +252,7 @@ more.addEventListener("click", () => loadBuilds(true));
 function loadLearned() {
   const repository = learnedSelect.value;
   return panel("learned", async () => {
-    if (repository !== "") return panels.learnedPanel(await get(`/learned${query({ repository })}`));
+    if (repository !== "") return panels.learnedPanel(await get(scoped(`/learned${query({ repository })}`)));
     if (repositories.size === 0) return [empty(panels.NO_BUILDS, "learned-none")];
     return [h("p", {}, "Choose a repository to see what the router learned of its jobs.")];
   });
@@ -202,17 +261,17 @@ learnedSelect.addEventListener("change", loadLearned);
 
 async function loadAll() {
   panel("fleet", async () => {
-    const fleet = await get("/fleet");
+    const fleet = await get(scoped("/fleet"));
     show($("#runner-classes"), ...Object.keys(fleet.classes).map((c) => h("option", { value: c })));
     return panels.fleetPanel(fleet);
   });
-  panel("alerts", async () => panels.alertsPanel(await get("/alerts")));
-  panel("queue", async () => panels.queuePanel(await get("/queue?hours=24")));
+  panel("alerts", async () => panels.alertsPanel(await get(scoped("/alerts"))));
+  panel("queue", async () => panels.queuePanel(await get(scoped("/queue?hours=24"))));
   // No period: this month to date (the router does not take `period=month`).
-  panel("costs", async () => panels.costsPanel(await get("/costs")));
+  panel("costs", async () => panels.costsPanel(await get(scoped("/costs"))));
   panel("simulation", async () => {
     try {
-      return panels.simulationPanel(await get("/simulation"));
+      return panels.simulationPanel(await get(scoped("/simulation")));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) return panels.simulationPanel(null);
       throw error;
@@ -230,8 +289,9 @@ signInForm.addEventListener("submit", async (event) => {
   const note = $("#sign-in-status");
   status(note, "Checking the token…");
   try {
-    // Any operator endpoint says whether the token is right; it is kept only once it is.
-    await get("/fleet", value);
+    // Any operator endpoint says whether the token is right; it is kept only once it is. This
+    // one answers for a router of several organisations too.
+    await get("/organisations", value);
   } catch (error) {
     const wrong = error instanceof ApiError && error.status === 401;
     return status(note, wrong ? WRONG_TOKEN : `Could not sign in: ${describe(error)}`, true);

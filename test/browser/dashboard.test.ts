@@ -10,7 +10,7 @@ import { ROOT } from "../../scripts/bundle.ts";
 import { TEST_SECRETS } from "../support/secrets.ts";
 import { launch, screenshot, settled, signIn, type Watched, watchedPage } from "./browser.ts";
 import { type Fakes, type Router, startFakes, startRouter } from "./router.ts";
-import { ROUTING_CONFIG, SCENARIO_BUILDS, sendScenario } from "./scenario.ts";
+import { deliver, push, ROUTING_CONFIG, SCENARIO_BUILDS, sendScenario } from "./scenario.ts";
 
 /**
  * The operator dashboard in a real Chromium, against the router as `npm start` runs it: the
@@ -137,7 +137,7 @@ describe("a fresh router", () => {
   });
 
   it("says a wrong token is wrong, keeps nothing and stays on the sign-in form", async () => {
-    allowed = { ...NO_SIMULATION, "/fleet": [401] };
+    allowed = { ...NO_SIMULATION, "/organisations": [401] };
     const page = await open();
     await page.getByLabel("API token").fill("not-the-token");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -152,7 +152,10 @@ describe("a fresh router", () => {
 
   it("a token the router stops taking (rotated) returns to the sign-in form, saying so", async () => {
     allowed = Object.fromEntries(
-      ["/builds", "/fleet", "/alerts", "/queue", "/costs", "/simulation"].map((path) => [path, [401]]),
+      ["/organisations", "/builds", "/fleet", "/alerts", "/queue", "/costs", "/simulation"].map((path) => [
+        path,
+        [401],
+      ]),
     );
     const w = await watchedPage(browser, router.url);
     watched.push(w);
@@ -436,5 +439,64 @@ describe("a misconfigured router", () => {
     expect(await text(page, "misconfigured-settings")).toBe(body.settings.join(", "));
     expect(body.settings).toContain("ROUTING_CONFIG");
     await screenshot(page, "misconfigured-desktop-light");
+  });
+});
+
+describe("a router of two organisations", () => {
+  let two: Router;
+
+  beforeAll(async () => {
+    two = await startRouter({
+      ...fakes.settings,
+      API_TOKEN: TOKEN,
+      WEBHOOK_SECRET: TEST_SECRETS.webhook,
+      ROUTING_CONFIG: JSON.stringify(ROUTING_CONFIG),
+    });
+    for (let i = 0; i < 3; i++) await deliver(two.url, "push", push("acme/app", [`src/a-${i}.ts`]).payload);
+    await deliver(two.url, "push", push("globex/site", ["README.md"]).payload);
+  }, 60_000);
+
+  afterAll(async () => {
+    await two?.stop();
+  });
+
+  it("offers the organisations, reads the one chosen in every panel, and forgets the choice on sign-out", async () => {
+    const page = await open({}, two);
+    await signIn(page, TOKEN);
+    const select = page.getByTestId("organisation");
+    expect(await select.isVisible()).toBe(true);
+    expect(await select.locator("option").allTextContents()).toEqual(["acme", "globex"]);
+    // The first by name, until another is chosen.
+    expect(await select.inputValue()).toBe("acme");
+    expect(await text(page, "builds-count")).toBe("3");
+    expect(await page.evaluate(() => sessionStorage.getItem("ci-router-organisation"))).toBe("acme");
+
+    await select.selectOption("globex");
+    await expect.poll(() => text(page, "builds-count")).toBe("1");
+    await settled(page);
+    const rows = await page.getByTestId("build-row").allTextContents();
+    expect(rows.join("\n")).toContain("globex/site");
+    expect(rows.join("\n")).not.toContain("acme/app");
+    expect(await page.evaluate(() => sessionStorage.getItem("ci-router-organisation"))).toBe("globex");
+
+    // The choice is kept for the tab: a reload reads globex again.
+    await page.reload();
+    await expect.poll(() => page.getByTestId("dashboard").isVisible()).toBe(true);
+    await settled(page);
+    expect(await page.getByTestId("organisation").inputValue()).toBe("globex");
+    expect(await text(page, "builds-count")).toBe("1");
+
+    await page.getByTestId("sign-out").click();
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual([]);
+    expect(await page.getByTestId("organisation").isVisible()).toBe(false);
+  });
+
+  it("a router of one organisation offers no choice and keeps only the token", async () => {
+    const page = await open();
+    await signIn(page, TOKEN);
+    expect(await page.getByTestId("organisation").isVisible()).toBe(false);
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(["ci-router-api-token"]);
+    // Its panels read the one Ledger without naming it.
+    expect(await text(page, "builds-count")).toMatch(/^\d+$/);
   });
 });

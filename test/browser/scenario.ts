@@ -22,7 +22,7 @@ function repository(fullName: string) {
   return { full_name: fullName, name, owner: { login: owner } };
 }
 
-function push(fullName: string, files: string[], ref = "refs/heads/feature") {
+export function push(fullName: string, files: string[], ref = "refs/heads/feature") {
   const sha = randomSha();
   return {
     sha,
@@ -97,7 +97,7 @@ function run(fullName: string, sha: string, id: number, conclusion: string | nul
 }
 
 /** Posts one signed delivery to the router; its JSON answer (throws on anything but 2xx). */
-async function deliver(base: string, event: string, payload: unknown): Promise<unknown> {
+export async function deliver(base: string, event: string, payload: unknown): Promise<unknown> {
   const signed = await webhookRequest(event, payload);
   const res = await fetch(`${base}/webhook/github`, {
     method: "POST",
