@@ -62,6 +62,8 @@ describe("the examples package", () => {
       workflow_run: 5,
       workflow_job: 8,
       workflow_dispatch: 2,
+      installation: 7,
+      installation_repositories: 3,
     });
   });
 });

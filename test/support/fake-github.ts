@@ -33,6 +33,16 @@ import { decodeJwt, importSPKI, jwtVerify } from "jose";
  * repository named `…-422` answers 422 (GitHub's message for a workflow without a
  * `workflow_dispatch` trigger), `…-429` 429 with `Retry-After: 1`, `acme/broken` 500.
  *
+ * Check runs: `POST /repos/{repo}/check-runs` answers 201 with the check run (ids 1, 2, … in the
+ * order created, across repositories), `PATCH /repos/{repo}/check-runs/{id}` 200 (404 for an id
+ * not created on that repository), and `GET /repos/{repo}/commits/{sha}/check-runs?check_name=…`
+ * lists the check runs created on that commit under that name. Every such call is recorded as
+ * `{method, path, body, token, status}` (`body` null for a GET) and listed by
+ * `GET {FAKE_GITHUB_URL}/__check-runs/{owner}/{name}` (no token needed), oldest first.
+ * `POST {FAKE_GITHUB_URL}/__check-runs/{owner}/{name}/fail` with `{status, times}` makes the next
+ * `times` check-run writes (POST, PATCH) on that repository answer `status` without creating or
+ * changing anything: 403 with `retry-after: 1` (GitHub's secondary rate limit), or a plain 500.
+ *
  * Every answer carries `X-RateLimit-Remaining`, as GitHub's do: 4999, or 0 for `acme/limited`.
  *
  * GitHub Apps: a test registers an App with `PUT {FAKE_GITHUB_URL}/__apps/{appId}` and
@@ -72,6 +82,18 @@ const writes = new Map<string, { path: string; body: unknown }[]>();
 /** What `GET …/actions/jobs/{id}` answers, by job id, and how often it was asked. */
 const jobs = new Map<string, unknown>();
 const jobLookups = new Map<string, number>();
+
+/** Check-run calls by repository, the check runs created (by id), and the failures owed per repository. */
+const checkRunCalls = new Map<
+  string,
+  { method: string; path: string; body: unknown; token: string; status: number }[]
+>();
+const checkRuns = new Map<
+  number,
+  { id: number; repository: string; head_sha: string; name: string; external_id: string }
+>();
+let nextCheckRunId = 1;
+const checkRunFailures = new Map<string, { status: number; times: number }>();
 
 /** Registered Apps by id: their public key, how long their tokens live, and the mints by installation. */
 const apps = new Map<
@@ -115,6 +137,13 @@ async function answer(request: Request): Promise<Response> {
   }
   const app = await appControl(request, url);
   if (app !== null) return app;
+  const checkRunControl = /^\/__check-runs\/([^/]+\/[^/]+)(\/fail)?$/.exec(url.pathname);
+  if (checkRunControl !== null) {
+    const [, repository = "", failing] = checkRunControl;
+    if (failing === undefined) return Response.json(checkRunCalls.get(repository) ?? []);
+    checkRunFailures.set(repository, (await request.json()) as { status: number; times: number });
+    return new Response(null, { status: 204 });
+  }
   if (!request.headers.get("authorization")?.startsWith("Bearer ")) {
     return Response.json({ message: "Requires authentication" }, { status: 401 });
   }
@@ -125,6 +154,8 @@ async function answer(request: Request): Promise<Response> {
   const page = Number(url.searchParams.get("page") ?? "1");
   const perPage = Number(url.searchParams.get("per_page") ?? "30");
 
+  const checkRun = await checkRunCall(request, url, bearer);
+  if (checkRun !== null) return checkRun;
   const runAction = /^\/repos\/([^/]+\/[^/]+)\/actions\/runs\/(\d+)\/(cancel|rerun)$/.exec(url.pathname);
   if (runAction !== null) {
     const [, repository, runId = "", action] = runAction;
@@ -197,6 +228,60 @@ async function answer(request: Request): Promise<Response> {
   return Response.json({
     files: url.pathname.includes("/compare/") ? all.slice(0, 300).map((filename) => ({ filename })) : files,
   });
+}
+
+/** A check-run call (create, update, list for a commit), recorded with its answer; null for any other request. */
+async function checkRunCall(request: Request, url: URL, token: string): Promise<Response | null> {
+  const create = /^\/repos\/([^/]+\/[^/]+)\/check-runs$/.exec(url.pathname);
+  const update = /^\/repos\/([^/]+\/[^/]+)\/check-runs\/(\d+)$/.exec(url.pathname);
+  const list = /^\/repos\/([^/]+\/[^/]+)\/commits\/([0-9a-f]+)\/check-runs$/.exec(url.pathname);
+  const write = (create !== null && request.method === "POST") || (update !== null && request.method === "PATCH");
+  const read = list !== null && request.method === "GET";
+  if (!write && !read) return null;
+  const repository = (create ?? update ?? list)?.[1] ?? "";
+  const body = write ? ((await request.json()) as Record<string, unknown>) : null;
+  const answered = (response: Response) => {
+    const calls = checkRunCalls.get(repository) ?? [];
+    calls.push({ method: request.method, path: `${url.pathname}${url.search}`, body, token, status: response.status });
+    checkRunCalls.set(repository, calls);
+    return response;
+  };
+  const failure = checkRunFailures.get(repository);
+  if (write && failure !== undefined && failure.times > 0) {
+    failure.times--;
+    return answered(
+      failure.status === 403
+        ? Response.json(
+            { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." },
+            { status: 403, headers: { "retry-after": "1" } },
+          )
+        : Response.json({ message: "boom" }, { status: failure.status }),
+    );
+  }
+  if (read) {
+    const [, , sha] = list ?? [];
+    const name = url.searchParams.get("check_name");
+    const runs = [...checkRuns.values()].filter(
+      (run) => run.repository === repository && run.head_sha === sha && (name === null || run.name === name),
+    );
+    return answered(Response.json({ total_count: runs.length, check_runs: runs }));
+  }
+  if (create !== null) {
+    const run = {
+      id: nextCheckRunId++,
+      repository,
+      head_sha: String(body?.head_sha ?? ""),
+      name: String(body?.name ?? ""),
+      external_id: String(body?.external_id ?? ""),
+    };
+    checkRuns.set(run.id, run);
+    return answered(Response.json({ ...run, status: body?.status ?? "queued" }, { status: 201 }));
+  }
+  const known = checkRuns.get(Number(update?.[2]));
+  if (known === undefined || known.repository !== repository) {
+    return answered(Response.json({ message: "Not Found" }, { status: 404 }));
+  }
+  return answered(Response.json({ ...known, ...body }));
 }
 
 /** The App control calls (`/__apps/…`, `/__tokens/…`), or null for any other request. */

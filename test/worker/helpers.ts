@@ -240,7 +240,7 @@ export function workflowRunPayload(fields: {
 
 // --- What the Worker stored ----------------------------------------------------------------
 
-/** The one Ledger instance the Worker uses. */
+/** The directory's Ledger instance, which serves the first organisation: every test's of one organisation. */
 export function ledger() {
   return env.LEDGER.get(env.LEDGER.idFromName("ledger"));
 }

@@ -11,7 +11,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { learned } from "../../worker/src/api.ts";
+import { learned, operatorScope } from "../../worker/src/api.ts";
 import { VAR_NAMES } from "../../worker/src/bindings.ts";
 import type { Decision, StatsDump } from "../../worker/src/core/index.ts";
 import { parseSettings } from "../../worker/src/settings.ts";
@@ -155,7 +155,8 @@ describe("a repository that learns", () => {
 
     // GET /learned has the rows the decision read; the learner, fed them, decides the same.
     const settings = parseSettings({ ...env, [VAR_NAMES.routingConfig]: JSON.stringify(CONFIG) });
-    const answer = await learned(new URL(`${ROUTER_URL}/learned?repository=${repository}`), env, settings);
+    const url = new URL(`${ROUTER_URL}/learned?repository=${repository}`);
+    const answer = await learned(operatorScope(url, env), settings);
     const dump = (await answer.json()) as StatsDump & { repository: string; enabled: boolean };
     expect(dump).toMatchObject({ repository, enabled: true });
     const jobKey = ["j", "default", repository, "CI", "test", "github-hosted"].join("\u001f");

@@ -143,6 +143,8 @@ describe("counters are exact", () => {
 
   it("counts refused deliveries by the error code answered (written after the answer)", async () => {
     const payload = pushPayload();
+    // Read before any is sent: each is counted after its answer, while the others are on their way.
+    const before = await scrape();
     const refused: [Promise<Answer>, number, string][] = [
       [deliver("push", payload, { secret: "not-the-secret" }), 401, "invalid_signature"],
       [deliver("push", payload, { secret: "not-the-secret" }), 401, "invalid_signature"],
@@ -151,7 +153,6 @@ describe("counters are exact", () => {
       [deliver("push", { zen: "a push without its fields" }), 422, "invalid_payload"],
       [deliver("push", payload, { contentType: "text/plain" }), 415, "unsupported_media_type"],
     ];
-    const before = await scrape();
     for (const [answer, status, code] of refused) expectError(await answer, status, code);
 
     const expected: Record<string, number> = {

@@ -101,11 +101,21 @@ export async function expectNothingStored(): Promise<void> {
  * earlier accepted deliveries: it takes due queue watches (rows only go), turns them into
  * `queued_too_long` alerts (rows only come, of that kind), and counts the alerts it sends.
  */
-export async function expectUnchangedSince(before: StateSnapshot, context = ""): Promise<void> {
+export async function expectUnchangedSince(
+  before: StateSnapshot,
+  context = "",
+  allow: { newOrganisations?: number } = {},
+): Promise<void> {
   const after = await stateSnapshot();
   expect(after.kv, `${context}KV keys`).toEqual(before.kv);
   expect(Object.keys(after.rows).sort(), `${context}tables`).toEqual(Object.keys(before.rows).sort());
   for (const table of Object.keys(before.rows).filter((t) => !ALARM_TABLES.has(t))) {
+    if (table === "organisations" && allow.newOrganisations !== undefined) {
+      const added = (after.rows[table] ?? 0) - (before.rows[table] ?? 0);
+      expect(added, `${context}organisations listed`).toBeGreaterThanOrEqual(0);
+      expect(added, `${context}organisations listed`).toBeLessThanOrEqual(allow.newOrganisations);
+      continue;
+    }
     expect(after.rows[table], `${context}rows in ${table}`).toBe(before.rows[table]);
   }
   const withoutAlarm = (metrics: Record<string, number>) =>

@@ -6,12 +6,16 @@ import {
   fleet,
   forecast,
   health,
+  installations,
   learned,
   metrics,
+  operatorScope,
+  organisations,
   publishSimulation,
   queue,
   routeGet,
   routePost,
+  type Scope,
   simulation,
   status,
   VERSION,
@@ -19,17 +23,21 @@ import {
 import { bearerMatches, type Caller, requireOperator, requireRouteCaller } from "./auth.ts";
 import type { Env } from "./env.ts";
 import { errorResponse, HttpError } from "./errors.ts";
-import { ledgerOf } from "./ledger.ts";
+import { directoryOf } from "./ledger.ts";
 import { deliveryFields, log } from "./log.ts";
 import { loadSettings, type Settings, SettingsError } from "./settings.ts";
 import { handleWebhook } from "./webhook.ts";
 
 const WEBHOOK_PATH = "/webhook/github";
 
-/** Counts a refused delivery in the Ledger's metrics (`reason`: the error code); a failure to count is logged. */
+/**
+ * Counts a refused delivery in the Ledger's metrics (`reason`: the error code); a failure to
+ * count is logged. In the directory's Ledger: nothing a refused delivery says (its repository,
+ * its installation) can be trusted to name an organisation.
+ */
 async function countRejection(env: Env, reason: string): Promise<void> {
   try {
-    await ledgerOf(env).reject(reason);
+    await directoryOf(env).reject(reason);
   } catch (error) {
     log("warn", "rejection not counted", { reason, error: String(error) });
   }
@@ -77,6 +85,15 @@ type Context = {
  */
 type Access = "public" | "operator" | "route";
 
+/**
+ * A route that reads one organisation's Ledger: its `?organisation=` is read once, here, before
+ * the handler (api.ts `operatorScope`), which gets the rest of the query and finds the Ledger.
+ */
+const scoped =
+  (handle: (c: Context, scope: Scope) => Promise<Response>) =>
+  async (c: Context): Promise<Response> =>
+    handle(c, operatorScope(new URL(c.req.url), c.env));
+
 /** Every route, the one list: each is registered from it, and so is the `Allow` of its 405. */
 export const ROUTES: readonly {
   method: "GET" | "POST" | "PUT";
@@ -91,7 +108,12 @@ export const ROUTES: readonly {
     access: "public",
     handle: (c) => handleWebhook(c.req.raw, c.env, c.get("settings"), c.executionCtx),
   },
-  { method: "GET", path: "/status", access: "operator", handle: (c) => status(new URL(c.req.url), c.env) },
+  {
+    method: "GET",
+    path: "/status",
+    access: "operator",
+    handle: scoped((c, scope) => status(scope, c.env)),
+  },
   {
     method: "GET",
     path: "/route",
@@ -104,41 +126,53 @@ export const ROUTES: readonly {
     access: "route",
     handle: (c, caller) => routePost(c.req.raw, c.env, c.get("settings"), caller),
   },
-  { method: "GET", path: "/fleet", access: "operator", handle: (c) => fleet(new URL(c.req.url), c.env) },
-  { method: "GET", path: "/metrics", access: "operator", handle: (c) => metrics(c.env) },
-  { method: "GET", path: "/costs", access: "operator", handle: (c) => costs(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/fleet", access: "operator", handle: scoped((_c, scope) => fleet(scope)) },
+  { method: "GET", path: "/metrics", access: "operator", handle: scoped((_c, scope) => metrics(scope)) },
+  { method: "GET", path: "/costs", access: "operator", handle: scoped((_c, scope) => costs(scope)) },
   {
     method: "GET",
     path: "/learned",
     access: "operator",
-    handle: (c) => learned(new URL(c.req.url), c.env, c.get("settings")),
+    handle: scoped((c, scope) => learned(scope, c.get("settings"))),
   },
   {
     method: "GET",
     path: "/forecast",
     access: "operator",
-    handle: (c) => forecast(new URL(c.req.url), c.env, c.get("settings")),
+    handle: scoped((c, scope) => forecast(scope, c.get("settings"))),
   },
-  { method: "GET", path: "/builds", access: "operator", handle: (c) => builds(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/builds", access: "operator", handle: scoped((_c, scope) => builds(scope)) },
   {
     method: "GET",
     path: "/builds/:id/graph",
     access: "operator",
-    handle: (c) => buildGraph(c.params.id ?? "", new URL(c.req.url), c.env),
+    handle: scoped((c, scope) => buildGraph(c.params.id ?? "", scope, c.env)),
   },
   {
     method: "GET",
     path: "/queue",
     access: "operator",
-    handle: (c) => queue(new URL(c.req.url), c.env, c.get("settings")),
+    handle: scoped((c, scope) => queue(scope, c.get("settings"))),
   },
-  { method: "GET", path: "/alerts", access: "operator", handle: (c) => alerts(new URL(c.req.url), c.env) },
-  { method: "GET", path: "/simulation", access: "operator", handle: (c) => simulation(new URL(c.req.url), c.env) },
+  { method: "GET", path: "/alerts", access: "operator", handle: scoped((_c, scope) => alerts(scope)) },
+  {
+    method: "GET",
+    path: "/installations",
+    access: "operator",
+    handle: scoped((_c, scope) => installations(scope)),
+  },
+  { method: "GET", path: "/simulation", access: "operator", handle: scoped((_c, scope) => simulation(scope)) },
   {
     method: "PUT",
     path: "/simulation",
     access: "operator",
-    handle: (c) => publishSimulation(new URL(c.req.url), c.req.raw, c.env),
+    handle: scoped((c, scope) => publishSimulation(scope, c.req.raw)),
+  },
+  {
+    method: "GET",
+    path: "/organisations",
+    access: "operator",
+    handle: (c) => organisations(new URL(c.req.url), c.env),
   },
 ];
 

@@ -6,7 +6,10 @@ export const KV_BINDING = "CI_STATE";
 export const LEDGER_BINDING = "LEDGER";
 /** The Durable Object class behind LEDGER, as exported by the Worker's main module. */
 export const LEDGER_CLASS = "Ledger";
-/** The one Ledger instance every request talks to. */
+/**
+ * The Ledger instance every deployment starts with: the directory of organisations, and the
+ * Ledger of the first one (ledger.ts `directoryOf`); every later organisation's is `org:<login>`.
+ */
 export const LEDGER_INSTANCE = "ledger";
 
 export const SECRET_NAMES = {

@@ -1,3 +1,4 @@
+import { CheckRunDesk } from "./check-run-desk.ts";
 import {
   type AlertEvent,
   alertsFor,
@@ -78,6 +79,7 @@ import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS, CostStore } from "./sto
 import { DeliveryStore } from "./store/deliveries.ts";
 import { FleetStore } from "./store/fleet.ts";
 import { ForecastStore } from "./store/forecast.ts";
+import { INSTALLATION_RETENTION_MS, type InstallationNote, InstallationStore } from "./store/installations.ts";
 import { LearnStore } from "./store/learn.ts";
 import { MetricsStore } from "./store/metrics.ts";
 import { type AlertView, Outbox } from "./store/outbox.ts";
@@ -129,6 +131,11 @@ export interface AcceptOptions {
    * decides with it, so a decision never mixes two versions of the configuration.
    */
   routing?: RoutingSource;
+  /**
+   * The GitHub App installation the delivery came from (its `installation.id`) and the
+   * repository it is about: App mode's state (served repositories, check runs) is kept by it.
+   */
+  installation?: { repository: string; id: number };
 }
 
 export interface Outcome {
@@ -138,7 +145,15 @@ export interface Outcome {
   body: string;
   /** The build to copy to KV now (created, or just completed, and no copy written in the last second). */
   persist: BuildRecord | null;
+  /**
+   * What the delivery said of its GitHub App installation, for the isolate's memory of which
+   * installation answers for an account (github-app.ts): absent for a repeat, or when it said nothing.
+   */
+  installation?: InstallationNote;
 }
+
+/** What applying a delivery's plan answers, and the change it made (for its effects). */
+type Applied = Omit<Outcome, "duplicate"> & { change: Change };
 
 /** What a route request asks of the Ledger besides the build and the load. */
 export interface RouteAsk {
@@ -215,6 +230,8 @@ export class Book {
   readonly rescueDesk: RescueDesk;
   /** Cross-repository builds: the dispatches dependencies owe, and the commit statuses that follow. */
   readonly dispatchDesk: DispatchDesk;
+  /** GitHub App mode's check runs on routed commits. */
+  readonly checkRunDesk: CheckRunDesk;
   private readonly deliveries: DeliveryStore;
   private readonly costs: CostStore;
   private readonly watch: QueueWatch;
@@ -224,6 +241,8 @@ export class Book {
   private readonly queueHours: QueueHoursStore;
   private readonly accuracy: AccuracyStore;
   private readonly simulations: SimulationStore;
+  /** The GitHub App's installations and the repositories each serves. */
+  readonly installations: InstallationStore;
   private readonly deps: BookDeps;
   /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
   private readonly usual = new Map<string, { ms: number; until: number }>();
@@ -247,6 +266,7 @@ export class Book {
     this.queueHours = new QueueHoursStore(this.sql);
     this.accuracy = new AccuracyStore(this.sql);
     this.simulations = new SimulationStore(this.sql);
+    this.installations = new InstallationStore(this.sql);
     this.rescueDesk = new RescueDesk({
       sql: this.sql,
       wake: deps.wake,
@@ -255,6 +275,14 @@ export class Book {
       settings: deps.settings,
       buildById: (id) => this.builds.byId(id),
       queueAlerts: (event, now) => this.queueAlerts(event, now),
+    });
+    this.checkRunDesk = new CheckRunDesk({
+      sql: this.sql,
+      transaction: this.transaction,
+      wake: deps.wake,
+      settings: deps.settings,
+      runners: () => this.config()?.defaults.runners ?? {},
+      metrics: this.metrics,
     });
     this.dispatchDesk = new DispatchDesk({
       sql: this.sql,
@@ -281,10 +309,12 @@ export class Book {
           this.metrics.add("deliveries", { event: bounded(event, EVENT_LABELS), outcome: "duplicate" });
         return { duplicate: true, status: first.status, body: first.body, persist: null };
       }
-      const { change, ...result } = this.apply(plan, event, now, options);
+      const served = this.servedCheck(plan, event, options, now);
+      const { change, ...result } = served.refused ?? this.apply(plan, event, now, options);
       this.record(change, now);
       this.deliveries.record(delivery, contentKey, event, result, now);
-      return { duplicate: false, ...result };
+      const note = served.note ?? result.installation;
+      return { duplicate: false, ...result, ...(note === undefined ? {} : { installation: note }) };
     });
   }
 
@@ -507,6 +537,7 @@ export class Book {
       this.outbox.prune(now - DELIVERY_RETENTION_MS);
       this.dispatchDesk.maintain(now);
       more = this.dispatchDesk.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
+      more = this.checkRunDesk.prune(now, PRUNE_BATCH) || more;
       more = this.warm.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
       more = this.history.prune(weekOf(now) - FORECAST_KEEP_WEEKS, PRUNE_BATCH) || more;
       more = this.deliveries.prune(now - DELIVERY_RETENTION_MS, PRUNE_BATCH) || more;
@@ -517,16 +548,18 @@ export class Book {
       more = this.costs.prune(now - COST_JOB_RETENTION_MS, dayBefore, PRUNE_BATCH) || more;
       more = this.accuracy.prune(dayBefore, PRUNE_BATCH) || more;
       more = this.access.prune(now - ROUTING_JOB_RETENTION_MS, now - PIN_RETENTION_MS, PRUNE_BATCH) || more;
+      more = this.installations.prune(now - INSTALLATION_RETENTION_MS, PRUNE_BATCH) || more;
       return more;
     });
   }
 
-  /** When the alarm should next run: the earliest alert, wake-up, watch, owed KV copy, job check or rescue poll; null for none. */
+  /** When the alarm should next run: the earliest alert, wake-up, watch, dispatch, check run, owed KV copy, job check or rescue poll; null for none. */
   nextDue(now: number, checksPossible: boolean): number | null {
     const times = [
       this.outbox.nextDue(),
       this.warm.nextDue(),
       this.dispatchDesk.nextDue(),
+      this.checkRunDesk.nextDue(now),
       this.watch.nextDue(),
       this.builds.nextKvDue(),
       this.rescueDesk.nextPoll(now),
@@ -585,12 +618,33 @@ export class Book {
     return this.transaction(() => this.builds.takeKvDue(now, limit));
   }
 
-  private apply(
+  /**
+   * For a delivery from a GitHub App installation that would record a build or a job: whether
+   * the installation still serves its repository (core/installations.ts). When it does not, the
+   * answer (202 ignored, with why), which records nothing but the delivery and its count.
+   */
+  private servedCheck(
     plan: Plan,
     event: string,
-    now: number,
     options: AcceptOptions,
-  ): Omit<Outcome, "duplicate"> & { change: Change } {
+    now: number,
+  ): { refused: Applied | null; note?: InstallationNote } {
+    const from = options.installation;
+    if (from === undefined || (plan.kind !== "create" && plan.kind !== "update")) return { refused: null };
+    const served = this.installations.check(from.repository, from.id, now);
+    if (served.served) return { refused: null, note: served.note };
+    return {
+      refused: {
+        status: 202,
+        body: JSON.stringify({ ignored: true, reason: served.reason }),
+        persist: null,
+        change: { kind: "answered", event, ignored: true },
+      },
+      ...(served.note === null ? {} : { note: served.note }),
+    };
+  }
+
+  private apply(plan: Plan, event: string, now: number, options: AcceptOptions): Applied {
     const checked = options.checked === true;
     const routing = options.routing;
     switch (plan.kind) {
@@ -601,6 +655,23 @@ export class Book {
           persist: null,
           change: { kind: "answered", event, ignored: plan.status === 202 },
         };
+      case "installation": {
+        const { id, account } = plan.installation;
+        const applied = this.installations.apply(plan.installation, now);
+        const body = JSON.stringify({
+          installation: id,
+          account: account.toLowerCase(),
+          status: applied.status,
+          repositories: { served: applied.served, removed: applied.removed },
+        });
+        return {
+          status: 202,
+          body,
+          persist: null,
+          change: { kind: "answered", event, ignored: false },
+          installation: { account: account.toLowerCase(), id, active: applied.status === "active" },
+        };
+      }
       case "create": {
         const early = plan.build.sha === null ? null : this.builds.forCommit(plan.build.repository, plan.build.sha);
         const { decision, policy } = this.decide(plan.input, routing);
@@ -608,7 +679,9 @@ export class Book {
         if (early !== null && early.decision === null) this.builds.remove(early.build_id);
         this.builds.insert(build, now);
         this.queueWakeUp(build, policy, now);
-        this.dispatchDesk.onRouted(build, plan.input.changes, this.configFrom(routing)?.dependencies, now);
+        const config = this.configFrom(routing);
+        this.dispatchDesk.onRouted(build, plan.input.changes, config?.dependencies, now);
+        this.checkRunDesk.onRouted(build, options.installation, config, now);
         const body = JSON.stringify({ build_id: build.build_id, decision: build.decision });
         // A new build is copied to KV at once (insert notes the write).
         return { status: 202, body, persist: build, change: { kind: "created", event, build } };
@@ -629,6 +702,7 @@ export class Book {
             ? { before: fleetBefore }
             : undefined;
         const completedNow = next.status === "completed" && base.status !== "completed";
+        this.checkRunDesk.onWorkflow(base, next, plan.update, now);
         return {
           status: 202,
           body: JSON.stringify({ build_id: next.build_id }),

@@ -144,8 +144,10 @@ export function gitHubClient(
 
 /**
  * The installation last seen per repository owner (lower case), per isolate: work that no
- * delivery carries (job checks, rescues, dispatches, runner lists) uses it. It is not stored, so
- * after an isolate restarts such work uses GITHUB_TOKEN (or waits) until the owner's next delivery.
+ * delivery carries (job checks, rescues, dispatches, runner lists) uses it. The Ledger keeps the
+ * installations in its storage and fills this from them when it starts, so its alarm finds an
+ * owner's installation after an isolate restarts; installation events and deliveries keep it
+ * current, and a suspended or uninstalled installation is forgotten.
  */
 const installations = new LruMap<string, number>(MAX_CACHED_INSTALLATIONS);
 
@@ -155,6 +157,22 @@ const ownerOf = (repository: string) => (repository.split("/")[0] ?? "").toLower
 /** Remembers that `repository`'s owner has the App installed as `installation`. */
 export function noteInstallation(repository: string, installation: number): void {
   installations.set(ownerOf(repository), installation);
+}
+
+/**
+ * Forgets `installation` for `repository`'s owner (or an owner): it was suspended or uninstalled.
+ * Another installation remembered for the owner since (the App installed again) stays.
+ */
+export function forgetInstallation(repository: string, installation: number): void {
+  const owner = ownerOf(repository);
+  if (installations.get(owner) === installation) installations.delete(owner);
+}
+
+/** What a delivery said of an installation: remembered for its account while active, else forgotten. */
+export function rememberInstallation(note: { account: string; id: number; active: boolean } | undefined): void {
+  if (note === undefined) return;
+  if (note.active) noteInstallation(note.account, note.id);
+  else forgetInstallation(note.account, note.id);
 }
 
 /** The installation last seen for `repository`'s owner (or for an owner), or null. */

@@ -1,10 +1,13 @@
 import {
   type ChangeSet,
+  type CheckRunAnswer,
+  type CheckRunBody,
   changesFromList,
   fail,
   GITHUB_CAPS,
   ok,
   type Result,
+  rateLimitWait,
   retryAfterSeconds,
   unknownChanges,
   type WriteResult,
@@ -71,6 +74,12 @@ const MAX_MESSAGE = 300;
 
 /** A job as GitHub reports it now (the `workflow_job` payload's shape), or that GitHub does not know it. */
 export type JobLookup = Result<{ kind: "job"; job: unknown } | { kind: "not_found" }>;
+
+/** A check run's `id` in GitHub's JSON, or null. */
+function idOf(json: unknown): number | null {
+  const id = (json as { id?: unknown } | null | undefined)?.id;
+  return typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : null;
+}
 
 /** `timed out`, `failed`, or why no token could be had, for an error thrown by a call. */
 function thrown(error: unknown): string {
@@ -186,6 +195,33 @@ export class GitHubClient {
     return this.write(`/repos/${repository}/statuses/${encodeURIComponent(sha)}`, body);
   }
 
+  /** `POST /repos/{repo}/check-runs` (GitHub answers 201 with the check run, whose `id` the answer carries). */
+  createCheckRun(repository: string, body: CheckRunBody): Promise<CheckRunAnswer> {
+    return this.checkRunCall("POST", `/repos/${repository}/check-runs`, body, idOf);
+  }
+
+  /** `PATCH /repos/{repo}/check-runs/{id}` (GitHub answers 200). */
+  updateCheckRun(repository: string, id: number, body: CheckRunBody): Promise<CheckRunAnswer> {
+    return this.checkRunCall("PATCH", `/repos/${repository}/check-runs/${id}`, body, idOf);
+  }
+
+  /**
+   * `GET /repos/{repo}/commits/{sha}/check-runs?check_name={name}&filter=all`: the id of the
+   * check run of that name whose `external_id` is `externalId` (in the answer's `id`), or null
+   * when there is none. Asked before a create is tried again, since the earlier try may have
+   * been taken by GitHub without its answer arriving.
+   */
+  findCheckRun(repository: string, sha: string, name: string, externalId: string): Promise<CheckRunAnswer> {
+    const query = `check_name=${encodeURIComponent(name)}&filter=all&per_page=${PER_PAGE}`;
+    return this.checkRunCall("GET", `/repos/${repository}/commits/${sha}/check-runs?${query}`, undefined, (json) => {
+      const runs = (json as { check_runs?: unknown } | null)?.check_runs;
+      const found = Array.isArray(runs)
+        ? runs.find((run: { external_id?: unknown }) => run?.external_id === externalId)
+        : undefined;
+      return idOf(found);
+    });
+  }
+
   /**
    * `GET /orgs/{org}/actions/runners`, every page: the organization's self-hosted runners.
    * An error (never a partial list) when GitHub refused, a page was malformed, or the budget ran out.
@@ -283,6 +319,44 @@ export class GitHubClient {
         retryAfterSeconds: wait,
         message: typeof message === "string" ? message.slice(0, MAX_MESSAGE) : null,
       });
+    } catch (error) {
+      return fail("upstream", thrown(error));
+    }
+  }
+
+  /**
+   * A check run's call: its status (a rate limit read as 429 with its wait, core/check-runs.ts
+   * `rateLimitWait`), GitHub's message when refused, and the id `pick` reads from a 2xx answer.
+   */
+  private async checkRunCall(
+    method: "GET" | "POST" | "PATCH",
+    path: string,
+    body: unknown,
+    pick: (json: unknown) => number | null,
+  ): Promise<CheckRunAnswer> {
+    try {
+      const response = await this.send(path, {
+        method,
+        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.options.budgetMs),
+      });
+      this.noteRateLimit(response);
+      const json: unknown = await response.json().catch(() => null);
+      if (response.ok) return ok({ status: response.status, retryAfterSeconds: null, message: null, id: pick(json) });
+      const said = (json as { message?: unknown } | null)?.message;
+      const message = typeof said === "string" ? said.slice(0, MAX_MESSAGE) : null;
+      const now = Date.now();
+      const wait = rateLimitWait(
+        response.status,
+        {
+          retryAfter: retryAfterSeconds(response.headers.get("retry-after"), now),
+          reset: response.headers.get("x-ratelimit-reset"),
+          remaining: response.headers.get("x-ratelimit-remaining"),
+        },
+        message,
+        now,
+      );
+      return ok({ status: wait === null ? response.status : 429, retryAfterSeconds: wait, message, id: null });
     } catch (error) {
       return fail("upstream", thrown(error));
     }

@@ -26,18 +26,29 @@ import {
   type Decision,
   type Forecast,
   fail,
+  type InstallationStatus,
+  type InstallationView,
+  LruMap,
+  MAX_CACHED_INSTALLATIONS,
+  MAX_ORGANISATIONS,
+  ORGANISATIONS_LISTED,
+  type OrganisationEntry,
   type OutboxStatus,
+  organisationNotFoundMessage,
   type Plan,
   type QueueView,
   type Result,
   type RoutingInput,
+  SCHEDULED_ORGANISATIONS,
   type SimulationDocument,
+  scheduledSlice,
   WARM_SECRET_NAME,
   type WARM_SECRET_PREFIX,
   warmSecretProblems,
 } from "./core/index.ts";
 import type { BuildGraph } from "./dispatch-desk.ts";
-import { GitHubClients, noteInstallation } from "./github-app.ts";
+import { HttpError } from "./errors.ts";
+import { GitHubClients, noteInstallation, rememberInstallation } from "./github-app.ts";
 import { log } from "./log.ts";
 import { sendDueAlerts } from "./notify.ts";
 import {
@@ -48,6 +59,7 @@ import {
   SettingsError,
   type SettingsSource,
 } from "./settings.ts";
+import { OrganisationStore } from "./store/organisations.ts";
 import type { AlertView } from "./store/outbox.ts";
 import type { PublishedSimulation } from "./store/simulations.ts";
 import { sendDueWakeUps } from "./warm.ts";
@@ -63,10 +75,131 @@ export type WarmSecrets = { readonly [K in `${typeof WARM_SECRET_PREFIX}${string
 /** What the Ledger is bound to: KV for build copies, the strings its settings read, and the warm hooks' secrets. */
 export type LedgerEnv = { [K in typeof KV_BINDING]: KVNamespace } & SettingsSource & WarmSecrets;
 
-/** The Ledger every request shares. */
-export function ledgerOf(env: { [K in typeof LEDGER_BINDING]: DurableObjectNamespace<Ledger> }) {
-  return env.LEDGER.get(env.LEDGER.idFromName(LEDGER_INSTANCE));
+type LedgerNamespace = { [K in typeof LEDGER_BINDING]: DurableObjectNamespace<Ledger> };
+export type LedgerStub = DurableObjectStub<Ledger>;
+
+/** The Ledger instance named `name`. */
+export function ledgerNamed(env: LedgerNamespace, name: string): LedgerStub {
+  return env.LEDGER.get(env.LEDGER.idFromName(name));
 }
+
+/**
+ * The directory: the instance every deployment starts with (`ledger`), which lists the Ledger
+ * of each organisation (`organisations`) and serves the first one itself. What has no trusted
+ * organisation (a refused delivery, a ping that names none) is kept here too.
+ */
+export function directoryOf(env: LedgerNamespace): LedgerStub {
+  return ledgerNamed(env, LEDGER_INSTANCE);
+}
+
+/** Organisations whose Ledger this isolate remembers. */
+const MAX_REMEMBERED_ORGANISATIONS = 1_024;
+
+/**
+ * Each organisation's Ledger as the directory gave it, per isolate, the least recently used
+ * forgotten past {@link MAX_REMEMBERED_ORGANISATIONS}. The directory never changes an
+ * assignment, so an entry needs no expiry: in steady state a request costs no directory call.
+ */
+let remembered = new LruMap<string, string>(MAX_REMEMBERED_ORGANISATIONS);
+
+/** The Ledger the directory gave, or the 503 a full directory answers (logged). */
+function servedOrRefused(organisation: string, given: Result<string>): string {
+  if (given.ok) return given.value;
+  log("error", "organisation refused: the directory is full", { organisation, limit: MAX_ORGANISATIONS });
+  throw new HttpError("organisation_limit", given.error.message);
+}
+
+/**
+ * The name of the Ledger serving `organisation` (lower-cased): remembered, else asked of the
+ * directory, which lists it when `assign` (a delivery or a route request: the organisation is
+ * served from now on; 503 `organisation_limit` once the directory is full). Without `assign`
+ * (an operator's read) an organisation the directory does not list is null.
+ */
+export async function ledgerNameFor(
+  env: LedgerNamespace,
+  organisation: string,
+  assign: boolean,
+): Promise<string | null> {
+  const known = remembered.get(organisation);
+  if (known !== undefined) return known;
+  const directory = directoryOf(env);
+  const name = assign
+    ? servedOrRefused(organisation, await directory.assignOrganisation(organisation))
+    : await directory.organisationLedger(organisation);
+  if (name !== null) remembered.set(organisation, name);
+  return name;
+}
+
+/**
+ * The Ledger serving `organisation`, listed in the directory when new (see
+ * {@link ledgerNameFor}); the directory itself for null. Every caller that records or reads an
+ * organisation's state finds its Ledger here, or through {@link acceptIn}, which shares the memory.
+ */
+export async function ledgerFor(env: LedgerNamespace, organisation: string | null): Promise<LedgerStub> {
+  if (organisation === null) return directoryOf(env);
+  return ledgerNamed(env, (await ledgerNameFor(env, organisation, true)) ?? LEDGER_INSTANCE);
+}
+
+/** An operator's read of an organisation the directory does not list: 404. */
+export async function listedLedger(
+  env: LedgerNamespace,
+  organisation: string,
+): Promise<{ stub: LedgerStub; name: string }> {
+  const name = await ledgerNameFor(env, organisation, false);
+  if (name === null) throw new HttpError("organisation_not_found", organisationNotFoundMessage(organisation));
+  return { stub: ledgerNamed(env, name), name };
+}
+
+/**
+ * Applies a delivery in its organisation's Ledger (the directory's for null). When this isolate
+ * does not remember the organisation, the directory is asked by the delivery itself: it lists a
+ * new organisation and, when it serves it (the first organisation, or one an upgraded Ledger
+ * already held), applies the delivery in the same call; only a delivery of another Ledger's
+ * organisation makes a second call. So a deployment of one organisation pays nothing for the
+ * directory, even in a fresh isolate.
+ */
+export async function acceptIn(
+  env: LedgerNamespace,
+  organisation: string | null,
+  delivery: string,
+  event: string,
+  plan: Plan,
+  options: AcceptOptions = {},
+): Promise<Outcome> {
+  if (organisation === null) return directoryOf(env).accept(delivery, event, plan, options);
+  const known = remembered.get(organisation);
+  if (known !== undefined) return ledgerNamed(env, known).accept(delivery, event, plan, options);
+  const answer = await directoryOf(env).accept(delivery, event, plan, { ...options, organisation });
+  if (answer.elsewhere === undefined) {
+    remembered.set(organisation, LEDGER_INSTANCE);
+    return answer;
+  }
+  const name = servedOrRefused(organisation, answer.elsewhere);
+  remembered.set(organisation, name);
+  return ledgerNamed(env, name).accept(delivery, event, plan, options);
+}
+
+/**
+ * Forgets every organisation this isolate remembers, as a new isolate starts: only for a
+ * directory whose storage was replaced under it (as the Worker tests that reset storage do).
+ */
+export function forgetOrganisations(): void {
+  remembered = new LruMap<string, string>(MAX_REMEMBERED_ORGANISATIONS);
+}
+
+/**
+ * {@link Ledger.accept}'s answer. Asked of the directory about an `organisation` another Ledger
+ * serves (or one it has no room for), it is `elsewhere`: that Ledger's name (or why there is
+ * none), and nothing was applied (the other fields are empty).
+ */
+export interface LedgerOutcome extends Outcome {
+  elsewhere?: Result<string>;
+}
+
+/** Which Ledger an operator request that names no organisation reads (see {@link Ledger.defaultOrganisation}). */
+export type DefaultOrganisation =
+  | { kind: "one"; organisation: string | null; ledger: string }
+  | { kind: "several"; total: number; listed: string[] };
 
 /** The alarm runs at least this often, to prune and to let go of jobs past their age. */
 const MAINTAIN_EVERY_MS = 60 * 60 * 1000;
@@ -87,6 +220,8 @@ const KV_BATCH = 50;
  */
 export class Ledger extends DurableObject<LedgerEnv> {
   private readonly book: Book;
+  /** The directory's list; read and written only in the directory's own instance (`ledger`). */
+  private readonly organisations: OrganisationStore;
   /** When the alarm is set for: undefined until read once, null when none is set. */
   private alarmAt: number | null | undefined = undefined;
   /** The earliest time something asked for the alarm since it was last set. */
@@ -108,24 +243,82 @@ export class Ledger extends DurableObject<LedgerEnv> {
         this.wanted = Math.min(this.wanted, at);
       },
     });
+    this.organisations = new OrganisationStore(storage.sql, LEDGER_INSTANCE);
+    // The installations the alarm's GitHub calls answer with outlive the isolate: kept in storage,
+    // remembered again here (as many as the isolate keeps, the most recently changed).
+    for (const { account, id } of this.book.installations.active(MAX_CACHED_INSTALLATIONS)) {
+      noteInstallation(account, id);
+    }
   }
 
   /**
    * Applies `plan` for `delivery` unless it, or another delivery of the same event, was seen.
-   * `installation` is the GitHub App installation the delivery came from: remembered for its
-   * repository's owner in this isolate's memory (github-app.ts), for the alarm's calls.
+   * `installation` is the GitHub App installation the delivery came from. What the delivery said
+   * of it (serving, suspended, uninstalled) is kept in storage and, once committed, in this
+   * isolate's memory of the owner's installation (github-app.ts), for the alarm's calls.
+   * `organisation` is given only to the directory, by an isolate that does not know which Ledger
+   * serves it ({@link acceptIn}): the delivery is applied here only when this Ledger serves it.
    */
   async accept(
     delivery: string,
     event: string,
     plan: Plan,
-    options: AcceptOptions & { installation?: { repository: string; id: number } } = {},
-  ): Promise<Outcome> {
-    const { installation, ...rest } = options;
-    if (installation !== undefined) noteInstallation(installation.repository, installation.id);
-    const outcome = this.book.accept(delivery, event, plan, rest);
+    asked: AcceptOptions & { organisation?: string } = {},
+  ): Promise<LedgerOutcome> {
+    const { organisation, ...options } = asked;
+    if (organisation !== undefined) {
+      const served = this.book.transaction(() => this.organisations.assign(organisation, Date.now()));
+      if (!served.ok || served.value !== LEDGER_INSTANCE) {
+        return { duplicate: false, status: 0, body: "", persist: null, elsewhere: served };
+      }
+    }
+    const outcome = this.book.accept(delivery, event, plan, options);
+    rememberInstallation(outcome.installation);
     await this.armAlarm();
     return outcome;
+  }
+
+  /**
+   * The directory: the Ledger serving `organisation` (lower-cased), listed now when it was not
+   * (refused, writing nothing, once the directory is full).
+   */
+  async assignOrganisation(organisation: string): Promise<Result<string>> {
+    return this.book.transaction(() => this.organisations.assign(organisation, Date.now()));
+  }
+
+  /** The directory: the Ledger serving `organisation`, or null when it is not listed. */
+  async organisationLedger(organisation: string): Promise<string | null> {
+    return this.organisations.ledgerOf(organisation);
+  }
+
+  /**
+   * The directory: the Ledger an operator request that names no organisation reads. The only
+   * organisation listed, or this instance while none is; when several are, `hint` (the
+   * organisation of a repository the request names) if it is listed, else `several`.
+   */
+  async defaultOrganisation(hint: string | null): Promise<DefaultOrganisation> {
+    // Two rows tell none, one and several apart without counting the table.
+    const [first, second] = this.organisations.list(0, 2);
+    if (first === undefined) return { kind: "one", organisation: null, ledger: LEDGER_INSTANCE };
+    if (second === undefined) return { kind: "one", organisation: first.organisation, ledger: first.ledger };
+    const hinted = hint === null ? null : this.organisations.ledgerOf(hint);
+    if (hint !== null && hinted !== null) return { kind: "one", organisation: hint, ledger: hinted };
+    const listed = this.organisations.list(0, ORGANISATIONS_LISTED).map((entry) => entry.organisation);
+    return { kind: "several", total: this.organisations.count(), listed };
+  }
+
+  /** The directory: up to `limit` organisations from `offset`, by name, and how many there are. */
+  async organisationList(
+    offset = 0,
+    limit = MAX_ORGANISATIONS,
+  ): Promise<{ total: number; organisations: OrganisationEntry[] }> {
+    return { total: this.organisations.count(), organisations: this.organisations.list(offset, limit) };
+  }
+
+  /** The directory: the organisations the Cron Trigger visits at `minute` (core/organisations.ts `scheduledSlice`). */
+  async scheduledOrganisations(minute: number): Promise<OrganisationEntry[]> {
+    const { offset, limit } = scheduledSlice(this.organisations.count(), minute, SCHEDULED_ORGANISATIONS);
+    return limit === 0 ? [] : this.organisations.list(offset, limit);
   }
 
   /** Counts a refused webhook delivery. Nothing else is written. */
@@ -193,6 +386,19 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return this.book.queueView(hours, routing);
   }
 
+  /**
+   * The active GitHub App installation of `owner` this Ledger keeps, or null: for work a Worker
+   * isolate does that no delivery to it carried (the Cron Trigger's runner lists).
+   */
+  async installationOf(owner: string): Promise<number | null> {
+    return this.book.installations.activeFor(owner.toLowerCase());
+  }
+
+  /** The GitHub App installations this Ledger knows, with the repositories each serves (GET /installations). */
+  async installations(status: InstallationStatus | null, limit: number): Promise<InstallationView[]> {
+    return this.book.installations.list(status, limit);
+  }
+
   /** The latest alerts of the outbox, newest first (GET /alerts). */
   async alerts(status: OutboxStatus | null, limit: number): Promise<AlertView[]> {
     return this.book.alerts(status, limit);
@@ -213,7 +419,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
     return this.book.forecast(hours, routing);
   }
 
-  /** Maintenance, then everything owed to the outside: wake-ups, alerts, rescues, dispatches and commit statuses, KV copies, job checks. */
+  /** Maintenance, then everything owed to the outside: wake-ups, alerts, rescues, dispatches and commit statuses, check runs, KV copies, job checks. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
@@ -224,6 +430,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
     await sendDueAlerts(this.book.outbox, this.book.metrics, settings?.discordWebhookUrl ?? null, now);
     await this.book.rescueDesk.run();
     await this.book.dispatchDesk.run();
+    await this.book.checkRunDesk.run();
     await this.writeOwedCopies(now);
     await this.runChecks(now);
     const checks = settings?.github != null;

@@ -4,16 +4,19 @@ import { changesFor } from "./changes.ts";
 import {
   type BuildRecord,
   DELIVERY,
+  type Intent,
   installationOf,
   interpretEvent,
+  organisationOf,
+  organisationOfPayload,
   type Plan,
   routePlan,
   updatePlan,
 } from "./core/index.ts";
 import type { Env } from "./env.ts";
 import { HttpError, valueOr } from "./errors.ts";
-import { gitHubClient, noteInstallation } from "./github-app.ts";
-import { ledgerOf, type Outcome } from "./ledger.ts";
+import { gitHubClient, rememberInstallation } from "./github-app.ts";
+import { acceptIn, type Outcome } from "./ledger.ts";
 import { log } from "./log.ts";
 import type { Settings } from "./settings.ts";
 import { verifySignature } from "./signature.ts";
@@ -27,6 +30,16 @@ export async function persistBuild(env: Env, build: BuildRecord): Promise<void> 
   } catch (error) {
     log("error", "kv write failed", { build_id: build.build_id, error: String(error) });
   }
+}
+
+/**
+ * Whose Ledger a delivery is recorded in: its repository's owner, else the organisation its
+ * payload names (an App installation's account); null (the directory) for one that names none.
+ */
+function organisationOfDelivery(intent: Intent, payload: unknown): string | null {
+  return intent.kind === "route" || intent.kind === "update"
+    ? organisationOf(intent.repository)
+    : organisationOfPayload(payload);
 }
 
 /**
@@ -71,7 +84,6 @@ export async function handleWebhook(
   const at = new Date().toISOString();
   // An App installation's event is answered with that installation's token (github-app.ts).
   const installation = intent.kind === "route" || intent.kind === "update" ? installationOf(payload) : null;
-  if (installation !== null && "repository" in intent) noteInstallation(intent.repository, installation);
   const github = gitHubClient(settings.github, installation);
   let plan: Plan;
   switch (intent.kind) {
@@ -88,12 +100,15 @@ export async function handleWebhook(
     case "update":
       plan = updatePlan(intent, delivery, at);
       break;
+    case "installation":
+      plan = { kind: "installation", installation: intent.installation };
+      break;
   }
 
   let outcome: Outcome;
   try {
-    const contentKey = intent.kind === "route" || intent.kind === "update" ? intent.key : null;
-    outcome = await ledgerOf(env).accept(delivery, event, plan, {
+    const contentKey = "key" in intent ? intent.key : null;
+    outcome = await acceptIn(env, organisationOfDelivery(intent, payload), delivery, event, plan, {
       contentKey,
       seen: { rateLimitRemaining: github?.rateLimitRemaining ?? null },
       ...(installation !== null && "repository" in intent
@@ -102,6 +117,8 @@ export async function handleWebhook(
       ...(plan.kind === "create" ? { routing: settings.routing } : {}),
     });
   } catch (error) {
+    // A full directory answers its own 503 (logged where it refused).
+    if (error instanceof HttpError) throw error;
     // Nothing was recorded: answer 5xx so GitHub marks the delivery failed and it can be redelivered.
     log("error", "ledger unavailable", {
       event,
@@ -113,6 +130,8 @@ export async function handleWebhook(
       "the build ledger is unavailable; nothing was recorded, redeliver this delivery",
     );
   }
+  // Remembered once the Ledger has it: a suspended or uninstalled installation is forgotten here too.
+  rememberInstallation(outcome.installation);
   if (outcome.persist !== null) ctx.waitUntil(persistBuild(env, outcome.persist));
   const status = outcome.duplicate ? 200 : outcome.status;
   log("info", "webhook", { event, delivery, status, duplicate: outcome.duplicate });

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { alertsSchema, resolveAlerts } from "./alerts.ts";
 import { fallbackChain } from "./chain.ts";
+import { CHECK_RUN_NAME, type CheckRunConfig, DEFAULT_CHECK_RUN_NAME } from "./check-runs.ts";
 import { DEFAULT_POLICY } from "./defaults.ts";
 import {
   DEFAULT_DEPENDENCY_DEPTH,
@@ -155,6 +156,8 @@ const configSchema = z.strictObject({
   dependencyDepth: z.optional(z.unknown()),
   // Read on its own (fairShareOf), after the policies it names classes of.
   fairShare: z.optional(z.unknown()),
+  // Read on its own (checkRunOf): top level only, a check run is per commit, not per policy.
+  checkRun: z.optional(z.unknown()),
 });
 
 /**
@@ -322,8 +325,15 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
   const dependencies = dependenciesOf(raw, problems);
   const fairShare = fairShareOf(raw, [defaults, ...Object.values(byRepo)], problems);
   if (fairShare !== undefined) for (const policy of [defaults, ...Object.values(byRepo)]) policy.fairShare = fairShare;
+  const checkRun = checkRunOf(raw, problems);
   if (problems.length > 0) throw new RoutingConfigError([...new Set(problems)]);
-  return { defaults, repositories: byRepo, ids, ...(dependencies === undefined ? {} : { dependencies }) };
+  return {
+    defaults,
+    repositories: byRepo,
+    ids,
+    ...(dependencies === undefined ? {} : { dependencies }),
+    ...(checkRun === undefined ? {} : { checkRun }),
+  };
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -649,6 +659,45 @@ export function hostedRunner(policy: RoutingPolicy): Runner | undefined {
   const assigned = policy.runners[policy.assign.lightweight];
   if (assigned?.kind === "github-hosted") return assigned;
   return Object.values(policy.runners).find((r) => r.kind === "github-hosted");
+}
+
+/**
+ * `checkRun` (top level only): `{"name": "…"}`, the name of the check run each routed commit gets
+ * in GitHub App mode (1 to 100 printable characters, default `ci-router`), or `false` for none.
+ */
+const checkRunSchema = z.strictObject({
+  name: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          CHECK_RUN_NAME,
+          "must be 1 to 100 printable characters (no control characters or line breaks, not only spaces)",
+        ),
+      ),
+  ),
+});
+
+/**
+ * The configuration's check-run setting, every problem pushed with its path; undefined when the
+ * configuration has no `checkRun` (or a wrong one, already reported).
+ */
+function checkRunOf(raw: unknown, problems: string[]): CheckRunConfig | undefined {
+  if (!isRecord(raw) || raw.checkRun === undefined) return undefined;
+  const written = raw.checkRun;
+  if (written === false) return false;
+  if (!isRecord(written)) {
+    problems.push('checkRun: must be {"name": "…"} for a check run of that name, or false for none');
+    return undefined;
+  }
+  const parsed = checkRunSchema.safeParse(written, PARSE_OPTIONS);
+  if (!parsed.success) {
+    problems.push(
+      ...parsed.error.issues.map((issue) => `${formatPath(["checkRun", ...issue.path])}: ${issue.message}`),
+    );
+    return undefined;
+  }
+  return { name: parsed.data.name ?? DEFAULT_CHECK_RUN_NAME };
 }
 
 /**

@@ -2,6 +2,7 @@ import { BUILD_STATUSES, type BuildStatus } from "./builds.ts";
 import { parseInstant } from "./costs.ts";
 import { CONCLUSION_LABELS, NO_SUGGESTION } from "./effects.ts";
 import type { FleetJob } from "./fleet.ts";
+import { INSTALLATION_PAGE, INSTALLATION_STATUSES, type InstallationStatus } from "./installations.ts";
 import { dict, isRepository } from "./names.ts";
 import { fail, ok, type Result } from "./result.ts";
 import { REQUIREMENTS, type Requirement } from "./types.ts";
@@ -398,6 +399,19 @@ export function parseAlertQuery(params: QueryParams): Result<{ status: OutboxSta
   const get = readQuery(params, ["status", "limit"], problems);
   const status = oneOf("status", get("status"), OUTBOX_STATUSES, problems);
   const limit = wholeNumber("limit", get("limit"), ALERT_PAGE, problems);
+  return problems.length > 0 ? refused(problems) : ok({ status, limit });
+}
+
+// --- GET /installations --------------------------------------------------------------------
+
+/** GET /installations' query: `status` (all unless given) and `limit`. */
+export function parseInstallationQuery(
+  params: QueryParams,
+): Result<{ status: InstallationStatus | null; limit: number }> {
+  const problems: string[] = [];
+  const get = readQuery(params, ["status", "limit"], problems);
+  const status = oneOf("status", get("status"), INSTALLATION_STATUSES, problems);
+  const limit = wholeNumber("limit", get("limit"), INSTALLATION_PAGE, problems);
   return problems.length > 0 ? refused(problems) : ok({ status, limit });
 }
 

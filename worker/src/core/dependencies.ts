@@ -6,7 +6,7 @@
  */
 
 import { compileGlob, type Glob, globProblem, matchGlob } from "./glob.ts";
-import { isRepository } from "./names.ts";
+import { isRepository, organisationOf } from "./names.ts";
 import type { Result } from "./result.ts";
 import { type NextStep, nextStep } from "./retry.ts";
 import type { ChangeSet } from "./types.ts";
@@ -135,6 +135,12 @@ export function resolveDependencies(
         problems.push(`${where}.repository: "${target.repository}" must be "owner/name"`);
       } else if (target.repository.toLowerCase() === from) {
         problems.push(`${where}.repository: "${target.repository}" is the entry's own "from": a self-loop`);
+      } else if (from !== null && isRepository(from) && organisationOf(target.repository) !== organisationOf(from)) {
+        // Each organisation's builds are in its own Ledger: the upstream's could send the
+        // dispatch, but never see the run it starts, nor follow it with a commit status.
+        problems.push(
+          `${where}.repository: "${target.repository}" is of another organisation than "${input.from}": a dependency links repositories of one organisation`,
+        );
       }
       if (!WORKFLOW.test(workflow)) {
         problems.push(

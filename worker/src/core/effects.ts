@@ -27,7 +27,16 @@ export type Change =
     };
 
 /** Events `ci_router_webhook_deliveries_total` names; any other counts as `other`. */
-export const EVENT_LABELS = ["ping", "push", "pull_request", "workflow_run", "workflow_job", "workflow_dispatch"];
+export const EVENT_LABELS = [
+  "ping",
+  "push",
+  "pull_request",
+  "workflow_run",
+  "workflow_job",
+  "workflow_dispatch",
+  "installation",
+  "installation_repositories",
+];
 /** Conclusions GitHub gives runs and jobs; any other counts as `other`. */
 export const CONCLUSION_LABELS = [
   "success",

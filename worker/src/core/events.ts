@@ -2,7 +2,15 @@ import { type JobState, type RunState, runnerForLabels, type WorkflowUpdate } fr
 import type { PushCommit } from "./changes.ts";
 import { policyFor } from "./config.ts";
 import { type DownstreamOrigin, upstreamOfInputs } from "./dependencies.ts";
-import { REPOSITORY, ZERO_SHA } from "./names.ts";
+import {
+  INSTALLATION_ACTIONS,
+  INSTALLATION_REPOSITORIES_ACTIONS,
+  type InstallationEvent,
+  MAX_INSTALLATION_REPOSITORIES,
+  REPOSITORY_SELECTIONS,
+  type RepositorySelection,
+} from "./installations.ts";
+import { OWNER, REPOSITORY, ZERO_SHA } from "./names.ts";
 import { type Json, PayloadReader } from "./read.ts";
 import { fail, ok, type Result } from "./result.ts";
 import type { RoutingConfig } from "./types.ts";
@@ -11,7 +19,12 @@ import type { RoutingConfig } from "./types.ts";
  * What a webhook delivery asks of the router, read from its event name and payload.
  * Only the fields the router uses are checked; everything else in GitHub's payload is ignored.
  */
-export type Intent = { kind: "ping" } | { kind: "ignore"; reason: string } | RouteIntent | UpdateIntent;
+export type Intent =
+  | { kind: "ping" }
+  | { kind: "ignore"; reason: string }
+  | RouteIntent
+  | UpdateIntent
+  | InstallationIntent;
 
 export interface RouteIntent {
   kind: "route";
@@ -41,7 +54,31 @@ export interface UpdateIntent {
   update: WorkflowUpdate;
 }
 
-export const HANDLED_EVENTS = ["ping", "push", "pull_request", "workflow_run", "workflow_job", "workflow_dispatch"];
+/** A GitHub App's own events: its installations, and the repositories each serves. */
+export interface InstallationIntent {
+  kind: "installation";
+  /**
+   * What makes a second delivery of this event the same event ({@link contentKey}): an
+   * installation is created once and deleted once, so those two are keyed by id and action;
+   * the others may repeat (suspended twice, a repository removed, added, removed again) and have
+   * none, and applying one again sets what it set.
+   */
+  key: string | null;
+  installation: InstallationEvent;
+}
+
+/** The events only a GitHub App receives, about the App itself. */
+export const INSTALLATION_EVENTS = ["installation", "installation_repositories"];
+
+export const HANDLED_EVENTS = [
+  "ping",
+  "push",
+  "pull_request",
+  "workflow_run",
+  "workflow_job",
+  "workflow_dispatch",
+  ...INSTALLATION_EVENTS,
+];
 export const PULL_REQUEST_ACTIONS = ["opened", "synchronize", "reopened", "ready_for_review"];
 
 /**
@@ -89,6 +126,7 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
   const r = new PayloadReader(`${event} payload`);
   const p = r.object(payload, "");
   if (p === null) return fail("invalid_payload", ...r.problems);
+  if (!INSTALLATION_EVENTS.includes(event)) checkInstallation(r, p);
   const intent = readEvent(event, p, r, config);
   return r.ok && intent !== null ? ok(intent) : fail("invalid_payload", ...r.problems);
 }
@@ -96,8 +134,9 @@ export function interpretEvent(event: string, payload: unknown, config: RoutingC
 /**
  * The GitHub App installation a delivery came from (`installation.id`, a positive integer), or
  * null: GitHub sends it with every event of an App's installation, and that installation's token
- * is the one to ask GitHub with about the repository. A repository's own webhook sends none; an
- * id that is not a positive integer is not one, and the delivery is read without it.
+ * is the one to ask GitHub with about the repository. A repository's own webhook sends none. An
+ * id that is not a positive integer is not one: {@link interpretEvent} refuses such a delivery
+ * (`invalid_payload`), so a delivery read here has a good one or none.
  */
 export function installationOf(payload: unknown): number | null {
   if (typeof payload !== "object" || payload === null) return null;
@@ -107,8 +146,23 @@ export function installationOf(payload: unknown): number | null {
   return typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : null;
 }
 
+/**
+ * `installation`, as any delivery may carry it: absent (or null) from a repository's own
+ * webhook, else an object whose `id` is a positive integer. A delivery naming an installation
+ * that cannot be one is refused rather than read as if from none: its repository would be asked
+ * about with the wrong credential, and what the installation serves could not be kept.
+ */
+function checkInstallation(r: PayloadReader, p: Json): void {
+  if (p.installation === undefined || p.installation === null) return;
+  const installation = r.object(p.installation, "installation");
+  if (installation !== null) r.id(installation.id, "installation.id");
+}
+
 function readEvent(event: string, p: Json, r: PayloadReader, config: RoutingConfig): Intent | null {
   switch (event) {
+    case "installation":
+    case "installation_repositories":
+      return readInstallationEvent(event, p, r);
     case "push":
       return readPush(p, r);
     case "pull_request":
@@ -301,4 +355,84 @@ function readJob(p: Json, r: PayloadReader, config: RoutingConfig): Intent | nul
   };
   const key = contentKey("workflow_job", repository, id, action, runAttempt);
   return { kind: "update", key, repository, sha, event: "workflow_job", update: { kind: "job", job } };
+}
+
+/** Problems a repository list names before the rest of it is left unread (a list may hold thousands). */
+const MAX_LIST_PROBLEMS = 10;
+
+/**
+ * `installation` and `installation_repositories`: the installation (id, account login, which
+ * repositories it may see) and, for the actions that change them, the repositories it serves
+ * from now on or no longer serves. Every name is checked as GitHub allows it: they are chosen by
+ * whoever owns the account.
+ */
+function readInstallationEvent(
+  event: "installation" | "installation_repositories",
+  p: Json,
+  r: PayloadReader,
+): Intent | null {
+  const action = r.string(p.action, "action", PAYLOAD_LIMITS.name);
+  const installation = r.object(p.installation, "installation");
+  if (installation === null || action === null) return null;
+  const id = r.id(installation.id, "installation.id");
+  const account = r.object(installation.account, "installation.account");
+  const login =
+    account === null
+      ? null
+      : r.string(account.login, "installation.account.login", 39, {
+          pattern: OWNER,
+          patternName: "a GitHub login (letters, digits, '-' or '_')",
+        });
+  // installation_repositories also says it at the top level; the installation's own comes first.
+  const selection =
+    selectionOf(r, installation.repository_selection, "installation.repository_selection") ??
+    (event === "installation_repositories" ? selectionOf(r, p.repository_selection, "repository_selection") : null);
+  if (!r.ok || id === null || login === null) return null;
+  const actions: readonly string[] =
+    event === "installation" ? INSTALLATION_ACTIONS : INSTALLATION_REPOSITORIES_ACTIONS;
+  if (!actions.includes(action))
+    return { kind: "ignore", reason: `${event} action "${action}" is not one the router applies` };
+  const served =
+    event === "installation" && action === "created"
+      ? repositoriesOf(r, p.repositories, "repositories", false)
+      : action === "added"
+        ? repositoriesOf(r, p.repositories_added, "repositories_added", true)
+        : [];
+  const removed = action === "removed" ? repositoriesOf(r, p.repositories_removed, "repositories_removed", true) : [];
+  if (!r.ok) return null;
+  const once = event === "installation" && (action === "created" || action === "deleted");
+  return {
+    kind: "installation",
+    key: once ? contentKey(event, login, id, action) : null,
+    installation: { event, action, id, account: login, selection, served, removed },
+  };
+}
+
+/** `repository_selection`: `all` or `selected`; null when absent. */
+function selectionOf(r: PayloadReader, value: unknown, path: string): RepositorySelection | null {
+  if (value === undefined || value === null) return null;
+  if ((REPOSITORY_SELECTIONS as readonly unknown[]).includes(value)) return value as RepositorySelection;
+  r.problem(path, `must be one of ${REPOSITORY_SELECTIONS.join(", ")}`);
+  return null;
+}
+
+/**
+ * The `full_name`s of a list of repositories, at most {@link MAX_INSTALLATION_REPOSITORIES};
+ * absent or null is an empty list unless `required`.
+ */
+function repositoriesOf(r: PayloadReader, value: unknown, path: string, required: boolean): string[] {
+  if ((value === undefined || value === null) && !required) return [];
+  const list = r.array(value, path, MAX_INSTALLATION_REPOSITORIES);
+  if (list === null) return [];
+  const names: string[] = [];
+  for (let i = 0; i < list.length && r.problems.length < MAX_LIST_PROBLEMS; i++) {
+    const item = r.object(list[i], `${path}.${i}`);
+    if (item === null) continue;
+    const name = r.string(item.full_name, `${path}.${i}.full_name`, PAYLOAD_LIMITS.name, {
+      pattern: REPOSITORY,
+      patternName: '"owner/name"',
+    });
+    if (name !== null) names.push(name);
+  }
+  return names;
 }

@@ -154,6 +154,12 @@ export const METRICS = {
     type: "counter",
     labels: ["state", "outcome"],
   },
+  checkRuns: {
+    name: "ci_router_check_runs_total",
+    help: "GitHub App check-run calls on routed commits, by action (create, update, complete) and outcome (sent; retried: a try that will be tried again; failed), sent and failed counted once when the call ends.",
+    type: "counter",
+    labels: ["action", "outcome"],
+  },
   rateLimit: {
     name: "ci_router_github_rate_limit_remaining",
     help: "GitHub API requests left in the current window, as last reported by GitHub.",

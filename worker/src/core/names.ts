@@ -43,6 +43,13 @@ export const isOwner = (value: string): boolean => OWNER.test(value);
 export const isSha = (value: string): boolean => SHA.test(value);
 
 /**
+ * The organisation a repository (`owner/name`) or an owner belongs to: the owner, lower-cased,
+ * as GitHub compares logins. Each organisation's builds, fleet, metrics and costs are kept
+ * apart (core/organisations.ts); this is the one rule that names it.
+ */
+export const organisationOf = (repository: string): string => (repository.split("/", 1)[0] ?? "").toLowerCase();
+
+/**
  * A record for keys anyone may choose (runner ids, machine names, repositories): it has no
  * prototype, so `constructor` or `toString` are names like any other, never inherited members,
  * and `__proto__` is an own key.

@@ -1,5 +1,6 @@
 import { type BuildRecord, buildId, newBuild, type WorkflowUpdate } from "./builds.ts";
 import type { RouteIntent, UpdateIntent } from "./events.ts";
+import type { InstallationEvent } from "./installations.ts";
 import type { ChangeSet, RoutingInput } from "./types.ts";
 
 /** A new build's fields before its decision is made. */
@@ -13,7 +14,9 @@ export type Plan =
    * in the transaction that records the build, and answers `{build_id, decision}`.
    */
   | { kind: "create"; input: RoutingInput; build: NewBuild }
-  | { kind: "update"; repository: string; sha: string; update: WorkflowUpdate; fallback: BuildRecord; at: string };
+  | { kind: "update"; repository: string; sha: string; update: WorkflowUpdate; fallback: BuildRecord; at: string }
+  /** A GitHub App installation event: the installation's status and the repositories it serves. */
+  | { kind: "installation"; installation: InstallationEvent };
 
 /** The plan for a workflow event: update the build of its commit, or start one without a decision. */
 export function updatePlan(intent: UpdateIntent, delivery: string, at: string): Plan {

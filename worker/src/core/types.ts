@@ -2,6 +2,7 @@
  * The vocabulary of the router. Everything here is plain data: no platform types.
  */
 
+import type { CheckRunConfig } from "./check-runs.ts";
 import type { DependencyGraph } from "./dependencies.ts";
 
 /** What a change needs from a runner, in the decision tree's order of precedence. */
@@ -187,6 +188,8 @@ export interface RoutingConfig {
   ids: Record<string, number>;
   /** Cross-repository builds (`dependencies`, core/dependencies.ts); absent when none are declared. */
   dependencies?: DependencyGraph;
+  /** GitHub App mode's check runs (`checkRun`, core/check-runs.ts); absent: the default name. */
+  checkRun?: CheckRunConfig;
 }
 
 /** The files a change touched, as far as GitHub told us. */

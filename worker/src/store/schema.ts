@@ -1,3 +1,4 @@
+import { LEDGER_INSTANCE } from "../bindings.ts";
 import {
   type BuildRecord,
   buildSummary,
@@ -10,6 +11,7 @@ import {
   type Runner,
 } from "../core/index.ts";
 import { putBuildSummary } from "./builds.ts";
+import { organisationsFromRepositories } from "./organisations.ts";
 import { first, type Sql } from "./sql.ts";
 
 /**
@@ -39,8 +41,12 @@ import { first, type Sql } from "./sql.ts";
  * 7. cross-repository builds: the workflow dispatches dependencies owe and what became of them
  *    (`dispatches`), and the commit statuses owed to upstream commits (`commit_statuses`). Two
  *    new tables; nothing else changes.
+ * 8. GitHub App mode: the check runs owed to routed commits (`check_runs`), the App's
+ *    installations and the repositories they serve (`installations`,
+ *    `installation_repositories`), and the organisation each Ledger serves (`organisations`,
+ *    filled from the repositories an older Ledger holds). New tables; nothing else changes.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -293,11 +299,58 @@ const TABLES = `
   CREATE UNIQUE INDEX IF NOT EXISTS commit_statuses_once ON commit_statuses (repository, sha, context, state);
   CREATE INDEX IF NOT EXISTS commit_statuses_due ON commit_statuses (status, next_at);
   CREATE INDEX IF NOT EXISTS commit_statuses_created ON commit_statuses (created_at);
+  CREATE TABLE IF NOT EXISTS installations (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    status TEXT NOT NULL,
+    repository_selection TEXT,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS installations_status ON installations (status, updated_at);
+  CREATE TABLE IF NOT EXISTS installation_repositories (
+    repository TEXT PRIMARY KEY,
+    installation_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS installation_repositories_served ON installation_repositories (installation_id, status, repository);
+  CREATE INDEX IF NOT EXISTS installation_repositories_status ON installation_repositories (status, updated_at);
+  CREATE TABLE IF NOT EXISTS organisations (
+    organisation TEXT PRIMARY KEY,
+    ledger TEXT NOT NULL,
+    first_seen INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS organisations_ledger ON organisations (ledger);
+  CREATE TABLE IF NOT EXISTS check_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repository TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    name TEXT NOT NULL,
+    installation_id INTEGER NOT NULL,
+    build_id TEXT NOT NULL,
+    check_run_id INTEGER,
+    wanted TEXT NOT NULL,
+    sent TEXT,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX IF NOT EXISTS check_runs_commit ON check_runs (repository, head_sha, name);
+  CREATE INDEX IF NOT EXISTS check_runs_due ON check_runs (status, next_at);
+  CREATE INDEX IF NOT EXISTS check_runs_settled ON check_runs (status, updated_at);
+  CREATE INDEX IF NOT EXISTS check_runs_created ON check_runs (created_at);
 `;
 
 /** What a migration may know of the configuration: the runner pool, to tell GPU jobs apart. */
 export interface MigrationContext {
   runners: Record<string, Runner> | null;
+  /** When the upgrade happens (epoch ms; default now): the `first_seen` of the organisations it lists. */
+  now?: number;
 }
 
 /** The version a database is at: 0 for an empty one. */
@@ -324,6 +377,8 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   if (found === 1) fromVersion1(sql, context);
   sql.exec(TABLES);
   if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
+  // Before the directory there was one Ledger, named `ledger`: whoever it served stays there.
+  if (found >= 1 && found < 8) organisationsFromRepositories(sql, LEDGER_INSTANCE, context.now ?? Date.now());
   sql.exec(
     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     String(SCHEMA_VERSION),
