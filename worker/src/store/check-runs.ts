@@ -1,4 +1,5 @@
 import type { CheckRunOutput, CheckRunState } from "../core/index.ts";
+import { Owed } from "./owed.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
 /**
@@ -48,11 +49,18 @@ export interface NewCheckRun {
  * GitHub has (`sent`); the alarm sends what is missing, each state at most once. Written in
  * the transactions of the deliveries that route the commit and move its build on.
  */
-export class CheckRuns {
-  private readonly sql: Sql;
-
+export class CheckRuns extends Owed<Row> {
   constructor(sql: Sql) {
-    this.sql = sql;
+    // A `sent` row may be owed a later state yet. Every write stamps `updated_at`, which
+    // retention reads (`prune`).
+    super(sql, {
+      table: "check_runs",
+      key: "id",
+      status: "status",
+      due: { columns: "*", tieBreak: "id" },
+      open: ["pending", "sent"],
+      touched: "updated_at",
+    });
   }
 
   /** Queues a commit's check run, due at `dueAt`; false when the commit has one of that name already. */
@@ -113,24 +121,6 @@ export class CheckRuns {
     return this.sql.exec<Row>("SELECT * FROM check_runs WHERE id = ?", id).toArray()[0] ?? null;
   }
 
-  /** Pending rows due at `now`, the earliest first. */
-  due(now: number, limit: number): CheckRunRow[] {
-    return this.sql
-      .exec<Row>(
-        "SELECT * FROM check_runs WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
-        now,
-        limit,
-      )
-      .toArray();
-  }
-
-  /** When the next pending row is due, or null. */
-  nextDue(): number | null {
-    return this.sql
-      .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM check_runs WHERE status = 'pending'")
-      .one().next;
-  }
-
   /**
    * Takes a due row for a call: one attempt more, counted before the call, so that a create
    * whose answer never came (the Ledger restarted during it) is looked up before it is tried
@@ -168,20 +158,14 @@ export class CheckRuns {
     return this.byId(id);
   }
 
-  /** The call is tried again at `at`. */
+  /** The call is tried again at `at` (its attempt was counted when it was claimed). */
   retry(id: number, at: number, why: string, now: number): void {
-    this.sql.exec(
-      "UPDATE check_runs SET next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
-      at,
-      why,
-      now,
-      id,
-    );
+    this.putOff(id, at, now, why);
   }
 
   /** Gives a row up, saying why (never a credential: the desk's reasons are scrubbed). */
   fail(id: number, why: string, now: number): void {
-    this.sql.exec("UPDATE check_runs SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?", why, now, id);
+    this.giveUp(id, why, now);
   }
 
   /** Every pending row of an installation waits until `until` at least (GitHub's rate limit for it). */
@@ -199,17 +183,8 @@ export class CheckRuns {
    * True when a batch was full.
    */
   prune(settledBefore: number, createdBefore: number, limit: number): boolean {
-    const settled = this.sql.exec(
-      `DELETE FROM check_runs WHERE id IN (
-         SELECT id FROM check_runs WHERE status IN ('done', 'failed') AND updated_at < ? LIMIT ?)`,
-      settledBefore,
-      limit,
-    ).rowsWritten;
-    const old = this.sql.exec(
-      "DELETE FROM check_runs WHERE id IN (SELECT id FROM check_runs WHERE created_at < ? LIMIT ?)",
-      createdBefore,
-      limit,
-    ).rowsWritten;
-    return settled >= limit || old >= limit;
+    const settled = this.deleteBatch("status IN ('done', 'failed') AND updated_at < ?", [settledBefore], limit);
+    const old = this.deleteBatch("created_at < ?", [createdBefore], limit);
+    return settled || old;
   }
 }

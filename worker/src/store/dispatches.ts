@@ -7,6 +7,7 @@ import {
   type WriteResult,
   writeStep,
 } from "../core/index.ts";
+import { Owed } from "./owed.ts";
 import { first, type Sql, type SqlValue } from "./sql.ts";
 
 /** A row's state: the graph's states, and `sending` while the alarm's call is under way. */
@@ -53,11 +54,16 @@ export interface Followed {
  * sent at most once, and records the answer: `dispatched`, back to `pending` for a retry, or
  * `failed`. The downstream run's events then move it to `running` and `completed`.
  */
-export class Dispatches {
-  private readonly sql: Sql;
-
+export class Dispatches extends Owed<Row> {
   constructor(sql: Sql) {
-    this.sql = sql;
+    // A claimed row (`sending`) may yet be sent: it is kept from pruning like a pending one.
+    super(sql, {
+      table: "dispatches",
+      key: "id",
+      status: "state",
+      due: { columns: "*", tieBreak: "id" },
+      open: ["pending", "sending"],
+    });
   }
 
   /** The pending row of a key, or null. */
@@ -107,24 +113,6 @@ export class Dispatches {
     return { replaced: null };
   }
 
-  /** Pending rows due at `now`, the earliest first. */
-  due(now: number, limit: number): DispatchRow[] {
-    return this.sql
-      .exec<Row>(
-        "SELECT * FROM dispatches WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
-        now,
-        limit,
-      )
-      .toArray();
-  }
-
-  /** When the next pending row is due, or null. */
-  nextDue(): number | null {
-    return this.sql
-      .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM dispatches WHERE state = 'pending'")
-      .one().next;
-  }
-
   /** Takes a due row for its call (one attempt more); false when it is no longer pending. */
   claim(id: number, now: number): boolean {
     return (
@@ -138,7 +126,7 @@ export class Dispatches {
 
   /** Puts a due row off without an attempt (GitHub's rate limit is low). */
   defer(id: number, at: number): void {
-    this.sql.exec("UPDATE dispatches SET next_at = ? WHERE id = ? AND state = 'pending'", at, id);
+    this.putOff(id, at);
   }
 
   /**
@@ -176,7 +164,7 @@ export class Dispatches {
   }
 
   fail(id: number, why: string): void {
-    this.sql.exec("UPDATE dispatches SET state = 'failed', last_error = ? WHERE id = ?", why, id);
+    this.giveUp(id, why);
   }
 
   /**
@@ -246,13 +234,7 @@ export class Dispatches {
 
   /** Deletes up to `limit` rows created before `before` and no longer waiting to be sent; true when the batch was full. */
   prune(before: number, limit: number): boolean {
-    const deleted = this.sql.exec(
-      `DELETE FROM dispatches WHERE id IN (
-         SELECT id FROM dispatches WHERE created_at < ? AND state NOT IN ('pending', 'sending') LIMIT ?)`,
-      before,
-      limit,
-    ).rowsWritten;
-    return deleted >= limit;
+    return this.pruneFinished(before, limit);
   }
 }
 
@@ -267,16 +249,17 @@ export interface CommitStatusRow {
   attempts: number;
 }
 
+type StatusRow = CommitStatusRow & Record<string, SqlValue>;
+
 /**
  * Commit statuses owed to upstream commits, one row per (commit, context, state): a state is
  * queued at most once. The alarm sends them in the order they were queued, a row only once
  * every earlier row of its commit and context is sent or given up, retrying as alerts are.
  */
-export class CommitStatuses {
-  private readonly sql: Sql;
-
+export class CommitStatuses extends Owed<StatusRow> {
   constructor(sql: Sql) {
-    this.sql = sql;
+    // No shared `due`: a row waits for the earlier rows of its commit and context, in queue order.
+    super(sql, { table: "commit_statuses", key: "id", status: "status", open: ["pending"] });
   }
 
   /** Queues a state for a commit's context, due at once; false when that state was queued before. */
@@ -298,9 +281,9 @@ export class CommitStatuses {
   }
 
   /** Due rows with nothing earlier of their commit and context still unsent, in queue order. */
-  due(now: number, limit: number): CommitStatusRow[] {
+  override due(now: number, limit: number): StatusRow[] {
     return this.sql
-      .exec<CommitStatusRow & Record<string, SqlValue>>(
+      .exec<StatusRow>(
         `SELECT id, repository, sha, context, state, target_url, description, attempts FROM commit_statuses s
          WHERE s.status = 'pending' AND s.next_at <= ? AND NOT EXISTS (
            SELECT 1 FROM commit_statuses e WHERE e.repository = s.repository AND e.sha = s.sha
@@ -312,49 +295,18 @@ export class CommitStatuses {
       .toArray();
   }
 
-  nextDue(): number | null {
-    return this.sql
-      .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM commit_statuses WHERE status = 'pending'")
-      .one().next;
-  }
-
   /** Records an attempt's result; returns what happens next. */
   record(row: CommitStatusRow, result: WriteResult, now: number): NextStep {
-    const attempts = row.attempts + 1;
-    const step = writeStep(result, attempts);
-    if (step.kind === "retry") {
-      this.sql.exec(
-        "UPDATE commit_statuses SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
-        attempts,
-        now + step.delayMs,
-        step.why,
-        row.id,
-      );
-    } else {
-      this.sql.exec(
-        "UPDATE commit_statuses SET status = ?, attempts = ?, last_error = ? WHERE id = ?",
-        step.kind,
-        attempts,
-        step.kind === "failed" ? step.why : null,
-        row.id,
-      );
-    }
-    return step;
+    return this.recordAttempt(row.id, row.attempts, (attempts) => writeStep(result, attempts), now);
   }
 
   /** Gives up on a row without trying it. */
   fail(id: number, why: string): void {
-    this.sql.exec("UPDATE commit_statuses SET status = 'failed', last_error = ? WHERE id = ?", why, id);
+    this.giveUp(id, why);
   }
 
   /** Deletes up to `limit` finished rows created before `before`; true when the batch was full. */
   prune(before: number, limit: number): boolean {
-    const deleted = this.sql.exec(
-      `DELETE FROM commit_statuses WHERE id IN (
-         SELECT id FROM commit_statuses WHERE created_at < ? AND status != 'pending' LIMIT ?)`,
-      before,
-      limit,
-    ).rowsWritten;
-    return deleted >= limit;
+    return this.pruneFinished(before, limit);
   }
 }

@@ -1,4 +1,5 @@
 import { type AttemptResult, type NextStep, nextStep, type OutboxStatus } from "../core/index.ts";
+import { Owed } from "./owed.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
 export interface OutboxRow {
@@ -26,11 +27,15 @@ export interface AlertView {
  * raised it, so an alert is queued exactly once; the Ledger's alarm sends due rows, retrying as
  * `nextStep` says. A row ends `sent` or `failed` (kept, with its last error), never deleted unsent.
  */
-export class Outbox {
-  private readonly sql: Sql;
-
+export class Outbox extends Owed<OutboxRow & Record<string, SqlValue>> {
   constructor(sql: Sql) {
-    this.sql = sql;
+    super(sql, {
+      table: "outbox",
+      key: "id",
+      status: "status",
+      due: { columns: "id, kind, build_id, payload, attempts", tieBreak: "id" },
+      open: ["pending"],
+    });
   }
 
   enqueue(kind: string, buildId: string, payload: unknown, now: number): void {
@@ -44,56 +49,14 @@ export class Outbox {
     );
   }
 
-  due(now: number, limit: number): OutboxRow[] {
-    return this.sql
-      .exec<OutboxRow & Record<string, SqlValue>>(
-        "SELECT id, kind, build_id, payload, attempts FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?",
-        now,
-        limit,
-      )
-      .toArray();
-  }
-
-  /** When the next pending row is due, or null. */
-  nextDue(): number | null {
-    const row = this.sql
-      .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM outbox WHERE status = 'pending'")
-      .one();
-    return row.next;
-  }
-
   /** Records an attempt's result; returns what happens next. */
   record(row: OutboxRow, result: AttemptResult, now: number): NextStep {
-    const attempts = row.attempts + 1;
-    const step = nextStep(result, attempts);
-    if (step.kind === "sent") {
-      this.sql.exec(
-        "UPDATE outbox SET status = 'sent', attempts = ?, last_error = NULL WHERE id = ?",
-        attempts,
-        row.id,
-      );
-    } else if (step.kind === "retry") {
-      this.sql.exec(
-        "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
-        attempts,
-        now + step.delayMs,
-        step.why,
-        row.id,
-      );
-    } else {
-      this.sql.exec(
-        "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ?",
-        attempts,
-        step.why,
-        row.id,
-      );
-    }
-    return step;
+    return this.recordAttempt(row.id, row.attempts, (attempts) => nextStep(result, attempts), now);
   }
 
   /** Gives up on a row without trying it. */
   fail(row: OutboxRow, why: string): void {
-    this.sql.exec("UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", why, row.id);
+    this.giveUp(row.id, why);
   }
 
   /** The latest `limit` alerts (of `status` when given), newest first: by id, which grows with each alert queued. */
@@ -122,8 +85,8 @@ export class Outbox {
       }));
   }
 
-  /** Deletes finished rows older than `before`. */
+  /** Deletes finished rows older than `before`, in one statement rather than in batches. */
   prune(before: number): void {
-    this.sql.exec("DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", before);
+    this.pruneAllFinished(before);
   }
 }

@@ -1,4 +1,5 @@
 import { type AttemptResult, type NextStep, type WakeUp, type WarmHook, warmStep } from "../core/index.ts";
+import { Owed } from "./owed.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
 export interface WarmCallRow {
@@ -20,11 +21,16 @@ export interface WarmCallRow {
  * once however often its delivery comes; the Ledger's alarm sends due rows, retrying as
  * `warmStep` says. A row ends `sent` or `failed` (kept, with its last error), never deleted unsent.
  */
-export class WarmCalls {
-  private readonly sql: Sql;
-
+export class WarmCalls extends Owed<WarmCallRow & Record<string, SqlValue>> {
   constructor(sql: Sql) {
-    this.sql = sql;
+    super(sql, {
+      table: "warm_calls",
+      key: "build_id",
+      status: "status",
+      // Keyed by build, not by a growing id: rows due together go in the order they were queued.
+      due: { columns: "build_id, runner_class, url, secret_env, body, attempts, created_at", tieBreak: "created_at" },
+      open: ["pending"],
+    });
   }
 
   /** Queues the wake-up of `body.build_id`, due at once; false when that build already has one. */
@@ -43,66 +49,23 @@ export class WarmCalls {
     return inserted > 0;
   }
 
-  due(now: number, limit: number): WarmCallRow[] {
-    return this.sql
-      .exec<WarmCallRow & Record<string, SqlValue>>(
-        `SELECT build_id, runner_class, url, secret_env, body, attempts, created_at FROM warm_calls
-         WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, created_at LIMIT ?`,
-        now,
-        limit,
-      )
-      .toArray();
-  }
-
-  /** When the next pending row is due, or null. */
-  nextDue(): number | null {
-    return this.sql
-      .exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM warm_calls WHERE status = 'pending'")
-      .one().next;
-  }
-
   /** Records an attempt's result; returns what happens next. */
   record(row: WarmCallRow, result: AttemptResult, now: number): NextStep {
-    const attempts = row.attempts + 1;
-    const step = warmStep(result, attempts, row.created_at, now);
-    if (step.kind === "sent") {
-      this.sql.exec(
-        "UPDATE warm_calls SET status = 'sent', attempts = ?, last_error = NULL WHERE build_id = ?",
-        attempts,
-        row.build_id,
-      );
-    } else if (step.kind === "retry") {
-      this.sql.exec(
-        "UPDATE warm_calls SET attempts = ?, next_at = ?, last_error = ? WHERE build_id = ?",
-        attempts,
-        now + step.delayMs,
-        step.why,
-        row.build_id,
-      );
-    } else {
-      this.sql.exec(
-        "UPDATE warm_calls SET status = 'failed', attempts = ?, last_error = ? WHERE build_id = ?",
-        attempts,
-        step.why,
-        row.build_id,
-      );
-    }
-    return step;
+    return this.recordAttempt(
+      row.build_id,
+      row.attempts,
+      (attempts) => warmStep(result, attempts, row.created_at, now),
+      now,
+    );
   }
 
   /** Gives up on a row without trying it. */
   fail(row: WarmCallRow, why: string): void {
-    this.sql.exec("UPDATE warm_calls SET status = 'failed', last_error = ? WHERE build_id = ?", why, row.build_id);
+    this.giveUp(row.build_id, why);
   }
 
   /** Deletes up to `limit` finished rows created before `before`; true when the batch was full. */
   prune(before: number, limit: number): boolean {
-    const deleted = this.sql.exec(
-      `DELETE FROM warm_calls WHERE build_id IN (
-         SELECT build_id FROM warm_calls WHERE created_at < ? AND status != 'pending' LIMIT ?)`,
-      before,
-      limit,
-    ).rowsWritten;
-    return deleted >= limit;
+    return this.pruneFinished(before, limit);
   }
 }
