@@ -195,6 +195,22 @@ export interface WarmFigures {
   idleUsd: number;
 }
 
+/**
+ * One step of a run as the simulation took it, in the order it took them (ties in time keep
+ * that order): a commit decided, or one of its jobs queued (its `queued` event), started on a
+ * machine (`in_progress`: after its class's cold start unless the machine was warm) or done
+ * (`completed`). What a Worker would be sent, delivery by delivery, to see the same fleet and
+ * learn the same history (`test/core/simulate-learned-worker.test.ts` replays it).
+ */
+export type TimelineStep =
+  | { at: number; kind: "commit"; commit: number }
+  | { at: number; kind: "queued" | "started" | "completed"; job: JobRun };
+
+export interface SimOptions {
+  /** Record the run's {@link TimelineStep}s in its result (off by default: a year's run would hold millions). */
+  timeline?: boolean;
+}
+
 export interface SimResult {
   policy: string;
   router: boolean;
@@ -203,6 +219,8 @@ export interface SimResult {
   warm: WarmFigures;
   /** [start, end] of the trace: its first and last commit. */
   period: { start: number; end: number };
+  /** Every step in order, when {@link SimOptions.timeline} asked for it. */
+  timeline?: TimelineStep[];
 }
 
 /** Every class any policy of `config` names, with its slots (machines expanded by capacity). */
@@ -255,7 +273,6 @@ export class Simulation {
   readonly requirements: readonly Requirement[];
   now = 0;
   private readonly delays: readonly number[];
-  private readonly indexes: Map<TraceCommit, number>;
   private readonly policy: SimPolicy;
   private readonly events = new Events();
   private readonly jobs: JobRun[] = [];
@@ -263,6 +280,7 @@ export class Simulation {
   private readonly warm: WarmFigures = { warmed: 0, used: 0, wasted: 0, idleMinutes: {}, idleUsd: 0 };
   private version = 0;
   private counts: { version: number; counts: FleetCounts } | null = null;
+  private readonly timeline: TimelineStep[] | null;
 
   constructor(
     trace: readonly TraceCommit[],
@@ -271,9 +289,10 @@ export class Simulation {
     requirements: readonly Requirement[],
     delays: readonly number[],
     policy: SimPolicy,
+    options: SimOptions = {},
   ) {
+    this.timeline = options.timeline === true ? [] : null;
     this.delays = delays;
-    this.indexes = new Map(trace.map((c, i) => [c, i]));
     this.policy = policy;
     this.trace = trace;
     this.config = config;
@@ -325,6 +344,7 @@ export class Simulation {
       commits: this.commits,
       warm: this.warm,
       period: { start, end },
+      ...(this.timeline === null ? {} : { timeline: this.timeline }),
     };
   }
 
@@ -339,6 +359,7 @@ export class Simulation {
       case "begin":
         e.slot.state = "busy";
         this.version++;
+        this.timeline?.push({ at: this.now, kind: "started", job: e.run });
         return;
       case "done":
         this.finish(e.run, e.slot, e.cls);
@@ -372,6 +393,7 @@ export class Simulation {
     const commit = this.trace[i] as TraceCommit;
     const run = this.commits[i] as CommitRun;
     const choice = this.policy.decide(commit, this);
+    this.timeline?.push({ at: this.now, kind: "commit", commit: i });
     if (choice !== null) {
       run.runner = choice.runner;
       run.decision = choice.decision;
@@ -411,6 +433,7 @@ export class Simulation {
         continue;
       }
       cls.queue.push({ run: jobRun });
+      this.timeline?.push({ at: this.now, kind: "queued", job: jobRun });
       this.version++;
       touched.add(cls);
     }
@@ -445,12 +468,14 @@ export class Simulation {
       run.startedAt = start;
       this.version++;
       if (start > this.now) this.events.push({ at: start, kind: "begin", run, slot, cls });
+      else this.timeline?.push({ at: this.now, kind: "started", job: run });
       this.events.push({ at: start + run.runMs, kind: "done", run, slot, cls });
     }
   }
 
   private finish(run: JobRun, slot: Slot, cls: ClassState): void {
     run.doneAt = this.now;
+    this.timeline?.push({ at: this.now, kind: "completed", job: run });
     slot.state = "cold";
     slot.epoch++;
     slot.repository = null;
@@ -603,14 +628,6 @@ export class Simulation {
       slot.state = "cold";
     }
     return starts;
-  }
-
-  /**
-   * How long after a commit its jobs queue. The learned policies use it only to stop counting a
-   * routed build as pending once its jobs have queued, as the Ledger would on their `queued` events.
-   */
-  queueDelay(commit: TraceCommit): number {
-    return this.delays[this.indexes.get(commit) ?? -1] ?? 0;
   }
 
   /** The class's per-minute price, or null when it is priced by the month. */

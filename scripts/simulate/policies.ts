@@ -8,9 +8,10 @@
  * - `tree`: the decision tree on the paths, no load: `route(input, policy, null)`.
  * - `tree+load`: the tree with today's load-aware failover: `route(input, policy, snapshot)`.
  * - `tree+load+fair`: `tree+load` with fair shares on (`FAIR_POLICY`, run by `--scenario burst`).
- * - `learned`: `learnedChoice(input, policy, snapshot, stats)`, learning from every job it ran;
- *   its snapshot also counts as queued the jobs of builds it routed that GitHub has not queued
- *   yet (`withPending`: the Ledger knows the builds it routed before their `workflow_job`s come).
+ * - `learned`: `learnedChoice(input, policy, snapshot, stats)`, learning from every job it ran,
+ *   with the fleet as the Ledger decides with it: the jobs GitHub has queued or started. A build
+ *   routed whose jobs have not queued yet is in no class's queue, for the Ledger does not count
+ *   it either (test/core/simulate-learned-worker.test.ts replays a run through the Worker).
  * - `oracle-per-commit` (a reference beside the others): the oracle's hindsight
  *   held to one class per commit, as a router decides; the gap between it and `oracle` is what
  *   deciding per commit costs.
@@ -37,7 +38,6 @@ import {
   type Requirement,
   type RoutingPolicy,
   route,
-  withPending,
 } from "../../worker/src/core/index.ts";
 import type { CommitChoice, SimPolicy, Simulation } from "./engine.ts";
 import { classSettings } from "./settings.ts";
@@ -114,30 +114,20 @@ export function learnOptions(sim: Simulation, policy: RoutingPolicy): LearnOptio
 function learned(name: PolicyName, prewarm: boolean, stats: LearnedStats = createStats()): SimPolicy {
   /** The tree's requirement of each commit decided: the key its jobs are observed under. */
   const keys = new Map<number, Requirement>();
-  /** Commits routed whose jobs have not queued yet: when they will, their class and expected jobs. */
-  const routed: { queuesAt: number; runner: string; jobs: number }[] = [];
   return {
     name,
     router: true,
     decide(commit, sim): CommitChoice {
       const policy = policyOf(sim, commit);
-      const pending: Record<string, number> = {};
-      for (let i = routed.length - 1; i >= 0; i--) {
-        const r = routed[i];
-        if (r === undefined) continue;
-        if (r.queuesAt <= sim.now) routed.splice(i, 1);
-        else pending[r.runner] = (pending[r.runner] ?? 0) + r.jobs;
-      }
       const choice = learnedChoice(
         routingInput(commit),
         policy,
-        withPending(sim.snapshot(commit.repository), pending),
+        sim.snapshot(commit.repository),
         stats,
         learnOptions(sim, policy),
       );
       keys.set(commit.line, choice.requirement);
       const expected = choice.predicted.find((p) => p.runner === choice.decision.runner)?.jobs ?? 1;
-      routed.push({ queuesAt: sim.now + sim.queueDelay(commit), runner: choice.decision.runner, jobs: expected });
       return {
         runner: choice.decision.runner,
         decision: choice.decision,

@@ -1,6 +1,6 @@
 /** Every policy over one trace, the same commits and queue delays for each, and the aims judged. */
 import { decide, policyFor, type RoutingConfig } from "../../worker/src/core/index.ts";
-import { queueDelays, type SimResult, Simulation } from "./engine.ts";
+import { queueDelays, type SimOptions, type SimResult, Simulation } from "./engine.ts";
 import { addFairness, largestRepository } from "./fairness.ts";
 import { addRegret, figuresOf, type PolicyFigures } from "./figures.ts";
 import { makePolicy, POLICY_NAMES, type PolicyName } from "./policies.ts";
@@ -23,7 +23,8 @@ export interface SimulationRun {
 /**
  * Runs `names` (default every policy) over `trace`; each policy starts from nothing learned.
  * `large` names the repository the fairness figures set apart from the small ones (default:
- * the one with the most jobs).
+ * the one with the most jobs). `options.timeline` keeps each result's steps in order
+ * (`SimResult.timeline`: every commit decided and every job queued, started and done).
  */
 export function simulate(
   trace: readonly TraceCommit[],
@@ -31,11 +32,12 @@ export function simulate(
   settings: SimSettings,
   names: readonly PolicyName[] = POLICY_NAMES,
   large: string | null = largestRepository(trace),
+  options: SimOptions = {},
 ): SimulationRun {
   const requirements = trace.map((c) => decide(routingInput(c), policyFor(config, c.repository)).requirement);
   const delays = queueDelays(trace.length, settings, mulberry32(settings.seed));
   const results = names.map((name) =>
-    new Simulation(trace, config, settings, requirements, delays, makePolicy(name, { settings })).run(),
+    new Simulation(trace, config, settings, requirements, delays, makePolicy(name, { settings }), options).run(),
   );
   const figures = results.map((r) => figuresOf(r, trace, config, settings, requirements));
   addRegret(figures);

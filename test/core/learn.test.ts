@@ -27,7 +27,6 @@ import {
   type RoutingInput,
   route,
   runQuantile,
-  withPending,
 } from "../../worker/src/core/index.ts";
 
 const POLICY = parseRoutingConfig({}).defaults;
@@ -272,12 +271,6 @@ describe("learnedChoice", () => {
     expect(hosted?.billedMinutes).toBeGreaterThan(19);
     expect(hosted?.billedMinutes).toBeLessThan(22.5);
     expect(hosted?.costUsd).toBeCloseTo((hosted?.billedMinutes ?? 0) * rate, 9);
-  });
-
-  it("counts the jobs of builds routed but not queued yet", () => {
-    const pending = withPending(snapshot(), { vps: 5 });
-    expect(pending.vps?.queued).toBe(5);
-    expect(snapshot().vps?.queued).toBe(0);
   });
 
   it("calls a build lightweight once its history says it is short, whatever its paths say", () => {

@@ -40,8 +40,6 @@ import {
  *   `{ decision, probability, explored, greedy, requirement, learned, predicted }`. The
  *   `decision` is the same `Decision` type `route()` returns (nothing added to it); the
  *   probability of the choice travels beside it.
- * - `withPending(snapshot, pending)`: the snapshot with the jobs of builds routed but not yet
- *   queued counted as queued (the fleet shows a build's jobs only once GitHub queues them).
  * - `exportStats(stats)` / `importStats(dump, limits?)`: plain JSON rows in and out.
  *
  * The choice: within the classes the tree allows (GPU work only on GPU classes, deploy only on
@@ -499,20 +497,6 @@ export function feasibleClasses(tree: Pick<Decision, "requirement" | "runner">, 
     (id) => policy.mode !== "self-hosted-only" || policy.runners[id]?.kind !== "github-hosted",
   );
   return allowed.includes(tree.runner) ? allowed : [tree.runner, ...allowed];
-}
-
-/**
- * The snapshot with the jobs of builds already routed that have not queued yet counted as
- * queued, per class: between a push and its jobs' `queued` events (the workflow run being
- * created, its route job answering) the fleet does not show them, but the router routed them.
- */
-export function withPending(snapshot: FleetSnapshot, pending: Readonly<Record<string, number>>): FleetSnapshot {
-  const out: FleetSnapshot = { ...snapshot };
-  for (const [runner, jobs] of Object.entries(pending)) {
-    const load = snapshot[runner];
-    if (load !== undefined && jobs > 0) out[runner] = { ...load, queued: load.queued + jobs };
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
