@@ -1,6 +1,7 @@
 import type { AlertEvent } from "./alerts.ts";
 import { type BuildRecord, type JobState, jobTransition, type WorkflowUpdate } from "./builds.ts";
 import { type CostJob, jobMinutes, ROUTING_OVERHEAD } from "./costs.ts";
+import { HANDLED_EVENTS } from "./events.ts";
 import type { JobSample, LearnKey } from "./learn.ts";
 import type { MetricKey } from "./metrics.ts";
 import type { Requirement } from "./types.ts";
@@ -26,17 +27,8 @@ export type Change =
       unlisted?: { before: string | undefined };
     };
 
-/** Events `ci_router_webhook_deliveries_total` names; any other counts as `other`. */
-export const EVENT_LABELS = [
-  "ping",
-  "push",
-  "pull_request",
-  "workflow_run",
-  "workflow_job",
-  "workflow_dispatch",
-  "installation",
-  "installation_repositories",
-];
+/** Events `ci_router_webhook_deliveries_total` names: those the router handles; any other counts as `other`. */
+export const EVENT_LABELS: readonly string[] = HANDLED_EVENTS;
 /** Conclusions GitHub gives runs and jobs; any other counts as `other`. */
 export const CONCLUSION_LABELS = [
   "success",
