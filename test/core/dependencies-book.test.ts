@@ -338,6 +338,31 @@ describe("the downstream run", () => {
     expect(rows().map((r) => [r.repository, r.depth, r.run_id])).toEqual([[APP, 1, 601]]);
   });
 
+  it("dispatches whose run never came, however many, do not keep a new run from its dispatch", async () => {
+    const { db, book, settings, rows } = open();
+    // 40 dispatches of earlier hours whose runs were never seen (more than the candidates read).
+    for (let i = 0; i < 40; i++) {
+      const at = T0 - 3 * 3_600_000 + i * 1_000;
+      db.sql.exec(
+        `INSERT INTO dispatches (upstream_repository, repository, workflow, ref, upstream_sha, upstream_build, depth,
+           state, attempts, next_at, dispatched_at, created_at)
+         VALUES (?, ?, 'ci.yml', 'main', ?, ?, 1, 'dispatched', 1, ?, ?, ?)`,
+        LIB,
+        APP,
+        sha(900 + i),
+        `old-${i}`,
+        at,
+        at,
+        at,
+      );
+    }
+    push(book, { sha: sha(60) });
+    await alarmAt(book, T0 + 60_000);
+    vi.setSystemTime(T0 + 70_000);
+    run(book, settings, { repository: APP, id: 801, sha: sha(61), action: "requested" });
+    expect(rows().filter((r) => r.run_id === 801)).toMatchObject([{ upstream_sha: sha(60), state: "running" }]);
+  });
+
   it("a run of another workflow, or created long after, is not taken for the dispatch's", async () => {
     const { book, settings, rows } = open();
     push(book, { sha: sha(50) });

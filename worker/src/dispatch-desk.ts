@@ -13,6 +13,7 @@ import {
   downstreamState,
   matchingTargets,
   mayDispatch,
+  RUN_MATCH_WINDOW_MS,
   refsOfName,
   runMatchesDispatch,
   statusContext,
@@ -133,7 +134,7 @@ export class DispatchDesk {
     } else {
       rows = this.dispatches.ofRun(update.run.id);
       if (rows.length === 0 && update.run.event === "workflow_dispatch" && update.origin !== undefined) {
-        const found = this.matchRun(build.repository, update.run.id, update.origin);
+        const found = this.matchRun(build.repository, update.run.id, update.origin, now);
         if (found !== null) {
           rows = [found];
           const dispatched = { sha: build.sha ?? "", buildId: build.build_id, depth: found.depth };
@@ -169,8 +170,12 @@ export class DispatchDesk {
     repository: string,
     runId: number,
     origin: NonNullable<Extract<WorkflowUpdate, { kind: "run" }>["origin"]>,
+    now: number,
   ): DispatchRow | null {
-    for (const row of this.dispatches.awaitingRun(repository, MATCH_CANDIDATES)) {
+    // A dispatch sent longer than the match window before the run was created (before now, for a
+    // run without a time) cannot be the one it answers.
+    const since = (origin.createdAt ?? now) - RUN_MATCH_WINDOW_MS;
+    for (const row of this.dispatches.awaitingRun(repository, since, MATCH_CANDIDATES)) {
       const dispatch = { workflow: row.workflow, ref: row.ref, dispatchedAt: row.dispatched_at ?? row.created_at };
       if (runMatchesDispatch(dispatch, origin)) return { ...row, run_id: runId };
     }

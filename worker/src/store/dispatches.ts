@@ -180,13 +180,18 @@ export class Dispatches extends Owed<Row> {
     return rows;
   }
 
-  /** Sent rows of `repository` whose run has not been seen, the earliest dispatched first. */
-  awaitingRun(repository: string, limit: number): DispatchRow[] {
+  /**
+   * Sent rows of `repository` whose run has not been seen, dispatched at `since` (ms) or later,
+   * the earliest first: dispatches whose run never came stay behind the window, so they cannot
+   * crowd out the ones a run may still answer.
+   */
+  awaitingRun(repository: string, since: number, limit: number): DispatchRow[] {
     return this.sql
       .exec<Row>(
         `SELECT * FROM dispatches WHERE repository = ? AND state = 'dispatched' AND run_id IS NULL
-         ORDER BY dispatched_at, id LIMIT ?`,
+         AND dispatched_at >= ? ORDER BY dispatched_at, id LIMIT ?`,
         repository.toLowerCase(),
+        since,
         limit,
       )
       .toArray();
