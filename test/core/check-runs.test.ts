@@ -271,7 +271,6 @@ describe("outputs: bounded", () => {
     const reasons = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(3, "0")} ${"a".repeat(5_000)}`);
     const { summary, title } = checkRunOutput(build({ ...DECISION, reasons }), "queued");
     expect(summary.length).toBeLessThanOrEqual(CHECK_RUN_SUMMARY_MAX);
-    expect(CHECK_RUN_SUMMARY_MAX).toBeLessThan(65_535);
     expect(summary.endsWith(FOOTER)).toBe(true);
     // Each reason is cut to 1,000 characters, so the first 15 fit.
     const shown = summary.split("\n").filter((line) => line.startsWith("- `"));
@@ -280,7 +279,13 @@ describe("outputs: bounded", () => {
     );
     expect(shown.every((line) => line.length === 1_004 && line.endsWith("…`"))).toBe(true);
     expect(summary).toContain("\n… 485 more lines left out: the summary is kept under 16000 characters.\n");
-    expect(title.length).toBeLessThanOrEqual(200);
+    expect(title).toBe("Routed to vps (docker)");
+  });
+
+  it("cut a title a long runner class would take past its bound", () => {
+    const runner = "r".repeat(300);
+    const { title } = checkRunOutput(build({ ...DECISION, runner }), "queued");
+    expect(title).toBe(`Routed to ${"r".repeat(200 - "Routed to ".length - 1)}…`);
   });
 
   it("a long name is cut without splitting a surrogate pair", () => {

@@ -121,12 +121,15 @@ export class CheckRunDesk {
   /**
    * A workflow event moved `after` on from `before` (in its delivery's transaction): the first
    * job start owes `in_progress` (its output, naming the runners so far, renewed while unsent);
-   * the build's completion owes `completed`, once. Any other event reads nothing.
+   * the build's completion owes `completed`, once. Any other event, or any event without App
+   * credentials, reads nothing.
    */
   onWorkflow(before: BuildRecord, after: BuildRecord, update: WorkflowUpdate, now: number): void {
     const completedNow = after.status === "completed" && before.status !== "completed";
     const started = update.kind === "job" && update.job.status === "in_progress";
     if ((!completedNow && !started) || after.sha === null) return;
+    // Without App credentials no check run is ever sent: a job's event reads no table for one.
+    if (this.deps.settings()?.github?.app == null) return;
     for (const row of this.runs.openOfCommit(after.repository, after.sha)) {
       let state: CheckRunState;
       if (completedNow) {

@@ -7,6 +7,7 @@ import {
   InstallationTokens,
   LruMap,
   MAX_CACHED_INSTALLATIONS,
+  organisationOf,
 } from "./core/index.ts";
 import {
   GITHUB_BUDGET_MS,
@@ -151,12 +152,9 @@ export function gitHubClient(
  */
 const installations = new LruMap<string, number>(MAX_CACHED_INSTALLATIONS);
 
-/** The owner of `repository` ("owner/name"), or `repository` when it is an owner already. */
-const ownerOf = (repository: string) => (repository.split("/")[0] ?? "").toLowerCase();
-
 /** Remembers that `repository`'s owner has the App installed as `installation`. */
 export function noteInstallation(repository: string, installation: number): void {
-  installations.set(ownerOf(repository), installation);
+  installations.set(organisationOf(repository), installation);
 }
 
 /**
@@ -164,7 +162,7 @@ export function noteInstallation(repository: string, installation: number): void
  * Another installation remembered for the owner since (the App installed again) stays.
  */
 export function forgetInstallation(repository: string, installation: number): void {
-  const owner = ownerOf(repository);
+  const owner = organisationOf(repository);
   if (installations.get(owner) === installation) installations.delete(owner);
 }
 
@@ -177,7 +175,7 @@ export function rememberInstallation(note: { account: string; id: number; active
 
 /** The installation last seen for `repository`'s owner (or for an owner), or null. */
 export function lastInstallationOf(repository: string): number | null {
-  return installations.get(ownerOf(repository)) ?? null;
+  return installations.get(organisationOf(repository)) ?? null;
 }
 
 /** {@link gitHubClient} for a repository (or an owner) with the installation last seen for its owner. */
@@ -204,7 +202,7 @@ export class GitHubClients {
 
   /** The client for `repository`'s owner, or null when there is no credential for it. */
   for(repository: string): GitHubClient | null {
-    const owner = ownerOf(repository);
+    const owner = organisationOf(repository);
     let client = this.byOwner.get(owner);
     if (client === undefined) {
       client = gitHubClientFor(this.github, owner);

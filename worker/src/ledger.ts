@@ -92,8 +92,11 @@ export function directoryOf(env: LedgerNamespace): LedgerStub {
   return ledgerNamed(env, LEDGER_INSTANCE);
 }
 
-/** Organisations whose Ledger this isolate remembers. */
-const MAX_REMEMBERED_ORGANISATIONS = 1_024;
+/**
+ * Organisations whose Ledger this isolate remembers: as many as the directory lists (short
+ * strings, about a megabyte at most), so that no steady-state delivery asks the directory again.
+ */
+const MAX_REMEMBERED_ORGANISATIONS = MAX_ORGANISATIONS;
 
 /**
  * Each organisation's Ledger as the directory gave it, per isolate, the least recently used
@@ -267,7 +270,7 @@ export class Ledger extends DurableObject<LedgerEnv> {
   ): Promise<LedgerOutcome> {
     const { organisation, ...options } = asked;
     if (organisation !== undefined) {
-      const served = this.book.transaction(() => this.organisations.assign(organisation, Date.now()));
+      const served = await this.assignOrganisation(organisation);
       if (!served.ok || served.value !== LEDGER_INSTANCE) {
         return { duplicate: false, status: 0, body: "", persist: null, elsewhere: served };
       }

@@ -1,3 +1,4 @@
+import { shown } from "./names.ts";
 import { fail, ok, type Result } from "./result.ts";
 import type { Requirement, Runner } from "./types.ts";
 
@@ -505,15 +506,14 @@ export function parsePeriod(text: string | null, now: Date): Result<Period> {
     const label = `${start.getUTCFullYear()}-${pad2(start.getUTCMonth() + 1)} to date`;
     return ok({ start: start.toISOString(), end: now.toISOString(), label });
   }
-  const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   const month = /^(\d{4})-(\d{2})$/.exec(value);
   if (month) {
     const year = Number(month[1]);
     const m = Number(month[2]);
-    if (m < 1 || m > 12) return fail("invalid_request", `period ${shown}: the month must be 01 to 12`);
-    if (year < 1970) return fail("invalid_request", `period ${shown}: the year must be 1970 or later`);
+    if (m < 1 || m > 12) return fail("invalid_request", `period ${shown(value)}: the month must be 01 to 12`);
+    if (year < 1970) return fail("invalid_request", `period ${shown(value)}: the year must be 1970 or later`);
     const start = monthStart(year, m - 1);
-    if (start.getTime() > nowMs) return fail("invalid_request", `period ${shown} has not started yet`);
+    if (start.getTime() > nowMs) return fail("invalid_request", `period ${shown(value)} has not started yet`);
     const end = monthStart(year, m);
     return ok({ start: start.toISOString(), end: end.toISOString(), label: value });
   }
@@ -521,14 +521,14 @@ export function parsePeriod(text: string | null, now: Date): Result<Period> {
   if (rolling) {
     const n = Number(rolling[1]);
     if (!Number.isSafeInteger(n) || n < 1 || n > MAX_PERIOD_DAYS) {
-      return fail("invalid_request", `period ${shown}: the number of days must be 1 to ${MAX_PERIOD_DAYS}`);
+      return fail("invalid_request", `period ${shown(value)}: the number of days must be 1 to ${MAX_PERIOD_DAYS}`);
     }
     // Today and the n - 1 days before it, whole UTC days: the cost ledger keeps days.
     const start = new Date(0);
     start.setUTCFullYear(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (n - 1));
     return ok({ start: start.toISOString(), end: now.toISOString(), label: `last ${n} day${n === 1 ? "" : "s"}` });
   }
-  return fail("invalid_request", `period ${shown} is not understood: ${PERIOD_HELP}`);
+  return fail("invalid_request", `period ${shown(value)} is not understood: ${PERIOD_HELP}`);
 }
 
 /** What a decision's runner costs against GitHub-hosted, as a route answer states it. */

@@ -3,7 +3,7 @@ import { parseInstant } from "./costs.ts";
 import { CONCLUSION_LABELS, NO_SUGGESTION } from "./effects.ts";
 import type { FleetJob } from "./fleet.ts";
 import { INSTALLATION_PAGE, INSTALLATION_STATUSES, type InstallationStatus } from "./installations.ts";
-import { dict, isRepository } from "./names.ts";
+import { dict, isRepository, shown } from "./names.ts";
 import { fail, ok, type Result } from "./result.ts";
 import { REQUIREMENTS, type Requirement } from "./types.ts";
 
@@ -21,9 +21,6 @@ const HOUR_MS = 3_600_000;
 
 /** The hour since the epoch an instant falls in: the unit of the queue's series. */
 export const epochHour = (ms: number): number => Math.floor(ms / HOUR_MS);
-
-/** A value as an error message shows it: quoted, cut to 40 characters. */
-const shown = (value: string): string => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 
 /** Problems listed in one answer before the rest are summed up (a query or body may hold thousands). */
 const MAX_LISTED_PROBLEMS = 10;

@@ -49,6 +49,9 @@ export const isSha = (value: string): boolean => SHA.test(value);
  */
 export const organisationOf = (repository: string): string => (repository.split("/", 1)[0] ?? "").toLowerCase();
 
+/** A value a stranger chose, as an error message shows it: quoted, cut to 40 characters. */
+export const shown = (value: string): string => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+
 /**
  * A record for keys anyone may choose (runner ids, machine names, repositories): it has no
  * prototype, so `constructor` or `toString` are names like any other, never inherited members,

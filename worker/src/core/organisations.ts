@@ -5,7 +5,7 @@
  * with) says which Ledger serves which organisation; these are its rules. No I/O, no clock.
  */
 
-import { isOwner, isRepository, organisationOf } from "./names.ts";
+import { isOwner, isRepository, organisationOf, shown } from "./names.ts";
 import type { Json } from "./read.ts";
 import { fail, ok, type Result } from "./result.ts";
 
@@ -51,15 +51,13 @@ export function directoryFullProblem(organisation: string): string {
  * lower-cased. Given twice, or not a login, is `invalid_request`.
  */
 export function parseOrganisationParam(values: readonly string[]): Result<string | null> {
-  const given = values.map((v) => v.trim()).filter((v) => v !== "");
   if (values.length > 1) return fail("invalid_request", "query parameter organisation is given more than once");
-  const value = given[0];
-  if (value === undefined) return ok(null);
+  const value = values[0]?.trim() ?? "";
+  if (value === "") return ok(null);
   if (!isOwner(value)) {
-    const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
     return fail(
       "invalid_request",
-      `organisation ${shown}: must be an organisation's login (1 to 39 letters, digits, "-" or "_", not starting with either)`,
+      `organisation ${shown(value)}: must be an organisation's login (1 to 39 letters, digits, "-" or "_", not starting with either)`,
     );
   }
   return ok(value.toLowerCase());

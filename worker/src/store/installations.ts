@@ -3,6 +3,7 @@ import {
   type InstallationEvent,
   type InstallationStatus,
   type InstallationView,
+  organisationOf,
   type RepositorySelection,
   statusAfter,
   unservedReason,
@@ -49,9 +50,6 @@ type Row = {
   repository_selection: string | null;
   updated_at: number;
 };
-
-/** The owner of `owner/name`, lower-cased. */
-const ownerOf = (repository: string) => (repository.split("/")[0] ?? "").toLowerCase();
 
 /**
  * The GitHub App's installations (`installations`) and which repositories each serves
@@ -129,7 +127,7 @@ export class InstallationStore {
    */
   check(repository: string, installation: number, now: number): ServedCheck {
     const key = repository.toLowerCase();
-    const account = ownerOf(repository);
+    const account = organisationOf(repository);
     const row = first<{ installation: string | null; repository: string | null; serving: number | null }>(
       this.sql,
       `SELECT (SELECT status FROM installations WHERE id = ?) AS installation,

@@ -6,6 +6,7 @@ import {
   MAX_ORGANISATIONS,
   type OrganisationEntry,
   ok,
+  organisationOf,
   type Result,
 } from "../core/index.ts";
 import { first, type Sql } from "./sql.ts";
@@ -122,7 +123,7 @@ export function organisationsFromRepositories(sql: Sql, ledger: string, now: num
       const parts = row.key.split("\u001f");
       const repository = parts[2] ?? "";
       if (LEARN_REPOSITORY_KINDS.has(parts[0] ?? "") && repository.includes("/")) {
-        add(repository.slice(0, repository.indexOf("/")));
+        add(organisationOf(repository));
       }
     }
   }
