@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import type { BuildRecord, JobState } from "./builds.ts";
 import { deployRefOf } from "./deploy.ts";
-import { REPOSITORY, SHA } from "./names.ts";
+import { cutText, REPOSITORY, SHA } from "./names.ts";
 import { ALERT_KINDS, type AlertKind, type AlertsPolicy, type RoutingPolicy } from "./types.ts";
 
 /**
@@ -217,13 +217,7 @@ const ELLIPSIS = "…";
  * rejects empty names and values.
  */
 export function discordTruncate(text: string, max: number): string {
-  const limit = Math.max(1, Math.floor(max));
-  const value = text === "" ? "-" : text;
-  if (value.length <= limit) return value;
-  let cut = limit - ELLIPSIS.length;
-  const last = value.charCodeAt(cut - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut--;
-  return `${value.slice(0, Math.max(0, cut))}${ELLIPSIS}`;
+  return cutText(text === "" ? "-" : text, Math.max(1, Math.floor(max)));
 }
 
 /** Backslash-escapes Discord markdown, so refs and globs like `docs/**` show as written. */

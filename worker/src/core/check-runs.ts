@@ -1,4 +1,5 @@
 import type { BuildRecord, BuildSummary } from "./builds.ts";
+import { cutText } from "./names.ts";
 import type { Result } from "./result.ts";
 import { MAX_ATTEMPTS, type NextStep, nextStep } from "./retry.ts";
 import type { Decision, RoutingConfig } from "./types.ts";
@@ -108,18 +109,9 @@ const LIST_MAX = 32;
 /** Characters that would end a line, reorder text or hide in it: each shown as U+FFFD. */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/gu;
 
-/** `text` at most `max` UTF-16 units long, cut with an ellipsis, never inside a surrogate pair. */
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - 1;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}…`;
-}
-
 /** Text from outside, one line, bounded. */
 function plain(text: string, max: number): string {
-  return cut(text.replace(UNPRINTABLE, "\uFFFD"), max);
+  return cutText(text.replace(UNPRINTABLE, "\uFFFD"), max);
 }
 
 /**

@@ -14,7 +14,7 @@ import { DEFAULT_FAIR_SHARE } from "./fair-share.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import { isExclusion, JOB_LIMITS, JOB_NAME, jobPatternProblem } from "./jobs.ts";
-import { dict, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
+import { dict, isRecord, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
 import { hostedPrice } from "./prices.ts";
 import {
   type FailoverPolicy,
@@ -335,9 +335,6 @@ export function parseRoutingConfig(input: unknown = {}): RoutingConfig {
     ...(checkRun === undefined ? {} : { checkRun }),
   };
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
  * `__proto__` as a key: JSON gives it as an own key, but a schema's output object would take it

@@ -1,9 +1,10 @@
 import { BUILD_STATUSES, type BuildStatus } from "./builds.ts";
+import { fnv1a32 } from "./choose.ts";
 import { parseInstant } from "./costs.ts";
 import { CONCLUSION_LABELS, NO_SUGGESTION } from "./effects.ts";
 import type { FleetJob } from "./fleet.ts";
 import { INSTALLATION_PAGE, INSTALLATION_STATUSES, type InstallationStatus } from "./installations.ts";
-import { dict, isRepository, shown } from "./names.ts";
+import { dict, isRecord, isRepository, shown } from "./names.ts";
 import { fail, ok, type Result } from "./result.ts";
 import { REQUIREMENTS, type Requirement } from "./types.ts";
 
@@ -182,15 +183,8 @@ const MAX_CURSOR = 256;
 /** What a build id may hold (core/builds.ts `buildId`: 12 characters, a dash, a delivery id). */
 const CURSOR_BUILD_ID = /^[A-Za-z0-9._:-]{1,141}$/;
 
-/** FNV-1a over a string's UTF-16 code units, as 8 hex digits: a fingerprint, not a secret. */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, "0");
-}
+/** FNV-1a (core/choose.ts) as 8 hex digits: a fingerprint, not a secret. */
+const fnv1a = (text: string): string => fnv1a32(text).toString(16).padStart(8, "0");
 
 /** The filters a cursor was given under, in a fixed order. */
 const filtersPrint = (f: BuildFilters): string =>
@@ -473,18 +467,15 @@ export interface SimulationDocument {
   [field: string]: unknown;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /**
  * A document PUT /simulation may publish: an object with a `trace` object and a `figures` array
  * of at most {@link SIMULATION_LIMITS.figures} objects, each with a string `policy` and finite
  * numbers `cost_usd` and `queue_p95_s` (what the dashboard plots). Every problem is named.
  */
 export function checkSimulation(value: unknown): Result<SimulationDocument> {
-  if (!isObject(value)) return fail("invalid_request", "the body must be a JSON object: npm run simulate -- --json");
+  if (!isRecord(value)) return fail("invalid_request", "the body must be a JSON object: npm run simulate -- --json");
   const problems: string[] = [];
-  if (!isObject(value.trace))
+  if (!isRecord(value.trace))
     problems.push("trace must be an object (the simulated trace's commits, jobs, start, end, source)");
   const figures = value.figures;
   if (!Array.isArray(figures)) problems.push("figures must be an array of each policy's figures");
@@ -493,7 +484,7 @@ export function checkSimulation(value: unknown): Result<SimulationDocument> {
       problems.push(`figures lists ${figures.length} policies: at most ${SIMULATION_LIMITS.figures}`);
     }
     for (const [i, figure] of figures.slice(0, SIMULATION_LIMITS.figures).entries()) {
-      if (!isObject(figure)) {
+      if (!isRecord(figure)) {
         problems.push(`figures.${i} must be an object`);
         continue;
       }

@@ -1,5 +1,6 @@
 import { globProblem } from "./glob.ts";
 import { GlobSet, pathView } from "./globset.ts";
+import { cutText } from "./names.ts";
 import type { Decision, JobFilter, JobVerdict, RoutingInput, RoutingPolicy } from "./types.ts";
 
 /**
@@ -85,13 +86,7 @@ function compileJobs(jobs: Record<string, JobFilter>): CompiledJobs {
 }
 
 /** Text cut to {@link MAX_REASON_TEXT} characters, never in the middle of a character. */
-function clip(text: string): string {
-  if (text.length <= MAX_REASON_TEXT) return text;
-  let end = MAX_REASON_TEXT - 1;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}…`;
-}
+const clip = (text: string): string => cutText(text, MAX_REASON_TEXT);
 
 /** Why every job runs whatever its filter says, or null when the file list can tell. */
 function runsEverything(input: RoutingInput): string | null {

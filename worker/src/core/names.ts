@@ -49,6 +49,19 @@ export const isSha = (value: string): boolean => SHA.test(value);
  */
 export const organisationOf = (repository: string): string => (repository.split("/", 1)[0] ?? "").toLowerCase();
 
+/** A JSON object (not an array, not null). */
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** `text` at most `max` UTF-16 units long (at least 1), cut with "…", never inside a surrogate pair. */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, Math.max(0, end))}…`;
+}
+
 /** A value a stranger chose, as an error message shows it: quoted, cut to 40 characters. */
 export const shown = (value: string): string => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 
