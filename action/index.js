@@ -20509,6 +20509,52 @@ function jobOutputs(jobs) {
   return [...outputs, [JOBS_OUTPUT, JSON.stringify(map)]];
 }
 
+// action/src/placements.ts
+var PLACEMENTS_OUTPUT = "placements";
+var runsOnOutput = (job) => `runs-on-${job}`;
+var MAX_PLACEMENTS = 32;
+var MAX_PLACEMENT_NAME = 100;
+var isObject2 = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+var isName = (value) => typeof value === "string" && value !== "" && value.length <= MAX_PLACEMENT_NAME;
+var isLabels = (value) => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v !== "");
+function readPlacements(value) {
+  const placements = [];
+  if (!Array.isArray(value)) return placements;
+  for (const entry of value) {
+    if (placements.length === MAX_PLACEMENTS) break;
+    if (!isObject2(entry)) continue;
+    const { workflow, job, runner, runs_on } = entry;
+    if (!isName(workflow) || !isName(job) || typeof runner !== "string" || runner === "" || !isLabels(runs_on)) {
+      continue;
+    }
+    placements.push({ workflow, job, runner, runs_on: [...runs_on] });
+  }
+  return placements;
+}
+function placementsFor(placements, workflow) {
+  if (workflow === void 0 || workflow === "") return { workflow: null, here: [], left: placements.length };
+  const name = workflow.slice(0, MAX_PLACEMENT_NAME);
+  const seen = /* @__PURE__ */ new Set();
+  const here = [];
+  for (const placement of placements) {
+    if (placement.workflow !== name || seen.has(placement.job)) continue;
+    seen.add(placement.job);
+    here.push(placement);
+  }
+  return { workflow, here, left: placements.filter((p) => p.workflow !== name).length };
+}
+var hasRunsOnOutput = (job) => JOB_NAME.test(job);
+function placementOutputs(here) {
+  const map = /* @__PURE__ */ Object.create(null);
+  const outputs = [];
+  for (const { job, runs_on } of here) {
+    if (Object.hasOwn(map, job)) continue;
+    map[job] = runs_on;
+    if (hasRunsOnOutput(job)) outputs.push([runsOnOutput(job), JSON.stringify(runs_on)]);
+  }
+  return [...outputs, [PLACEMENTS_OUTPUT, JSON.stringify(map)]];
+}
+
 // action/src/answer.ts
 function object(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? value : null;
@@ -20551,7 +20597,8 @@ function readAnswer(body) {
         reasons: labels(decision.reasons) ?? [],
         rule: typeof decision.rule === "string" ? decision.rule : null,
         satisfiable: decision.satisfiable !== false,
-        jobs: readJobs(decision.jobs)
+        jobs: readJobs(decision.jobs),
+        placements: readPlacements(decision.placements)
       }
     }
   };
@@ -20768,7 +20815,7 @@ function provenance(answer) {
   }
   return "computed now (no webhook recorded this commit)";
 }
-function routedSummary(answer, query) {
+function routedSummary(answer, query, placed) {
   const { decision } = answer;
   const lines = [
     `## Route: ${code(decision.runner)}`,
@@ -20790,8 +20837,32 @@ function routedSummary(answer, query) {
   if (decision.reasons.length === 0) lines.push("- (the router gave none)");
   for (const reason of decision.reasons) lines.push(`- ${code(reason)}`);
   lines.push(...jobLines(decision.jobs));
+  lines.push(...placementLines(placed, decision.runs_on));
   return `${lines.join("\n")}
 `;
+}
+var placementCount = (n) => `${n} placement${n === 1 ? "" : "s"}`;
+function placementLines(placed, runsOn) {
+  if (placed.here.length === 0 && placed.left === 0) return [];
+  const lines = ["", "### Placements", ""];
+  if (placed.workflow !== null && placed.here.length > 0) {
+    lines.push(
+      `The learned router places these jobs of the workflow ${code(placed.workflow)} on classes of their own; every job not listed runs on ${code(JSON.stringify(runsOn))} (\`runs-on\`).`,
+      ""
+    );
+  }
+  for (const { job, runner, runs_on } of placed.here) {
+    const output = hasRunsOnOutput(job) ? `\`placements\`, ${code(runsOnOutput(job))}` : "`placements` only";
+    lines.push(`- ${code(job)} → ${code(runner)}, ${code(JSON.stringify(runs_on))} (${output})`);
+  }
+  if (placed.workflow === null) {
+    lines.push(`- ${placementCount(placed.left)} left out: GITHUB_WORKFLOW is not set, so this workflow is not known`);
+  } else if (placed.left > 0) {
+    lines.push(
+      `- ${placementCount(placed.left)} of other workflows left out (each workflow's route job hands out its own)`
+    );
+  }
+  return lines;
 }
 function jobLines(jobs) {
   const entries = Object.entries(jobs);
@@ -20810,6 +20881,7 @@ function fallbackSummary(cause, fallbackJson) {
     "",
     `- **Why:** ${code(cause)}`,
     "- **Jobs:** every job runs (no `run-<job>` output is set)",
+    "- **Placements:** none, every job runs on the fallback (`placements` is `{}`)",
     ""
   ].join("\n");
 }
@@ -20862,6 +20934,8 @@ async function reportRouted(answer, query, attempts) {
   setOutput("build-id", answer.build_id ?? "");
   setOutput("routed", "true");
   for (const [name, value] of jobOutputs(decision.jobs)) setOutput(name, value);
+  const placed = placementsFor(decision.placements, process.env.GITHUB_WORKFLOW);
+  for (const [name, value] of placementOutputs(placed.here)) setOutput(name, value);
   const tried = attempts > 1 ? ` after ${attempts} attempts` : "";
   info(
     `routed to ${decision.runner}: runs-on ${JSON.stringify(decision.runs_on)} (${decision.requirement})${tried}`
@@ -20870,7 +20944,14 @@ async function reportRouted(answer, query, attempts) {
   for (const [job, { run: run2, reasons }] of Object.entries(decision.jobs)) {
     info(`job ${job}: ${run2 ? "run" : "skip"} (${reasons.join("; ")})`);
   }
-  await writeSummary(routedSummary(answer, query));
+  for (const { job, runner, runs_on } of placed.here) {
+    info(`placed ${JSON.stringify(job)} on ${runner}: runs-on ${JSON.stringify(runs_on)}`);
+  }
+  if (placed.left > 0) {
+    const why = placed.workflow === null ? "GITHUB_WORKFLOW is not set" : "they are other workflows'";
+    info(`${placed.left} placement(s) left out: ${why}`);
+  }
+  await writeSummary(routedSummary(answer, query, placed));
 }
 async function reportFallback(cause, fallbackJson) {
   warning(`${cause}; running on the fallback ${fallbackJson}`);
@@ -20880,6 +20961,7 @@ async function reportFallback(cause, fallbackJson) {
   setOutput("build-id", "");
   setOutput("routed", "false");
   for (const [name, value] of jobOutputs({})) setOutput(name, value);
+  for (const [name, value] of placementOutputs([])) setOutput(name, value);
   await writeSummary(fallbackSummary(cause, fallbackJson));
 }
 async function writeSummary(markdown) {

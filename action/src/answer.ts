@@ -1,4 +1,5 @@
 import { type JobRun, readJobs } from "./jobs.ts";
+import { type JobPlacement, readPlacements } from "./placements.ts";
 
 /** Prices the router sends with a decision, in US dollars; null when it does not know one. */
 export interface Pricing {
@@ -18,6 +19,8 @@ export interface RouteDecision {
   satisfiable: boolean;
   /** Per declared job, whether its inputs changed; empty when the decision declares none. */
   jobs: Record<string, JobRun>;
+  /** The learned router's per-job classes, of every workflow of the commit; empty when the decision has none. */
+  placements: JobPlacement[];
 }
 
 /** A `GET /route` answer, as far as the action relies on it. */
@@ -60,7 +63,8 @@ function readPricing(value: unknown): Pricing | null {
 
 /**
  * Checks a 200 answer's body before anything of it becomes an output: a build job must never be
- * handed labels that are not labels. Optional parts (rule, reasons, pricing, jobs) default to empty.
+ * handed labels that are not labels. Optional parts (rule, reasons, pricing, jobs, placements)
+ * default to empty, and an unreadable job or placement is left out rather than failing the answer.
  */
 export function readAnswer(body: unknown): AnswerResult {
   const root = object(body);
@@ -86,6 +90,7 @@ export function readAnswer(body: unknown): AnswerResult {
         rule: typeof decision.rule === "string" ? decision.rule : null,
         satisfiable: decision.satisfiable !== false,
         jobs: readJobs(decision.jobs),
+        placements: readPlacements(decision.placements),
       },
     },
   };

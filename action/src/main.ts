@@ -4,6 +4,7 @@ import type { RouteAnswer } from "./answer.ts";
 import { askRouter, SCHEDULE } from "./client.ts";
 import { DEFAULT_FALLBACK, parseFallback } from "./fallback.ts";
 import { jobOutputs } from "./jobs.ts";
+import { placementOutputs, placementsFor } from "./placements.ts";
 import { DEFAULT_AUDIENCE, type RouteQuery, readQuery, routeUrl } from "./request.ts";
 import { fallbackSummary, routedSummary } from "./summary.ts";
 
@@ -77,6 +78,8 @@ async function reportRouted(answer: RouteAnswer, query: RouteQuery, attempts: nu
   core.setOutput("build-id", answer.build_id ?? "");
   core.setOutput("routed", "true");
   for (const [name, value] of jobOutputs(decision.jobs)) core.setOutput(name, value);
+  const placed = placementsFor(decision.placements, process.env.GITHUB_WORKFLOW);
+  for (const [name, value] of placementOutputs(placed.here)) core.setOutput(name, value);
   const tried = attempts > 1 ? ` after ${attempts} attempts` : "";
   core.info(
     `routed to ${decision.runner}: runs-on ${JSON.stringify(decision.runs_on)} (${decision.requirement})${tried}`,
@@ -85,7 +88,15 @@ async function reportRouted(answer: RouteAnswer, query: RouteQuery, attempts: nu
   for (const [job, { run, reasons }] of Object.entries(decision.jobs)) {
     core.info(`job ${job}: ${run ? "run" : "skip"} (${reasons.join("; ")})`);
   }
-  await writeSummary(routedSummary(answer, query));
+  // Names are quoted as JSON: a job name is the workflow's text, and must not start a line of its own.
+  for (const { job, runner, runs_on } of placed.here) {
+    core.info(`placed ${JSON.stringify(job)} on ${runner}: runs-on ${JSON.stringify(runs_on)}`);
+  }
+  if (placed.left > 0) {
+    const why = placed.workflow === null ? "GITHUB_WORKFLOW is not set" : "they are other workflows'";
+    core.info(`${placed.left} placement(s) left out: ${why}`);
+  }
+  await writeSummary(routedSummary(answer, query, placed));
 }
 
 /** Warns once, naming the cause, sets the fallback outputs, and writes the job summary. */
@@ -98,6 +109,8 @@ async function reportFallback(cause: string, fallbackJson: string): Promise<void
   core.setOutput("routed", "false");
   // No run-<job> output: a workflow reads a missing one as "run", so every job runs.
   for (const [name, value] of jobOutputs({})) core.setOutput(name, value);
+  // `placements` is `{}`, never absent: `fromJSON(needs.route.outputs.placements)[job]` must parse.
+  for (const [name, value] of placementOutputs([])) core.setOutput(name, value);
   await writeSummary(fallbackSummary(cause, fallbackJson));
 }
 

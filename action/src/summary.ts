@@ -1,5 +1,6 @@
 import type { Pricing, RouteAnswer } from "./answer.ts";
 import { type JobRun, runOutput } from "./jobs.ts";
+import { hasRunsOnOutput, runsOnOutput, type WorkflowPlacements } from "./placements.ts";
 import type { RouteQuery } from "./request.ts";
 
 /** A dollar amount as people write it: no trailing zeros, up to six decimals ($0.008, $10). */
@@ -54,8 +55,8 @@ function provenance(answer: RouteAnswer): string {
   return "computed now (no webhook recorded this commit)";
 }
 
-/** The job summary of a routed build: the choice, why, and what it saves. */
-export function routedSummary(answer: RouteAnswer, query: RouteQuery): string {
+/** The job summary of a routed build: the choice, why, what it saves, and where this workflow's jobs go. */
+export function routedSummary(answer: RouteAnswer, query: RouteQuery, placed: WorkflowPlacements): string {
   const { decision } = answer;
   const lines = [
     `## Route: ${code(decision.runner)}`,
@@ -77,7 +78,38 @@ export function routedSummary(answer: RouteAnswer, query: RouteQuery): string {
   if (decision.reasons.length === 0) lines.push("- (the router gave none)");
   for (const reason of decision.reasons) lines.push(`- ${code(reason)}`);
   lines.push(...jobLines(decision.jobs));
+  lines.push(...placementLines(placed, decision.runs_on));
   return `${lines.join("\n")}\n`;
+}
+
+/** "1 placement" / "3 placements". */
+const placementCount = (n: number) => `${n} placement${n === 1 ? "" : "s"}`;
+
+/**
+ * This workflow's per-job placements, one line a job: its class, its labels, and the output that
+ * carries them; then how many were left out. Nothing when the decision places no job apart.
+ */
+function placementLines(placed: WorkflowPlacements, runsOn: readonly string[]): string[] {
+  if (placed.here.length === 0 && placed.left === 0) return [];
+  const lines = ["", "### Placements", ""];
+  if (placed.workflow !== null && placed.here.length > 0) {
+    lines.push(
+      `The learned router places these jobs of the workflow ${code(placed.workflow)} on classes of their own; every job not listed runs on ${code(JSON.stringify(runsOn))} (\`runs-on\`).`,
+      "",
+    );
+  }
+  for (const { job, runner, runs_on } of placed.here) {
+    const output = hasRunsOnOutput(job) ? `\`placements\`, ${code(runsOnOutput(job))}` : "`placements` only";
+    lines.push(`- ${code(job)} → ${code(runner)}, ${code(JSON.stringify(runs_on))} (${output})`);
+  }
+  if (placed.workflow === null) {
+    lines.push(`- ${placementCount(placed.left)} left out: GITHUB_WORKFLOW is not set, so this workflow is not known`);
+  } else if (placed.left > 0) {
+    lines.push(
+      `- ${placementCount(placed.left)} of other workflows left out (each workflow's route job hands out its own)`,
+    );
+  }
+  return lines;
 }
 
 /** The per-job verdicts, one line a job: run or skip, its output, and why; nothing when the decision has no jobs. */
@@ -100,6 +132,7 @@ export function fallbackSummary(cause: string, fallbackJson: string): string {
     "",
     `- **Why:** ${code(cause)}`,
     "- **Jobs:** every job runs (no `run-<job>` output is set)",
+    "- **Placements:** none, every job runs on the fallback (`placements` is `{}`)",
     "",
   ].join("\n");
 }

@@ -23,7 +23,7 @@ interface ActionMetadata {
 }
 
 const INPUTS = ["url", "token", "audience", "job-id", "fallback"];
-const OUTPUTS = ["runs-on", "runner", "requirement", "build-id", "routed", "jobs"];
+const OUTPUTS = ["runs-on", "runner", "requirement", "build-id", "routed", "jobs", "placements"];
 const README_SECTION = "### The route action";
 
 const metadata = parse(await readFile(join(ROOT, "action/action.yml"), "utf8")) as ActionMetadata;
@@ -68,6 +68,16 @@ describe("action.yml", () => {
     expect(description).toContain("`run-<job>`");
     expect(description).toContain("needs.route.outputs.run-docs != 'false'");
     expect(Object.keys(metadata.outputs).filter((name) => name.startsWith("run-"))).toEqual([]);
+  });
+
+  it("declares the placements output and describes the runs-on-<job> outputs it sets undeclared, and how to read it", () => {
+    const description = metadata.outputs.placements?.description ?? "";
+    expect(description).toContain("`runs-on-<job>`");
+    expect(description).toContain("GITHUB_WORKFLOW");
+    expect(description).toContain(
+      "`fromJSON(needs.route.outputs.placements)['e2e'] || fromJSON(needs.route.outputs.runs-on)`",
+    );
+    expect(Object.keys(metadata.outputs).filter((name) => name.startsWith("runs-on-"))).toEqual([]);
   });
 
   it("has the defaults the code falls back to, and the router's audience", () => {

@@ -16,6 +16,7 @@ import {
 } from "../../action/src/client.ts";
 import { parseFallback } from "../../action/src/fallback.ts";
 import { jobOutputs, readJobs } from "../../action/src/jobs.ts";
+import { placementsFor } from "../../action/src/placements.ts";
 import { commitSha, type RouteQuery, readQuery, routeUrl } from "../../action/src/request.ts";
 import { code, fallbackSummary, routedSummary, savingsLine, usd } from "../../action/src/summary.ts";
 
@@ -329,6 +330,7 @@ describe("the jobs outputs", () => {
 
 describe("the job summary", () => {
   const query: RouteQuery = { repository: "acme/app", sha: HEAD, ref: "refs/heads/main", jobId: null };
+  const none = placementsFor([], "CI");
   const answer = (overrides: Partial<RouteAnswer> = {}): RouteAnswer => {
     const read = readAnswer(answerBody());
     if (!read.ok) throw new Error(read.problem);
@@ -336,7 +338,7 @@ describe("the job summary", () => {
   };
 
   it("names the runner, labels, requirement, rule, provenance, savings and every reason", () => {
-    const text = routedSummary(answer(), query);
+    const text = routedSummary(answer(), query, none);
     expect(text).toContain("- **Runner:** `vps`");
     expect(text).toContain('- **Labels:** `["self-hosted","vps"]`');
     expect(text).toContain("- **Requirement:** `docker`");
@@ -347,10 +349,10 @@ describe("the job summary", () => {
   });
 
   it("says when the decision was computed now, and when no rule matched", () => {
-    const text = routedSummary(answer({ recorded: false, build_id: null }), query);
+    const text = routedSummary(answer({ recorded: false, build_id: null }), query, none);
     expect(text).toContain("- **Decision:** computed now (no webhook recorded this commit)");
     const unruled = answer();
-    expect(routedSummary({ ...unruled, decision: { ...unruled.decision, rule: null } }, query)).toContain(
+    expect(routedSummary({ ...unruled, decision: { ...unruled.decision, rule: null } }, query, none)).toContain(
       "- **Rule:** none (no rule matched)",
     );
   });
@@ -410,11 +412,11 @@ describe("the job summary", () => {
       docs: { run: false, reasons: ["no changed file matches docs/**, *.md"] },
       api: { run: true, reasons: ["services/api/main.py matches services/api/**"] },
     };
-    const text = routedSummary({ ...base, decision: { ...base.decision, jobs } }, query);
+    const text = routedSummary({ ...base, decision: { ...base.decision, jobs } }, query, none);
     expect(text).toContain("### Jobs");
     expect(text).toContain("- `docs`: **skip** (`run-docs=false`): `no changed file matches docs/**, *.md`");
     expect(text).toContain("- `api`: **run** (`run-api=true`): `services/api/main.py matches services/api/**`");
-    expect(routedSummary(base, query)).not.toContain("### Jobs");
+    expect(routedSummary(base, query, none)).not.toContain("### Jobs");
   });
 
   it("says it fell back, to what, and why", () => {
@@ -423,5 +425,6 @@ describe("the job summary", () => {
     expect(text).toContain('runs on the fallback `["ubuntu-latest"]`');
     expect(text).toContain("- **Why:** `router answered 401 unauthorized: bad token`");
     expect(text).toContain("- **Jobs:** every job runs (no `run-<job>` output is set)");
+    expect(text).toContain("- **Placements:** none, every job runs on the fallback (`placements` is `{}`)");
   });
 });

@@ -146,6 +146,7 @@ describe("with the API token, against the Worker", () => {
       "build-id": routed.build_id,
       routed: "true",
       jobs: "{}",
+      placements: "{}",
     });
     expect(routed.decision).toMatchObject({ runner: "ai-lab", requirement: "gpu" });
     expectDecisionSummary(run, routed.decision);
@@ -185,6 +186,7 @@ describe("with the API token, against the Worker", () => {
       "build-id": "",
       routed: "true",
       jobs: "{}",
+      placements: "{}",
     });
     expectDecisionSummary(run, expected.decision);
     expect(run.summary).toContain("- **Decision:** computed now (no webhook recorded this commit)");
@@ -213,6 +215,7 @@ describe("with the API token, against the Worker", () => {
       "run-docs": "true",
       "run-api": "false",
       jobs: '{"docs":true,"api":false}',
+      placements: "{}",
     });
     expect(run.summary).toContain("### Jobs");
     expect(run.summary).toContain("- `docs`: **run** (`run-docs=true`): `docs/guide.md matches docs/**`");
@@ -242,6 +245,7 @@ describe("with the API token, against the Worker", () => {
       "build-id": "",
       routed: "false",
       jobs: "{}",
+      placements: "{}",
     });
     expect(run.summary).toContain("## Route: fell back");
     expect(run.summary).toContain("router answered 401 unauthorized");
@@ -280,6 +284,7 @@ describe("with the job's OIDC token, against the Worker", () => {
       "build-id": routed.build_id,
       routed: "true",
       jobs: "{}",
+      placements: "{}",
     });
   });
 
@@ -330,6 +335,7 @@ describe("with the job's OIDC token, against the Worker", () => {
       "build-id": "",
       routed: "false",
       jobs: "{}",
+      placements: "{}",
     });
     expect(run.summary).toContain("no token: set `token` or grant `permissions: id-token: write`");
   });
@@ -404,6 +410,7 @@ describe("against routers that fail", () => {
         "build-id": "",
         routed: "true",
         jobs: "{}",
+        placements: "{}",
       });
       expect(router.requests).toHaveLength(2);
       for (const request of router.requests) {
@@ -499,11 +506,93 @@ describe("a decision's jobs, from a router", () => {
         "run-docs": "true",
         "run-api": "false",
         jobs: '{"docs":true,"api":false}',
+        placements: "{}",
       });
       expect(run.stdout).toContain("job api: skip (no changed file matches services/api/**)");
     } finally {
       await router.stop();
     }
+  });
+});
+
+describe("a decision's placements, from a router", () => {
+  const decision = {
+    runner: "vps",
+    runs_on: ["self-hosted", "vps"],
+    requirement: "default",
+    mode: "hybrid",
+    reasons: ["learned: per job: e2e → kvm2 (~12 min, queue ~0.5 min); test (1) → ai-lab (~30 min, queue ~1.0 min)"],
+    rule: null,
+    satisfiable: true,
+    placements: [
+      { workflow: "CI", job: "e2e", runner: "kvm2", runs_on: ["self-hosted", "kvm2"] },
+      { workflow: "CI", job: "build", runner: "vps", runs_on: ["self-hosted", "vps"] },
+      { workflow: "CI", job: "test (1)", runner: "ai-lab", runs_on: ["self-hosted", "gpu"] },
+      { workflow: "Nightly", job: "soak", runner: "kvm2", runs_on: ["self-hosted", "kvm2"] },
+      { workflow: "CI", job: "lint", runner: "kvm2", runs_on: [] },
+    ],
+  };
+
+  /** Runs the action against a router answering `decision`, in the workflow `workflow` (none when undefined). */
+  async function runIn(workflow: string | undefined): Promise<ActionRun> {
+    const router = await serve((_, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ build_id: null, recorded: false, decision, pricing: null }));
+    });
+    try {
+      const sha = randomSha();
+      return await runAction({
+        inputs: { url: router.url, token: API_TOKEN },
+        event: pushEvent(sha),
+        env: pushEnv(sha, workflow === undefined ? {} : { GITHUB_WORKFLOW: workflow }),
+      });
+    } finally {
+      await router.stop();
+    }
+  }
+
+  it("outputs this workflow's placements as the map and runs-on-<job>, and lists them in the summary", async () => {
+    const run = await runIn("CI");
+    expect(run.code).toBe(0);
+    expect(warnings(run)).toEqual([]);
+    expect(run.outputs).toEqual({
+      "runs-on": '["self-hosted","vps"]',
+      runner: "vps",
+      requirement: "default",
+      "build-id": "",
+      routed: "true",
+      jobs: "{}",
+      "runs-on-e2e": '["self-hosted","kvm2"]',
+      "runs-on-build": '["self-hosted","vps"]',
+      placements: '{"e2e":["self-hosted","kvm2"],"build":["self-hosted","vps"],"test (1)":["self-hosted","gpu"]}',
+    });
+    // What `fromJSON(placements)[job] || fromJSON(runs-on)` gives each job of the workflow.
+    const placements = JSON.parse(run.outputs.placements ?? "") as Record<string, string[]>;
+    const runsOn = (job: string) => placements[job] ?? JSON.parse(run.outputs["runs-on"] ?? "");
+    expect(runsOn("test (1)")).toEqual(["self-hosted", "gpu"]);
+    expect(runsOn("lint")).toEqual(["self-hosted", "vps"]);
+    expect(run.stdout).toContain('placed "test (1)" on ai-lab: runs-on ["self-hosted","gpu"]');
+    expect(run.summary).toContain("### Placements");
+    expect(run.summary).toContain('- `e2e` → `kvm2`, `["self-hosted","kvm2"]` (`placements`, `runs-on-e2e`)');
+    expect(run.summary).toContain('- `test (1)` → `ai-lab`, `["self-hosted","gpu"]` (`placements` only)');
+    expect(run.summary).toContain("- 1 placement of other workflows left out");
+    expectNeverShown(run, API_TOKEN);
+  });
+
+  it("outputs another workflow's placements only in that workflow, and none without GITHUB_WORKFLOW", async () => {
+    const nightly = await runIn("Nightly");
+    expect(nightly.outputs).toMatchObject({
+      "runs-on-soak": '["self-hosted","kvm2"]',
+      placements: '{"soak":["self-hosted","kvm2"]}',
+    });
+    expect(Object.keys(nightly.outputs).filter((name) => name.startsWith("runs-on-"))).toEqual(["runs-on-soak"]);
+    expect(nightly.summary).toContain("- 3 placements of other workflows left out");
+
+    const unknown = await runIn(undefined);
+    expect(unknown.code).toBe(0);
+    expect(unknown.outputs.placements).toBe("{}");
+    expect(Object.keys(unknown.outputs).filter((name) => name.startsWith("runs-on-"))).toEqual([]);
+    expect(unknown.summary).toContain("- 4 placements left out: GITHUB_WORKFLOW is not set");
   });
 });
 

@@ -169,6 +169,20 @@ describe("documented and generated workflows", () => {
     expect(await problems(undeclared)).toContainEqual(expect.stringContaining('property "run-docs" is not defined'));
   });
 
+  it("include the README's placements example, whose placements lookup is checked against the route job's outputs", async () => {
+    const found = await workflows();
+    const example = found.find(
+      (w) => w.source.startsWith("README.md:") && w.text.includes("fromJSON(needs.route.outputs.placements)['test']"),
+    );
+    expect(example).toBeDefined();
+    const text = example?.text ?? "";
+    expect(text).toContain("|| fromJSON(needs.route.outputs.runs-on)");
+    expect(await problems(text)).toEqual([]);
+    const undeclared = text.replace(/^ {6}placements: .*\n/m, "");
+    expect(undeclared).not.toBe(text);
+    expect(await problems(undeclared)).toContainEqual(expect.stringContaining('property "placements" is not defined'));
+  });
+
   it("leave no yaml block out for failing to parse", async () => {
     expect(() => isWorkflow("on: push\njobs:\n  a:\n    steps:\n      - run: echo a: b")).toThrow();
     await expect(workflows()).resolves.not.toHaveLength(0);
