@@ -66,6 +66,27 @@ export interface SelfHostedRunner {
 /** The outcome of a write call: GitHub's 2xx status, or an `upstream` failure saying why. */
 export type CallResult = Result<{ status: number }>;
 
+/**
+ * A refused answer as the writes' retries read it: GitHub's message (cut), and its status, a rate
+ * limit read as 429 with GitHub's wait (core/retry.ts `rateLimitWait`: a 403 of the secondary
+ * limit or of no requests left is one, a missing permission is not); any other refusal keeps its
+ * status and its `retry-after`, if it sent one.
+ */
+function refusal(response: Response, json: unknown, now: number) {
+  const said = (json as { message?: unknown } | null)?.message;
+  const message = typeof said === "string" ? said.slice(0, MAX_MESSAGE) : null;
+  const retryAfter = retryAfterSeconds(response.headers.get("retry-after"), now);
+  const headers = {
+    retryAfter,
+    reset: response.headers.get("x-ratelimit-reset"),
+    remaining: response.headers.get("x-ratelimit-remaining"),
+  };
+  const wait = rateLimitWait(response.status, headers, message, now);
+  return wait === null
+    ? { status: response.status, retryAfterSeconds: retryAfter, message }
+    : { status: 429, retryAfterSeconds: wait, message };
+}
+
 /** A write the alarm retries (core/dependencies.ts `WriteResult`); a 403 that is GitHub's rate limit reads as 429. */
 export type WriteAnswer = WriteResult;
 
@@ -307,26 +328,16 @@ export class GitHubClient {
         await response.body?.cancel();
         return ok({ status: response.status, retryAfterSeconds: null, message: null });
       }
-      const message = await response
-        .json()
-        .then((json) => (json as { message?: unknown } | null)?.message)
-        .catch(() => undefined);
-      const wait = retryAfterSeconds(response.headers.get("retry-after"), Date.now());
-      const limited =
-        response.status === 403 && (wait !== null || response.headers.get("x-ratelimit-remaining") === "0");
-      return ok({
-        status: limited ? 429 : response.status,
-        retryAfterSeconds: wait,
-        message: typeof message === "string" ? message.slice(0, MAX_MESSAGE) : null,
-      });
+      const json: unknown = await response.json().catch(() => null);
+      return ok(refusal(response, json, Date.now()));
     } catch (error) {
       return fail("upstream", thrown(error));
     }
   }
 
   /**
-   * A check run's call: its status (a rate limit read as 429 with its wait, core/check-runs.ts
-   * `rateLimitWait`), GitHub's message when refused, and the id `pick` reads from a 2xx answer.
+   * A check run's call: its status (a rate limit read as 429 with its wait: `refusal`), GitHub's
+   * message when refused, and the id `pick` reads from a 2xx answer.
    */
   private async checkRunCall(
     method: "GET" | "POST" | "PATCH",
@@ -343,20 +354,7 @@ export class GitHubClient {
       this.noteRateLimit(response);
       const json: unknown = await response.json().catch(() => null);
       if (response.ok) return ok({ status: response.status, retryAfterSeconds: null, message: null, id: pick(json) });
-      const said = (json as { message?: unknown } | null)?.message;
-      const message = typeof said === "string" ? said.slice(0, MAX_MESSAGE) : null;
-      const now = Date.now();
-      const wait = rateLimitWait(
-        response.status,
-        {
-          retryAfter: retryAfterSeconds(response.headers.get("retry-after"), now),
-          reset: response.headers.get("x-ratelimit-reset"),
-          remaining: response.headers.get("x-ratelimit-remaining"),
-        },
-        message,
-        now,
-      );
-      return ok({ status: wait === null ? response.status : 429, retryAfterSeconds: wait, message, id: null });
+      return ok({ ...refusal(response, json, Date.now()), id: null });
     } catch (error) {
       return fail("upstream", thrown(error));
     }

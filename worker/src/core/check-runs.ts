@@ -256,30 +256,6 @@ export type CheckRunAnswer = Result<{
 /** Tries per state of a check run (core/retry.ts's bound); past them the row fails. */
 export const CHECK_RUN_MAX_ATTEMPTS = MAX_ATTEMPTS;
 
-/**
- * How long GitHub asks a refused write to wait, in seconds, when the refusal is a rate limit;
- * null when it is not one. A 429, or a 403 with `retry-after` (GitHub's secondary rate limit)
- * or with no requests left (`x-ratelimit-remaining: 0`) or a message naming a rate limit, waits
- * `retry-after` seconds, else until `x-ratelimit-reset` (epoch seconds), else a minute (GitHub's
- * advice for a secondary limit that names no time). Any other 403 (a missing permission) is not
- * a rate limit: every GitHub answer carries `x-ratelimit-reset`.
- */
-export function rateLimitWait(
-  status: number,
-  headers: { retryAfter: number | null; reset: string | null; remaining: string | null },
-  message: string | null,
-  now: number,
-): number | null {
-  const named = message !== null && /rate limit/i.test(message);
-  const limited =
-    status === 429 || (status === 403 && (headers.retryAfter !== null || headers.remaining === "0" || named));
-  if (!limited) return null;
-  if (headers.retryAfter !== null) return headers.retryAfter;
-  const reset = Number(headers.reset ?? Number.NaN);
-  if (headers.reset !== null && Number.isFinite(reset)) return Math.max(0, reset - now / 1000);
-  return 60;
-}
-
 /** What follows an attempt: core/retry.ts's step, and, for a rate limit, until when the installation waits. */
 export type CheckRunStep = NextStep & { pauseUntil?: number };
 

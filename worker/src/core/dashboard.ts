@@ -1,3 +1,4 @@
+import { base64Decode, base64Encode, latin1Bytes, latin1Text } from "./base64.ts";
 import { BUILD_STATUSES, type BuildStatus } from "./builds.ts";
 import { fnv1a32 } from "./choose.ts";
 import { parseInstant } from "./costs.ts";
@@ -225,39 +226,14 @@ export function decodeCursor(text: string, filters: BuildFilters): Result<BuildC
   return ok({ createdAt: Number(created), buildId });
 }
 
-const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /** base64url without padding of a string of printable ASCII (what a cursor holds). */
-function toBase64url(ascii: string): string {
-  let out = "";
-  for (let i = 0; i < ascii.length; i += 3) {
-    const n = (ascii.charCodeAt(i) << 16) | ((ascii.charCodeAt(i + 1) | 0) << 8) | (ascii.charCodeAt(i + 2) | 0);
-    out += BASE64URL.charAt((n >> 18) & 63) + BASE64URL.charAt((n >> 12) & 63);
-    if (i + 1 < ascii.length) out += BASE64URL.charAt((n >> 6) & 63);
-    if (i + 2 < ascii.length) out += BASE64URL.charAt(n & 63);
-  }
-  return out;
-}
+const toBase64url = (ascii: string): string => base64Encode(latin1Bytes(ascii), "url");
 
 /** The printable ASCII that `text` is the canonical base64url (no padding) of, or null. */
 function fromBase64url(text: string): string | null {
-  if (!/^[A-Za-z0-9_-]+$/.test(text) || text.length % 4 === 1) return null;
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const char of text) {
-    value = (value << 6) | BASE64URL.indexOf(char);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      const code = (value >> bits) & 0xff;
-      if (code < 0x20 || code > 0x7e) return null;
-      out += String.fromCharCode(code);
-      value &= (1 << bits) - 1;
-    }
-  }
-  // Canonical only: the unused low bits of the last character are zero.
-  return toBase64url(out) === text ? out : null;
+  const bytes = text === "" ? null : base64Decode(text, "url");
+  if (bytes === null || bytes.some((b) => b < 0x20 || b > 0x7e)) return null;
+  return latin1Text(bytes);
 }
 
 // --- GET /queue ----------------------------------------------------------------------------

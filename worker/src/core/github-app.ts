@@ -3,6 +3,8 @@
  * when an installation token is reused. The signing and the calls are in worker/src/github-app.ts.
  */
 
+import { base64Decode, base64Encode } from "./base64.ts";
+
 /** The App JWT's `iat` is set this far in the past: GitHub's clock and ours may disagree. */
 export const APP_JWT_BACKDATE_SECONDS = 60;
 /** The App JWT lives this long after `now` (GitHub refuses more than 10 minutes). */
@@ -242,39 +244,4 @@ export function appPrivateKeyPkcs8(pem: string): string | null {
 export function pkcs8Pem(der: Uint8Array): string {
   const lines = base64Encode(der).match(/.{1,64}/g) ?? [];
   return `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
-}
-
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/** Standard base64 (the core has no `atob`), or null when `text` is not base64. */
-export function base64Decode(text: string): Uint8Array | null {
-  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
-  const body = text.replace(/=+$/, "");
-  const out = new Uint8Array(Math.floor((body.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
-  let at = 0;
-  for (const char of body) {
-    value = ((value << 6) | ALPHABET.indexOf(char)) & 0xffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (value >> bits) & 0xff;
-    }
-  }
-  return out;
-}
-
-/** Standard base64, with padding. */
-export function base64Encode(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const [a = 0, b = 0, c = 0] = [bytes[i], bytes[i + 1], bytes[i + 2]];
-    const n = (a << 16) | (b << 8) | c;
-    out += ALPHABET[(n >> 18) & 63];
-    out += ALPHABET[(n >> 12) & 63];
-    out += i + 1 < bytes.length ? ALPHABET[(n >> 6) & 63] : "=";
-    out += i + 2 < bytes.length ? ALPHABET[n & 63] : "=";
-  }
-  return out;
 }

@@ -46,3 +46,27 @@ export function nextStep(result: AttemptResult, attempts: number): NextStep {
 function backoff(attempts: number): number {
   return Math.min(BASE_DELAY_MS * 2 ** (attempts - 1), MAX_DELAY_MS);
 }
+
+/**
+ * How long GitHub asks a refused write to wait, in seconds, when the refusal is a rate limit;
+ * null when it is not one. A 429, or a 403 with `retry-after` (GitHub's secondary rate limit)
+ * or with no requests left (`x-ratelimit-remaining: 0`) or a message naming a rate limit, waits
+ * `retry-after` seconds, else until `x-ratelimit-reset` (epoch seconds), else a minute (GitHub's
+ * advice for a secondary limit that names no time). Any other 403 (a missing permission) is not
+ * a rate limit: every GitHub answer carries `x-ratelimit-reset`.
+ */
+export function rateLimitWait(
+  status: number,
+  headers: { retryAfter: number | null; reset: string | null; remaining: string | null },
+  message: string | null,
+  now: number,
+): number | null {
+  const named = message !== null && /rate limit/i.test(message);
+  const limited =
+    status === 429 || (status === 403 && (headers.retryAfter !== null || headers.remaining === "0" || named));
+  if (!limited) return null;
+  if (headers.retryAfter !== null) return headers.retryAfter;
+  const reset = Number(headers.reset ?? Number.NaN);
+  if (headers.reset !== null && Number.isFinite(reset)) return Math.max(0, reset - now / 1000);
+  return 60;
+}
