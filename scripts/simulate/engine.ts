@@ -28,9 +28,11 @@ import {
   fleetSnapshot,
   policyFor,
   type Requirement,
+  RoutedDemand,
   type RoutingConfig,
   type Runner,
   typicalRunSeconds,
+  withRouted,
 } from "../../worker/src/core/index.ts";
 import { classSettings, type SimSettings } from "./settings.ts";
 import type { TraceCommit, TraceJob } from "./trace.ts";
@@ -47,9 +49,16 @@ export interface CommitChoice {
   explored?: boolean;
   /** The probability the policy gave its choice. */
   probability?: number;
-  /** Machines to warm ahead on `runner` now (the commit's expected jobs). */
-  prewarm?: number;
+  /** Machines to warm ahead now, per class (the commit's expected jobs on each). */
+  prewarm?: Readonly<Record<string, number>>;
+  /** The commit's expected jobs per class (the decision's `learned.expected_jobs`): demand until its first job queues. */
+  expected?: Readonly<Record<string, number>>;
+  /** Jobs placed on a class of their own (the decision's `placements`); every other job goes on `runner`. */
+  placements?: readonly { workflow: string; job: string; runner: string }[];
 }
+
+/** The key a job placed apart is found by: its workflow's and its own name. */
+const placementKey = (workflow: string, job: string): string => `${workflow}\u001f${job}`;
 
 /** A routing policy under simulation. */
 export interface SimPolicy {
@@ -93,6 +102,8 @@ export interface CommitRun {
   decision: Decision | null;
   explored: boolean;
   probability: number | null;
+  /** The classes of the jobs placed apart, by `placementKey(workflow, job)`. */
+  placed: Map<string, string> | null;
   jobsLeft: number;
   failedPlacement: boolean;
   /** When its last job finished (null: a job was never placed, or the simulation has not got there). */
@@ -209,6 +220,12 @@ export type TimelineStep =
 export interface SimOptions {
   /** Record the run's {@link TimelineStep}s in its result (off by default: a year's run would hold millions). */
   timeline?: boolean;
+  /**
+   * How long a routed build counts as demand at most (default core/routed.ts `ROUTED_TTL_MS`).
+   * A replay through a Worker whose clock is the wall clock, not the trace's, passes Infinity so
+   * that both sides end the demand by the same events alone.
+   */
+  routedTtlMs?: number;
 }
 
 export interface SimResult {
@@ -276,6 +293,8 @@ export class Simulation {
   private readonly policy: SimPolicy;
   private readonly events = new Events();
   private readonly jobs: JobRun[] = [];
+  /** Builds routed whose jobs have not queued, as the Ledger counts them for the learner (core/routed.ts). */
+  private readonly routed: RoutedDemand;
   private readonly commits: CommitRun[];
   private readonly warm: WarmFigures = { warmed: 0, used: 0, wasted: 0, idleMinutes: {}, idleUsd: 0 };
   private version = 0;
@@ -292,6 +311,7 @@ export class Simulation {
     options: SimOptions = {},
   ) {
     this.timeline = options.timeline === true ? [] : null;
+    this.routed = new RoutedDemand(options.routedTtlMs === undefined ? {} : { ttlMs: options.routedTtlMs });
     this.delays = delays;
     this.policy = policy;
     this.trace = trace;
@@ -306,6 +326,7 @@ export class Simulation {
       decision: null,
       explored: false,
       probability: null,
+      placed: null,
       jobsLeft: c.jobs.length,
       failedPlacement: false,
       doneAt: null,
@@ -399,7 +420,11 @@ export class Simulation {
       run.decision = choice.decision;
       run.explored = choice.explored ?? false;
       run.probability = choice.probability ?? null;
-      if (choice.prewarm !== undefined && choice.prewarm > 0) this.prewarm(choice.runner, choice.prewarm);
+      if (choice.expected !== undefined) this.routed.routed(String(i), choice.expected, this.now);
+      if (choice.placements !== undefined && choice.placements.length > 0) {
+        run.placed = new Map(choice.placements.map((p) => [placementKey(p.workflow, p.job), p.runner]));
+      }
+      for (const [runner, count] of Object.entries(choice.prewarm ?? {})) if (count > 0) this.prewarm(runner, count);
     }
     this.events.push({ at: this.now + (this.delays[i] ?? 0), kind: "queue", commit: i });
   }
@@ -409,7 +434,11 @@ export class Simulation {
     const run = this.commits[i] as CommitRun;
     const touched = new Set<ClassState>();
     for (const [index, job] of commit.jobs.entries()) {
-      const runner = run.runner ?? this.policy.placeJob?.(commit, job, this) ?? null;
+      const runner =
+        run.placed?.get(placementKey(job.workflow, job.name)) ??
+        run.runner ??
+        this.policy.placeJob?.(commit, job, this) ??
+        null;
       const minutes = runner === null || !Object.hasOwn(job.minutes, runner) ? undefined : job.minutes[runner];
       const cls = runner === null ? undefined : this.classes.get(runner);
       const jobRun: JobRun = {
@@ -432,6 +461,7 @@ export class Simulation {
         run.jobsLeft--;
         continue;
       }
+      this.routed.queued(String(i), runner);
       cls.queue.push({ run: jobRun });
       this.timeline?.push({ at: this.now, kind: "queued", job: jobRun });
       this.version++;
@@ -591,7 +621,10 @@ export class Simulation {
 
   /** The fleet snapshot a webhook for `repository` would be decided with now. */
   snapshot(repository: string): FleetSnapshot {
-    return fleetSnapshot(this.fleetCounts(), policyFor(this.config, repository));
+    return withRouted(
+      fleetSnapshot(this.fleetCounts(), policyFor(this.config, repository)),
+      this.routed.byClass(this.now),
+    );
   }
 
   /**

@@ -29,6 +29,7 @@ import {
   createStats,
   DEFAULT_FAIR_SHARE,
   hostedRunner,
+  type LearnedChoice,
   type LearnedStats,
   type LearnOptions,
   learnedChoice,
@@ -37,7 +38,10 @@ import {
   policyFor,
   type Requirement,
   type RoutingPolicy,
+  type Runner,
   route,
+  wakeUpClasses,
+  withLearnedNote,
 } from "../../worker/src/core/index.ts";
 import type { CommitChoice, SimPolicy, Simulation } from "./engine.ts";
 import { classSettings } from "./settings.ts";
@@ -127,13 +131,15 @@ function learned(name: PolicyName, prewarm: boolean, stats: LearnedStats = creat
         learnOptions(sim, policy),
       );
       keys.set(commit.line, choice.requirement);
-      const expected = choice.predicted.find((p) => p.runner === choice.decision.runner)?.jobs ?? 1;
+      const { runner, placements = [] } = choice.decision;
       return {
-        runner: choice.decision.runner,
+        runner,
         decision: choice.decision,
         explored: choice.explored,
         probability: choice.probability,
-        ...(prewarm ? { prewarm: expected } : {}),
+        placements,
+        expected: choice.expected,
+        ...(prewarm ? { prewarm: expectedMachines(choice, policy) } : {}),
       };
     },
     jobDone(run, commit) {
@@ -157,6 +163,21 @@ function learned(name: PolicyName, prewarm: boolean, stats: LearnedStats = creat
       keys.delete(commit.line);
     },
   };
+}
+
+/**
+ * The machines to warm for a learned choice, as the Ledger wakes its classes (core/warm.ts
+ * `wakeUpClasses`, any self-hosted class standing for one with a warm hook): each class the
+ * build is expected to use, for its expected jobs rounded up; else the build's class, for the
+ * jobs predicted there.
+ */
+function expectedMachines(choice: LearnedChoice, policy: RoutingPolicy): Record<string, number> {
+  const machines: Record<string, number> = {};
+  const selfHosted = (r: Runner) => r.kind !== "github-hosted";
+  for (const { runner, jobs } of wakeUpClasses(withLearnedNote(choice), policy, selfHosted)) {
+    machines[runner] = jobs ?? choice.predicted.find((p) => p.runner === runner)?.jobs ?? 1;
+  }
+  return machines;
 }
 
 /** Hindsight, per job: the class with the least per-minute charge plus priced exact wait. */

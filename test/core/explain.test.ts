@@ -36,6 +36,7 @@ import {
   type StatsDump,
 } from "../../worker/src/core/index.ts";
 import type { Decision } from "../../worker/src/core/types.ts";
+import { classLoad } from "../support/snapshots.ts";
 
 /** What `--json` prints: the decision, where its fleet snapshot came from, and (for a repository that learns) its history. */
 type Explained = Decision & { fleet: FleetSource; history?: HistorySource };
@@ -662,22 +663,7 @@ describe("explain for a repository that learns", { timeout: 30_000 }, () => {
 
   /** GET /fleet as the router answers it: every class of the policy, free. */
   const fleet = {
-    classes: Object.fromEntries(
-      Object.values(policy.runners).map((r) => [
-        r.id,
-        {
-          capacity: r.capacity,
-          busy: 0,
-          free: r.capacity,
-          queued: 0,
-          waiting: 0,
-          hasMachines: false,
-          saturated: false,
-          offline: false,
-          machines: [],
-        },
-      ]),
-    ),
+    classes: Object.fromEntries(Object.values(policy.runners).map((r) => [r.id, classLoad(r.capacity)])),
   };
 
   /** A router that answers GET /fleet, and GET /learned with `learned` (status and body). */

@@ -28,6 +28,7 @@ import {
   route,
   runQuantile,
 } from "../../worker/src/core/index.ts";
+import { fleetOf } from "../support/snapshots.ts";
 
 const POLICY = parseRoutingConfig({}).defaults;
 const CLASSES = Object.keys(POLICY.runners);
@@ -205,46 +206,36 @@ describe("backoff priors: job → workflow → repository → organisation → t
 });
 
 /** A fleet snapshot with every class of the policy empty, busy on `busy` classes. */
-function snapshot(busy: Record<string, { busy: number; queued?: number }> = {}): FleetSnapshot {
-  const out: FleetSnapshot = {};
-  for (const runner of Object.values(POLICY.runners)) {
-    const b = busy[runner.id];
-    const used = Math.min(runner.capacity, b?.busy ?? 0);
-    out[runner.id] = {
-      capacity: runner.capacity,
-      busy: used,
-      free: runner.capacity - used,
-      queued: b?.queued ?? 0,
-      waiting: 0,
-      hasMachines: false,
-      saturated: runner.kind !== "github-hosted" && used >= runner.capacity,
-      offline: false,
-      machines: [],
-    };
+const snapshot = (busy: Record<string, { busy: number; queued?: number }> = {}): FleetSnapshot => fleetOf(POLICY, busy);
+
+/**
+ * acme/api's default builds: `build` (6 minutes on vps) and `test` (9), each in `share` of the
+ * builds (with 0.5, half the builds run build alone and half test alone); kvm2 1.2× slower,
+ * github-hosted 8 and 12; `runs` builds, each job's queue 45 s (30 s on github-hosted).
+ */
+function trained(runs = 30, share = 1): LearnedStats {
+  const s = createStats();
+  for (let i = 0; i < runs; i++) {
+    for (const [job, vps, hosted] of [
+      ["build", 6, 8],
+      ["test", 9, 12],
+    ] as const) {
+      observe(s, key({ job }), "vps", { minutes: vps, queueSeconds: 45, failed: false });
+      observe(s, key({ job }), "github-hosted", { minutes: hosted, queueSeconds: 30, failed: false });
+      observe(s, key({ job }), "kvm2", { minutes: vps * 1.2, queueSeconds: 45, failed: false });
+    }
+    const build = { workflow: "CI", job: "build" };
+    const test = { workflow: "CI", job: "test" };
+    observeBuild(
+      s,
+      { repository: "acme/api", requirement: "default" },
+      share === 1 ? [build, test] : [i % 2 === 0 ? build : test],
+    );
   }
-  return out;
+  return s;
 }
 
 describe("learnedChoice", () => {
-  /** acme/api's default builds: build and test, 6 and 9 minutes on vps, 8 and 12 on github-hosted. */
-  function trained(): LearnedStats {
-    const s = createStats();
-    for (let i = 0; i < 30; i++) {
-      for (const [job, vps, hosted] of [
-        ["build", 6, 8],
-        ["test", 9, 12],
-      ] as const) {
-        observe(s, key({ job }), "vps", { minutes: vps, queueSeconds: 45, failed: false });
-        observe(s, key({ job }), "github-hosted", { minutes: hosted, queueSeconds: 30, failed: false });
-        observe(s, key({ job }), "kvm2", { minutes: vps * 1.2, queueSeconds: 45, failed: false });
-      }
-      observeBuild(s, { repository: "acme/api", requirement: "default" }, [
-        { workflow: "CI", job: "build" },
-        { workflow: "CI", job: "test" },
-      ]);
-    }
-    return s;
-  }
   const source = input(["src/api/handlers.py"]);
 
   it("keeps a build on the free monthly class: nothing at the margin, no queue", () => {
@@ -321,6 +312,91 @@ describe("learnedChoice", () => {
     }
     expect(explored).toBeGreaterThan(0);
     expect(explored).toBeLessThanOrEqual(n * 0.15);
+  });
+});
+
+describe("placements: each job the build is known to run, on a class of its own", () => {
+  const source = input(["src/api/handlers.py"]);
+
+  it("leaves them with the build when its class has room for all: the decision names no placements", () => {
+    const choice = learnedChoice(source, POLICY, snapshot(), trained(40), { exploreShare: 0 });
+    expect(choice.decision.runner).toBe("vps");
+    expect(choice.placements.map((p) => [p.job, p.runner])).toEqual([
+      ["build", "vps"],
+      ["test", "vps"],
+    ]);
+    expect(choice.decision.placements).toBeUndefined();
+    expect(choice.decision.reasons.some((r) => r.startsWith("learned: per job"))).toBe(false);
+  });
+
+  it("puts the second job on the next free class when the first takes the build class's last slot", () => {
+    const choice = learnedChoice(source, POLICY, snapshot({ vps: { busy: 1 } }), trained(40), { exploreShare: 0 });
+    expect(choice.decision.placements).toEqual([
+      {
+        workflow: "CI",
+        job: "build",
+        runner: "vps",
+        runs_on: choice.decision.runner === "vps" ? choice.decision.runs_on : ["self-hosted", "vps"],
+      },
+      { workflow: "CI", job: "test", runner: "kvm2", runs_on: POLICY.runners.kvm2?.runsOn },
+    ]);
+    expect(choice.decision.reasons).toContainEqual(
+      expect.stringMatching(
+        /^learned: per job: build → vps \(~6\.\d min, queue ~[\d.]+ min\); test → kvm2 \(~1\d min, queue ~[\d.]+ min\)$/,
+      ),
+    );
+    // route() hands the same placements to every caller.
+    const routed = route(
+      source,
+      { ...POLICY, learning: { enabled: true, exploreShare: 0 } },
+      snapshot({ vps: { busy: 1 } }),
+      {
+        history: trained(40),
+      },
+    );
+    expect(routed.placements).toEqual(choice.decision.placements);
+  });
+
+  it("counts a job placed by the share of builds that run it: two half-time jobs share one free slot", () => {
+    const choice = learnedChoice(source, POLICY, snapshot({ vps: { busy: 1 } }), trained(40, 0.5), { exploreShare: 0 });
+    expect(choice.placements.map((p) => p.runner)).toEqual(["vps", "vps"]);
+    expect(choice.decision.placements).toBeUndefined();
+  });
+
+  it("places nothing apart on an explored commit: the whole build tries the drawn class", () => {
+    // Three runs each, and a load on which the draws disagree (as in the exploration test above).
+    const s = createStats();
+    for (let i = 0; i < 3; i++) {
+      for (const job of ["build", "test"]) {
+        observe(s, key({ job }), "vps", { minutes: 8 + i, queueSeconds: 45, failed: false });
+        observe(s, key({ job }), "github-hosted", { minutes: 10 + i, queueSeconds: 30, failed: false });
+      }
+      observeBuild(s, { repository: "acme/api", requirement: "default" }, [
+        { workflow: "CI", job: "build" },
+        { workflow: "CI", job: "test" },
+      ]);
+    }
+    const load = snapshot({ vps: { busy: 2, queued: 2 }, kvm2: { busy: 1, queued: 3 } });
+    let seen = 0;
+    for (let i = 0; i < 400 && seen < 3; i++) {
+      const sha = i.toString(16).padStart(40, "0");
+      const choice = learnedChoice({ ...source, sha }, POLICY, load, s, { exploreShare: 1, waitUsdPerMinute: 0.0055 });
+      if (!choice.explored) continue;
+      seen++;
+      expect(choice.placements).toEqual([]);
+      expect(choice.decision.placements).toBeUndefined();
+    }
+    expect(seen).toBeGreaterThan(0);
+  });
+
+  it("reads a class's pickup from its quick starts, so a class once congested is chosen again when free", () => {
+    // kvm2 queued 15 minutes for most of its past jobs (220 of 300), and started in 45 s when it had room.
+    const s = trained(40);
+    for (let i = 0; i < 220; i++)
+      observe(s, key({ job: "build" }), "kvm2", { minutes: 7.2, queueSeconds: 900, failed: false });
+    const choice = learnedChoice(source, POLICY, snapshot({ vps: { busy: 2, queued: 4 } }), s, { exploreShare: 0 });
+    expect(choice.predicted.find((p) => p.runner === "kvm2")?.eligible).toBe(true);
+    expect(choice.placements.map((p) => p.runner)).toEqual(["kvm2", "kvm2"]);
   });
 });
 

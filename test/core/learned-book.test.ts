@@ -157,6 +157,7 @@ describe("what the Ledger learns from", () => {
       greedy: "vps",
       requirement: "default",
       history: false,
+      expected_jobs: {},
     });
     expect(first.reasons.at(-1)).toContain("no history");
     const keys = rows("learn_stats").map((r) => r.key.split("\u001f"));

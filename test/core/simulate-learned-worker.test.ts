@@ -70,7 +70,7 @@ function pushPayload(commit: TraceCommit) {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** A job's `workflow_job` event at one step, on the class its commit was routed to (labels: that decision's). */
+/** A job's `workflow_job` event at one step, on the class it was placed on (labels: its placement's, else its decision's). */
 function jobPayload(step: Exclude<TimelineStep, { kind: "commit" }>, labels: readonly string[]) {
   const { job } = step;
   const commit = TRACE[job.commit] as TraceCommit;
@@ -132,7 +132,11 @@ afterAll(async () => {
 describe("the simulator's learned router against the real Worker", { timeout: 180_000 }, () => {
   it("decides every commit as the Worker's webhooks do, having learned the same jobs", async () => {
     expect(TRACE).toHaveLength(80);
-    const run = simulate(TRACE, CONFIG, SETTINGS, ["learned"], null, { timeline: true });
+    // The Worker's clock is the wall clock here, not the trace's: routed demand ends by events alone on both sides.
+    const run = simulate(TRACE, CONFIG, SETTINGS, ["learned"], null, {
+      timeline: true,
+      routedTtlMs: Number.POSITIVE_INFINITY,
+    });
     const result = run.results[0];
     const timeline = result?.timeline;
     if (result === undefined || timeline === undefined) throw new Error("the simulation kept no timeline");
@@ -147,8 +151,12 @@ describe("the simulator's learned router against the real Worker", { timeout: 18
         decided[step.commit] = ((await res.json()) as { decision: Decision }).decision;
         continue;
       }
-      const labels = decided[step.job.commit]?.runs_on;
-      if (labels === undefined) throw new Error(`job of commit ${step.job.commit} before its push`);
+      const decision = decided[step.job.commit];
+      if (decision === null || decision === undefined)
+        throw new Error(`job of commit ${step.job.commit} before its push`);
+      // A job placed apart runs on its placement's labels (as the route action hands them out), any other on the build's.
+      const placed = decision.placements?.find((p) => p.workflow === step.job.workflow && p.job === step.job.name);
+      const labels = placed?.runs_on ?? decision.runs_on;
       const res = await deliver("workflow_job", jobPayload(step, labels));
       expect(res.status, `${step.kind} of ${step.job.name} (commit ${step.job.commit})`).toBe(202);
     }
@@ -180,5 +188,16 @@ describe("the simulator's learned router against the real Worker", { timeout: 18
     // commits a draw moved off the greedy class, on both sides alike.
     expect(decided.filter((d) => (d?.learned?.probability ?? 1) < 1).length).toBeGreaterThanOrEqual(5);
     expect(explored).toBeGreaterThanOrEqual(1);
+    // Jobs placed apart from their build's class, the same on both sides, and run where placed.
+    const apart = decided.filter((d) => d?.placements?.some((p) => p.runner !== d.runner));
+    expect(apart.length).toBeGreaterThanOrEqual(3);
+    const placedJobs = result.jobs.filter((j) => {
+      const d = decided[j.commit];
+      return d?.placements?.some((p) => p.job === j.name && p.workflow === j.workflow && p.runner !== d.runner);
+    });
+    expect(placedJobs.length).toBeGreaterThanOrEqual(3);
+    for (const j of placedJobs) {
+      expect(j.runner).toBe(decided[j.commit]?.placements?.find((p) => p.job === j.name)?.runner);
+    }
   });
 });

@@ -144,7 +144,7 @@ function runOne(policy: SimPolicy, trace: readonly TraceCommit[] = THREE_JOBS, c
 const onVps = (warmPool = 0, prewarm = 0): SimPolicy => ({
   name: "test",
   router: true,
-  decide: () => ({ runner: "vps", decision: null, prewarm }),
+  decide: () => ({ runner: "vps", decision: null, prewarm: { vps: prewarm } }),
   warmPool: () => warmPool,
 });
 
@@ -207,7 +207,7 @@ describe("queue and cold-start timing, worked out by hand", () => {
       line({ files: ["services/api/Dockerfile"], jobs: [{ name: "a", minutes: { cloud: 5 }, fails: false }] }),
     );
     const result = runOne(
-      { name: "test", router: true, decide: () => ({ runner: "cloud", decision: null, prewarm: 2 }) },
+      { name: "test", router: true, decide: () => ({ runner: "cloud", decision: null, prewarm: { cloud: 2 } }) },
       trace,
       config,
     );

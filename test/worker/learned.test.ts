@@ -121,6 +121,7 @@ describe("a repository that learns", () => {
       greedy: "vps",
       requirement: "default",
       history: false,
+      expected_jobs: {},
     });
     expect(first.reasons.at(-1)).toMatch(/^learned: no history for default builds of/);
     await build(repository);
@@ -136,6 +137,8 @@ describe("a repository that learns", () => {
       greedy: "github-hosted",
       requirement: "default",
       history: true,
+      // One job, `test`, in every build: expected once on the class chosen.
+      expected_jobs: { "github-hosted": 1 },
     });
     expect(decision.reasons).toContainEqual(
       expect.stringMatching(/^learned: test usually 1\.\d min on github-hosted \(p90 1\.\d, 3 runs\) → lightweight$/),

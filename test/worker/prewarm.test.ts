@@ -1,6 +1,6 @@
 /**
  * Pre-warm: a push or pull request routed to a class with a warm hook queues one wake-up in its
- * delivery's transaction; the Ledger's alarm sends it to the hook (test/support/fake-warm.ts),
+ * delivery's transaction, its id `<build_id>:<class>`; the Ledger's alarm sends it to the hook (test/support/fake-warm.ts),
  * signed with the class's secret, and retries it as alerts are retried.
  *
  * The routing configuration with the hook is given as the Worker's ROUTING_CONFIG through
@@ -76,6 +76,9 @@ async function wakeUps(buildId: string): Promise<WakeUpRow[]> {
   );
 }
 
+/** A build's wake-up id for the class: `X-Ci-Router-Delivery`. */
+const idOf = (buildId: string) => `${buildId}:${CLASS}`;
+
 /** What the fake warm hook was sent for a wake-up id. */
 async function received(delivery: string): Promise<ReceivedWakeUp[]> {
   const res = await fetch(`${new URL(FAKE_WARM_URL).origin}/__received?delivery=${encodeURIComponent(delivery)}`);
@@ -114,15 +117,17 @@ describe("a push routed to a class with a warm hook wakes it once", () => {
     expect(await wakeUps(buildId)).toMatchObject([
       { runner_class: CLASS, url: FAKE_WARM_URL, secret_env: SECRET_NAME, status: "pending", attempts: 0 },
     ]);
-    expect(await received(buildId)).toEqual([]);
+    expect(await received(idOf(buildId))).toEqual([]);
 
     expect(await runAlarm()).toBe(true);
     const [row] = await wakeUps(buildId);
     expect(row).toMatchObject({ status: "sent", attempts: 1, last_error: null });
-    const requests = await received(buildId);
+    // The wake-up's id is its build's and its class's, not the build's alone.
+    expect(await received(buildId)).toEqual([]);
+    const requests = await received(idOf(buildId));
     expect(requests).toHaveLength(1);
     const [request] = requests as [ReceivedWakeUp];
-    expect(request.headers["x-ci-router-delivery"]).toBe(buildId);
+    expect(request.headers["x-ci-router-delivery"]).toBe(`${buildId}:${CLASS}`);
     expect(request.headers["content-type"]).toBe("application/json");
     const signature = request.headers["x-ci-router-signature-256"] ?? "";
     expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/);
@@ -145,7 +150,7 @@ describe("a push routed to a class with a warm hook wakes it once", () => {
 
     // Another alarm run sends nothing again.
     await runAlarm();
-    expect(await received(buildId)).toHaveLength(1);
+    expect(await received(idOf(buildId))).toHaveLength(1);
     expect(warmCalls(await scrape(), "sent") - warmCalls(before, "sent")).toBe(1);
   });
 
@@ -154,13 +159,13 @@ describe("a push routed to a class with a warm hook wakes it once", () => {
     const buildId = routedToClass(await push("acme/warm-slow"));
     expect(Date.now() - started).toBeLessThan(SLOW_HOOK_MS);
     expect(await wakeUps(buildId)).toMatchObject([{ status: "pending", attempts: 0 }]);
-    expect(await received(buildId)).toEqual([]);
+    expect(await received(idOf(buildId))).toEqual([]);
     // The alarm is set to send it.
     expect(await runInDurableObject(ledger(), (_instance, state) => state.storage.getAlarm())).not.toBeNull();
 
     expect(await runAlarm()).toBe(true);
     expect(await wakeUps(buildId)).toMatchObject([{ status: "sent", attempts: 1 }]);
-    expect(await received(buildId)).toHaveLength(1);
+    expect(await received(idOf(buildId))).toHaveLength(1);
   });
 
   it("a redelivered push, or the same push under another delivery id, queues nothing more", async () => {
@@ -175,9 +180,9 @@ describe("a push routed to a class with a warm hook wakes it once", () => {
       deliver("push", payload, { via }),
     ]);
     for (const answer of again) expect(answer.body).toMatchObject({ build_id: buildId, duplicate: true });
-    expect(await ledgerSql("SELECT build_id FROM warm_calls")).toEqual([{ build_id: buildId }]);
+    expect(await ledgerSql("SELECT id, build_id FROM warm_calls")).toEqual([{ id: idOf(buildId), build_id: buildId }]);
     await runAlarm();
-    expect(await received(buildId)).toHaveLength(1);
+    expect(await received(idOf(buildId))).toHaveLength(1);
   });
 
   it("a pull request routed to the class wakes it too; a build routed to a class without a hook queues nothing", async () => {
@@ -222,9 +227,10 @@ describe("sending retries what can succeed and counts what failed", () => {
     await ledgerSql("UPDATE warm_calls SET next_at = 0 WHERE build_id = ?", buildId);
     await runAlarm();
     expect(await wakeUps(buildId)).toMatchObject([{ status: "sent", attempts: 2, last_error: null }]);
-    const [first, second] = (await received(buildId)) as [ReceivedWakeUp, ReceivedWakeUp];
+    const [first, second] = (await received(idOf(buildId))) as [ReceivedWakeUp, ReceivedWakeUp];
     expect(second.body).toBe(first.body);
-    expect(second.headers["x-ci-router-delivery"]).toBe(buildId);
+    expect(first.headers["x-ci-router-delivery"]).toBe(idOf(buildId));
+    expect(second.headers["x-ci-router-delivery"]).toBe(idOf(buildId));
     expect(second.headers["x-ci-router-signature-256"]).toBe(first.headers["x-ci-router-signature-256"]);
     const after = await scrape();
     expect(warmCalls(after, "sent") - warmCalls(before, "sent")).toBe(1);
@@ -246,7 +252,7 @@ describe("sending retries what can succeed and counts what failed", () => {
     await runAlarm();
     expect(await wakeUps(buildId)).toMatchObject([{ status: "failed", attempts: 1, last_error: "400 refused" }]);
     await runAlarm();
-    expect(await received(buildId)).toHaveLength(1);
+    expect(await received(idOf(buildId))).toHaveLength(1);
     const after = await scrape();
     expect(warmCalls(after, "failed") - warmCalls(before, "failed")).toBe(1);
     expect(warmCalls(after, "sent") - warmCalls(before, "sent")).toBe(0);
@@ -260,7 +266,7 @@ describe("sending retries what can succeed and counts what failed", () => {
     expect(await wakeUps(buildId)).toMatchObject([
       { status: "failed", attempts: 0, last_error: `${SECRET_NAME} is not set` },
     ]);
-    expect(await received(buildId)).toEqual([]);
+    expect(await received(idOf(buildId))).toEqual([]);
     expect(warmCalls(await scrape(), "failed") - warmCalls(before, "failed")).toBe(1);
   });
 });

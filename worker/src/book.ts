@@ -49,6 +49,7 @@ import {
   queueView,
   REQUIREMENTS,
   type Result,
+  RoutedDemand,
   type RoutingAccuracy,
   type RoutingConfig,
   type RoutingInput,
@@ -63,10 +64,9 @@ import {
   UNKNOWN_RUNNER,
   updatePlan,
   utcDay,
-  WAKE_EVENTS,
-  wakeUp,
   watchSeconds,
   weekOf,
+  withRouted,
 } from "./core/index.ts";
 import { type BuildGraph, DispatchDesk } from "./dispatch-desk.ts";
 import type { JobLookup } from "./github.ts";
@@ -246,6 +246,11 @@ export class Book {
   private readonly deps: BookDeps;
   /** How long jobs usually stay queued or busy, per class: read from the histograms at most every {@link USUAL_CACHE_MS}. */
   private readonly usual = new Map<string, { ms: number; until: number }>();
+  /**
+   * Builds the learned router routed whose jobs have not queued yet, the demand the fleet does
+   * not show (core/routed.ts): in memory, a hint for minutes that a restart may forget.
+   */
+  private readonly routed = new RoutedDemand();
 
   constructor(deps: BookDeps) {
     this.deps = deps;
@@ -361,8 +366,8 @@ export class Book {
    * now and, for a repository that learns, its history read by key), with the configuration of
    * the Worker's bindings' text. Nothing is written.
    */
-  decision(input: RoutingInput, routing: RoutingSource | undefined): Decision {
-    return this.decide(input, routing).decision;
+  decision(input: RoutingInput, routing: RoutingSource | undefined, now = Date.now()): Decision {
+    return this.decide(input, routing, now).decision;
   }
 
   /** For GET /learned: the learned rows a decision for `repository` may read, on any class of its policy. */
@@ -674,10 +679,11 @@ export class Book {
       }
       case "create": {
         const early = plan.build.sha === null ? null : this.builds.forCommit(plan.build.repository, plan.build.sha);
-        const { decision, policy } = this.decide(plan.input, routing);
+        const { decision, policy } = this.decide(plan.input, routing, now);
         const build = this.withEarlyEvents(newBuild({ ...plan.build, decision }), early);
         if (early !== null && early.decision === null) this.builds.remove(early.build_id);
         this.builds.insert(build, now);
+        this.countRouted(build, early, now);
         this.queueWakeUp(build, policy, now);
         const config = this.configFrom(routing);
         this.dispatchDesk.onRouted(build, plan.input.changes, config?.dependencies, now);
@@ -697,6 +703,18 @@ export class Book {
         const routing = plan.update.kind === "job" && this.access.isRoutingJob(plan.update.job.id);
         const fleetBefore =
           plan.update.kind === "job" && !routing ? this.applyToFleet(plan.repository, plan.update.job, now) : undefined;
+        // A job the fleet did not know yet: its build's routed demand has one job less on its class.
+        if (
+          plan.update.kind === "job" &&
+          !routing &&
+          fleetBefore === undefined &&
+          known !== null &&
+          this.routed.size > 0
+        ) {
+          const config = this.config();
+          const policy = config === null ? null : policyFor(config, plan.repository);
+          this.routed.queued(known.build_id, jobClass(policy, plan.update.job));
+        }
         const unlisted =
           plan.update.kind === "job" && next.jobs[String(plan.update.job.id)] === undefined
             ? { before: fleetBefore }
@@ -863,12 +881,23 @@ export class Book {
   private decide(
     input: RoutingInput,
     routing: RoutingSource | undefined,
+    now: number,
   ): { decision: Decision; policy: RoutingPolicy } {
     const config = this.configFrom(routing);
     if (config === null) throw new Error("the routing configuration cannot be read: nothing is routed");
     const policy = policyFor(config, input.repository);
     const history = policy.learning?.enabled ? this.learned.view().stats : null;
-    return { decision: route(input, policy, fleetSnapshot(this.decisionCounts(policy), policy), { history }), policy };
+    const counted = fleetSnapshot(this.decisionCounts(policy), policy);
+    // The learner also counts the jobs of builds routed but not queued yet; the tree reads only the fleet.
+    const snapshot = history === null ? counted : withRouted(counted, this.routed.byClass(now));
+    return { decision: route(input, policy, snapshot, { history }), policy };
+  }
+
+  /** A routed build's expected jobs become demand until they queue; the build it replaces leaves none. */
+  private countRouted(build: BuildRecord, replaced: BuildRecord | null, now: number): void {
+    if (replaced !== null) this.routed.forget(replaced.build_id);
+    const expected = build.decision?.learned?.expected_jobs;
+    if (expected !== undefined) this.routed.routed(build.build_id, expected, now);
   }
 
   /**
@@ -896,25 +925,30 @@ export class Book {
   }
 
   /**
-   * Queues the wake-up of a routed push's or pull request's class, when the class has a warm
-   * hook: in the delivery's transaction, at most once per build, sent by the alarm right away.
+   * Queues the wake-ups of a routed push or pull request: one for each class with a warm hook its
+   * decision expects jobs on (`wakeUpClasses`: the learner's per-class expected jobs, else the
+   * decision's runner), in the delivery's transaction, at most once per build and class (at most
+   * MAX_WAKE_UPS_PER_BUILD), sent by the alarm right away.
    */
   private queueWakeUp(build: BuildRecord, policy: RoutingPolicy, now: number): void {
-    const runner = build.decision === null ? undefined : policy.runners[build.decision.runner];
-    if (runner?.warm === undefined || !WAKE_EVENTS.includes(build.event)) return;
-    if (this.warm.enqueue(runner.warm, wakeUp(build, runner.id, this.expectedWork(runner.id)), now)) {
+    if (this.warm.enqueueBuild(build, policy, (runner, jobs) => this.expectedWork(runner, jobs), now) > 0) {
       this.deps.wake(now);
     }
   }
 
-  /** What a build routed to `runnerClass` is expected to take: its jobs' run times and the builds routed to it. */
-  private expectedWork(runnerClass: string): ExpectedWork {
+  /**
+   * What a build routed to `runnerClass` is expected to take: its jobs' run times and, unless the
+   * decision gave `jobs`, the builds routed to it.
+   */
+  private expectedWork(runnerClass: string, jobs: number | null = null): ExpectedWork {
+    const runCounts = this.metrics.histogram("runSeconds", { runner: runnerClass });
+    if (jobs !== null) return { jobs, minutes: expectedWork({ runCounts, routedBuilds: 0 }).minutes };
     let routedBuilds = 0;
     for (const requirement of REQUIREMENTS) {
       for (const mode of MODES)
         routedBuilds += this.metrics.gauge("decisions", { runner: runnerClass, requirement, mode }) ?? 0;
     }
-    return expectedWork({ runCounts: this.metrics.histogram("runSeconds", { runner: runnerClass }), routedBuilds });
+    return expectedWork({ runCounts, routedBuilds });
   }
 
   /**

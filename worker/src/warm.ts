@@ -65,7 +65,8 @@ async function sendOne(
         "content-type": "application/json",
         "user-agent": "pmoves-ci-orchestrator",
         [WARM_HEADERS.signature]: await signBody(secret, row.body),
-        [WARM_HEADERS.delivery]: row.build_id,
+        // One id per build and class: a receiver woken for two classes of one build acts on both.
+        [WARM_HEADERS.delivery]: row.id,
       },
       body: row.body,
       // A redirect would take the signed body elsewhere: a 3xx is refused like any other non-2xx.

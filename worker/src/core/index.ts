@@ -2,6 +2,7 @@
 
 export * from "./access.ts";
 export * from "./alerts.ts";
+export * from "./base64.ts";
 export * from "./builds.ts";
 export * from "./chain.ts";
 export * from "./changes.ts";
@@ -37,6 +38,7 @@ export * from "./result.ts";
 export * from "./retry.ts";
 export * from "./route.ts";
 export * from "./route-request.ts";
+export * from "./routed.ts";
 export * from "./tree-route.ts";
 export * from "./types.ts";
 export * from "./warm.ts";

@@ -7,6 +7,7 @@ import { treeRoute } from "./tree-route.ts";
 import {
   DEFAULT_QUEUE_TARGET_SECONDS,
   type Decision,
+  type JobPlacement,
   type Requirement,
   type RoutingInput,
   type RoutingPolicy,
@@ -37,9 +38,9 @@ import {
  *   class × the organisation's speed ratio between the two.
  * - `feasibleClasses(tree, policy)`: the classes the decision tree allows for a commit.
  * - `learnedChoice(input, policy, snapshot, stats, options?)` → `LearnedChoice`:
- *   `{ decision, probability, explored, greedy, requirement, learned, predicted }`. The
- *   `decision` is the same `Decision` type `route()` returns (nothing added to it); the
- *   probability of the choice travels beside it.
+ *   `{ decision, probability, explored, greedy, requirement, learned, predicted, placements }`.
+ *   The `decision` is the same `Decision` type `route()` returns, with its `placements` when
+ *   the learner places jobs apart; the probability of the choice travels beside it.
  * - `exportStats(stats)` / `importStats(dump, limits?)`: plain JSON rows in and out.
  *
  * The choice: within the classes the tree allows (GPU work only on GPU classes, deploy only on
@@ -52,11 +53,15 @@ import {
  * the duration estimates (seeded by `fnv1a32(repository@sha)`) picks instead; `probability` is
  * `(1 − share) × [greedy] + share × (the draw's share of 32 draws)`.
  *
- * Granularity: one decision per commit (one `runs_on` for the build), at push or pull-request
- * time, where `route()` decides today, before any job exists. The learner predicts the build
- * from the repository's roster for the commit's requirement (each job with how often builds
- * run it, its duration estimated per class); `options.jobs` names the jobs instead when the
- * caller knows them (one job: a per-job decision).
+ * Granularity: one decision per commit, at push or pull-request time, where `route()` decides,
+ * before any job exists. The learner predicts the build from the repository's roster for the
+ * commit's requirement (each job with how often builds run it, its duration estimated per
+ * class); `options.jobs` names the jobs instead when the caller knows them. The build's class
+ * (`runs_on`) is chosen for the build as a whole; then each job it knows by name is placed on
+ * its own best class (`placements`), one after another, each counted in its class's queue
+ * before the next is placed, so that a build's jobs spread over classes instead of queueing
+ * behind each other. A job nobody named yet runs on the build's class. An explored commit
+ * places nothing apart: the whole build tries the drawn class.
  *
  * Bounds: an entry is fixed-size (a 32-bucket log histogram of run minutes, a 16-bucket one of
  * queue seconds, four numbers), about 300 bytes as JSON; the store keeps at most
@@ -561,7 +566,21 @@ export interface LearnedChoice {
   /** False when nothing was known and the paths rule (with the load) decided. */
   learned: boolean;
   predicted: ClassPrediction[];
+  /** Every job known by name, on the class placed (the decision carries them when one differs from its runner). */
+  placements: JobPlacement[];
+  /**
+   * The jobs the build is expected to run on each class (by the share of builds that run each):
+   * the placed jobs on their classes, the rest on the decision's; empty when the paths rule
+   * decided. What `RoutedDemand` counts until the build's jobs queue.
+   */
+  expected: Record<string, number>;
 }
+
+/** The quantile of a class's queue times read as its pickup (see `learnedChoice`). */
+const PICKUP_QUANTILE = 0.25;
+
+/** The most jobs of one build placed apart (a roster holds at most 16). */
+export const MAX_PLACEMENTS = 32;
 
 interface BuildJob {
   key: LearnKey;
@@ -609,8 +628,10 @@ function expectedQueue(
   const capacity = Math.max(1, load.capacity);
   let sum = 0;
   let last = 0;
+  // Jobs routed but not queued yet are ahead of this build as surely as the queued ones.
+  const ahead = load.queued + (load.routed ?? 0);
   for (let i = 0; i < count; i++) {
-    const position = load.queued + i;
+    const position = ahead + i;
     const wait = position < load.free ? pickup : pickup + ((position - load.free + 0.5) / capacity) * meanRunSeconds;
     sum += wait;
     last = Math.max(last, wait);
@@ -750,6 +771,79 @@ function jobsLabel(views: readonly JobView[]): string {
 }
 
 /**
+ * Each job of the build known by name, the likeliest to run first (the roster's share of builds
+ * that ran it; ties in roster order), on the class with the best objective for it alone (among
+ * the eligible, as for the build), the jobs placed before it counted in their class's load by
+ * that share: a job the build runs half the time takes half a free slot, or adds half a job to
+ * the queue.
+ */
+function placeJobs(
+  jobs: readonly BuildJob[],
+  runners: readonly Runner[],
+  snapshot: FleetSnapshot | null,
+  predictOne: (runner: Runner, view: JobView, load: ClassLoad | undefined) => ClassPrediction,
+  viewsOf: (c: string) => readonly JobView[],
+): { job: BuildJob; prediction: ClassPrediction }[] {
+  const loads = new Map<string, ClassLoad>();
+  for (const r of runners) {
+    const load = snapshot?.[r.id];
+    if (load !== undefined) loads.set(r.id, { ...load });
+  }
+  const order = jobs
+    .map((job, index) => ({ job, index }))
+    .filter(({ job }) => job.key.job !== "")
+    .sort((a, b) => b.job.presence - a.job.presence || a.index - b.index)
+    .slice(0, MAX_PLACEMENTS);
+  const placed: { job: BuildJob; prediction: ClassPrediction }[] = [];
+  for (const { job, index } of order) {
+    const predictions = runners.flatMap((r) => {
+      const view = viewsOf(r.id)[index];
+      return view === undefined
+        ? []
+        : [predictOne(r, { job: { ...job, presence: 1 }, estimate: view.estimate }, loads.get(r.id))];
+    });
+    const pick = best(predictions);
+    if (pick === undefined) continue;
+    placed.push({ job, prediction: pick });
+    const load = loads.get(pick.runner);
+    if (load === undefined) continue;
+    const share = Math.min(1, job.presence);
+    const taken = Math.min(Math.max(0, load.free), share);
+    load.free -= taken;
+    load.busy += taken;
+    load.queued += share - taken;
+  }
+  return placed;
+}
+
+/** The build's expected jobs per class: each placed job's share on its class, the others' on `runner` (all `jobs` of it when none was placed). */
+function expectedJobs(
+  placed: readonly { job: BuildJob; prediction: ClassPrediction }[],
+  jobs: readonly BuildJob[],
+  runner: string,
+  predictedJobs: number,
+): Record<string, number> {
+  if (placed.length === 0) return { [runner]: predictedJobs };
+  const out: Record<string, number> = {};
+  const add = (c: string, n: number) => {
+    out[c] = Math.round(((out[c] ?? 0) + n) * 100) / 100;
+  };
+  for (const { job, prediction } of placed) add(prediction.runner, Math.min(1, job.presence));
+  for (const job of jobs) if (job.key.job === "") add(runner, job.presence);
+  return out;
+}
+
+function placementsLabel(placed: readonly { job: BuildJob; prediction: ClassPrediction }[]): string {
+  const shown = placed
+    .slice(0, 6)
+    .map(
+      ({ job, prediction: p }) =>
+        `${job.key.job} → ${p.runner} (~${fmt(p.p50Longest)} min, queue ~${fmt(p.queueSeconds / 60)} min)`,
+    );
+  return `${shown.join("; ")}${placed.length > 6 ? `; and ${placed.length - 6} more` : ""}`;
+}
+
+/**
  * The learned decision for a commit. Within `feasibleClasses`, each class's build is predicted
  * from `stats`; the choice minimises expected per-minute cost (price × expected billed minutes;
  * a monthly-priced class costs nothing at the margin, its limited capacity shows as queue) plus
@@ -791,6 +885,8 @@ export function learnedChoice(
       requirement: tree.requirement,
       learned: false,
       predicted: [],
+      placements: [],
+      expected: {},
     };
   }
 
@@ -803,12 +899,26 @@ export function learnedChoice(
     const views = known.get(c);
     return views === null || views === undefined ? "guess" : widest(views);
   };
-  // A class's usual pickup (p50 queue while it had room): its own once known, else the tree's class's.
+  // A class's usual pickup, the wait of a job that finds a free slot (its boot): the low quartile
+  // of its queue times, its own once known, else the tree's class's. Not the median: the backlog
+  // is the snapshot's part, and a class once seen congested would keep a congested median it
+  // never gets the chance to correct, for the learner would stop choosing it.
   const pickupOf = (c: string) => {
     const entry = stats.entries.get(classKey(c));
-    return entry !== undefined && entry.n >= o.minRuns ? queueQuantile(entry, 0.5) : undefined;
+    return entry !== undefined && entry.n >= o.minRuns ? queueQuantile(entry, PICKUP_QUANTILE) : undefined;
   };
   const fallbackPickup = classes.map(pickupOf).find((p) => p !== undefined) ?? 0;
+  const predictOne = (r: Runner, view: JobView, load: ClassLoad | undefined) =>
+    predict(
+      r,
+      [view],
+      load,
+      stats.entries.get(classKey(r.id)),
+      pickupOf(r.id) ?? fallbackPickup,
+      o,
+      levelOf(r.id),
+      null,
+    );
   const predictAll = (factors: ((c: string) => number[]) | null) =>
     runners.map((r) =>
       predict(
@@ -891,14 +1001,30 @@ export function learnedChoice(
   };
   // The class is chosen: chooseRunner only picks its machine (no A/B, no failover).
   const pinned: RoutingPolicy = { ...policy, ab: {}, failover: { ...policy.failover, requirements: [] } };
-  const decision = chooseRunner(base, pinned, snapshot ?? {}, { repository: input.repository, sha: input.sha });
+  const machine = chooseRunner(base, pinned, snapshot ?? {}, { repository: input.repository, sha: input.sha });
+  const explored = exploring && chosenId !== greedy.runner;
+  const placed = explored ? [] : placeJobs(jobs, runners, snapshot, predictOne, viewsOf);
+  const placements: JobPlacement[] = placed.map(({ job, prediction }) => ({
+    workflow: job.key.workflow,
+    job: job.key.job,
+    runner: prediction.runner,
+    runs_on: [
+      ...(prediction.runner === machine.runner ? machine.runs_on : (policy.runners[prediction.runner]?.runsOn ?? [])),
+    ],
+  }));
+  const apart = placements.some((p) => p.runner !== machine.runner);
+  const decision: Decision = apart
+    ? { ...machine, reasons: [...machine.reasons, `learned: per job: ${placementsLabel(placed)}`], placements }
+    : machine;
   return {
     decision,
     probability,
-    explored: exploring && chosenId !== greedy.runner,
+    explored,
     greedy: greedy.runner,
     requirement: tree.requirement,
     learned: true,
     predicted,
+    placements,
+    expected: expectedJobs(placed, jobs, machine.runner, chosen.jobs),
   };
 }

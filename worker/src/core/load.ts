@@ -85,6 +85,11 @@ export interface ClassLoad {
   repositories?: Record<string, number>;
   /** The class's typical (median) job run time in seconds; absent while too few jobs ran to say. */
   runSeconds?: number;
+  /**
+   * Jobs that builds routed to the class in the last minutes are expected to run, not queued yet
+   * (core/routed.ts); absent when none. Read by the learned router's expected queue only.
+   */
+  routed?: number;
 }
 
 export type FleetSnapshot = Record<string, ClassLoad>;

@@ -1,5 +1,5 @@
 import { withJobs } from "./jobs.ts";
-import { type LearnedStats, type LearnOptions, learnedChoice } from "./learn.ts";
+import { type LearnedChoice, type LearnedStats, type LearnOptions, learnedChoice } from "./learn.ts";
 import type { FleetSnapshot } from "./load.ts";
 import { treeRoute } from "./tree-route.ts";
 import type { Decision, LearningPolicy, RoutingInput, RoutingPolicy } from "./types.ts";
@@ -48,18 +48,24 @@ function routeRunner(
   const { history } = options;
   if (policy.learning?.enabled && history !== undefined && history !== null) {
     const choice = learnedChoice(input, policy, fleet, history, learnOptionsOf(policy.learning));
-    return {
-      ...choice.decision,
-      learned: {
-        probability: choice.probability,
-        explored: choice.explored,
-        greedy: choice.greedy,
-        requirement: choice.requirement,
-        history: choice.learned,
-      },
-    };
+    return withLearnedNote(choice);
   }
   return treeRoute(input, policy, fleet);
+}
+
+/** The learner's decision with its `learned` note, as `route()` returns it. */
+export function withLearnedNote(choice: LearnedChoice): Decision {
+  return {
+    ...choice.decision,
+    learned: {
+      probability: choice.probability,
+      explored: choice.explored,
+      greedy: choice.greedy,
+      requirement: choice.requirement,
+      history: choice.learned,
+      expected_jobs: choice.expected,
+    },
+  };
 }
 
 /** The learner's options from a policy's `learning`: a setting left out keeps the learner's default. */

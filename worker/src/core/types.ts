@@ -241,6 +241,20 @@ export interface Decision {
   learned?: LearnedNote;
   /** Per declared job, whether its inputs changed; present only when the policy declares `jobs`. */
   jobs?: Record<string, JobVerdict>;
+  /**
+   * The learned router's class for each job of the build it knows by name (core/learn.ts),
+   * in the order it placed them; present only for a learned decision that puts at least one of
+   * them on a class other than `runner` (which stays the class of every other job).
+   */
+  placements?: JobPlacement[];
+}
+
+/** One job of a build, by its workflow's and its own name, and the class the learned router places it on. */
+export interface JobPlacement {
+  workflow: string;
+  job: string;
+  runner: string;
+  runs_on: string[];
 }
 
 /** What the learned router says of its choice beside the decision (core/learn.ts `LearnedChoice`). */
@@ -258,6 +272,12 @@ export interface LearnedNote {
   requirement: Requirement;
   /** False when nothing was known yet for this kind of build, and the paths rule decided (with the load). */
   history: boolean;
+  /**
+   * The jobs the build is expected to run per class (by the share of its builds that run each),
+   * counted as demand on those classes until its first job queues (core/routed.ts); `{}` when
+   * the paths rule decided. Absent from decisions recorded before it was kept.
+   */
+  expected_jobs?: Record<string, number>;
 }
 
 /** The kinds of alert, in the order they are raised. */

@@ -1,14 +1,14 @@
 /**
  * Waking a self-hosted class before its build's jobs queue: what a wake-up says, which classes
  * may have a warm hook, when a call is tried again, and what the history predicts. The wire
- * contract is docs/prewarm.md; the Ledger queues a wake-up in the routed delivery's transaction
- * (worker/src/book.ts) and its alarm sends it (worker/src/warm.ts).
+ * contract is docs/prewarm.md; the Ledger queues a build's wake-ups, one per class, in the routed
+ * delivery's transaction (worker/src/book.ts) and its alarm sends them (worker/src/warm.ts).
  */
 import type { BuildRecord } from "./builds.ts";
 import { histogramQuantile } from "./metrics.ts";
 import { isLoopbackHost } from "./names.ts";
 import { type AttemptResult, type NextStep, nextStep } from "./retry.ts";
-import type { RoutingPolicy, Runner } from "./types.ts";
+import type { Decision, RoutingPolicy, Runner } from "./types.ts";
 
 /**
  * A warm hook's signing key is a Worker secret whose name starts with this: it can never name
@@ -25,7 +25,7 @@ export const MAX_WARM_URL = 2048;
 export const WARM_HEADERS = {
   /** `sha256=<hex HMAC-SHA256 of the body under the class's secret>`: GitHub's webhook scheme. */
   signature: "x-ci-router-signature-256",
-  /** The wake-up's id, the same on every retry: the receiver's idempotency key. */
+  /** The wake-up's id, `<build_id>:<class>`, the same on every retry: the receiver's idempotency key. */
   delivery: "x-ci-router-delivery",
 } as const;
 
@@ -37,6 +37,17 @@ export const WAKE_EVENTS: readonly string[] = ["push", "pull_request"];
 
 /** A wake-up later than this helps nobody (the build's jobs have queued or run): it is given up instead. */
 export const WARM_MAX_AGE_MS = 15 * 60_000;
+
+/**
+ * The most wake-ups one build queues: its decision's class and one for each class its jobs were
+ * placed on (at most `MAX_PLACEMENTS`, 32, in core/learn.ts), whatever the number of classes
+ * configured. A number here rather than an import: learn.ts reaches this module through the
+ * configuration, and a constant read across that cycle could be read before it is set.
+ */
+export const MAX_WAKE_UPS_PER_BUILD = 33;
+
+/** A class is woken for a build only when it is expected to run at least this many of its jobs. */
+export const MIN_WAKE_JOBS = 0.5;
 
 /** Builds routed to a class before its jobs-per-build average is given. */
 export const MIN_ROUTED_BUILDS = 5;
@@ -118,7 +129,43 @@ export function warmSecretProblems(
   return problems;
 }
 
-/** The wake-up for a routed build whose decision named `runnerClass`. */
+/** A class a routed build wakes, and the jobs it is expected to run there (null: as the class's history says). */
+export interface WakeUpClass {
+  runner: string;
+  jobs: number | null;
+}
+
+/**
+ * The classes a routed build wakes. A learned decision that expects at least half a job of the
+ * build on some class (`learned.expected_jobs`) wakes every such class with a warm hook, each
+ * told its expected jobs rounded up: jobs placed apart from the decision's class wake their own
+ * class too, and a class the build is unlikely to use is left asleep. Any other decision (the
+ * decision tree's, or the learner's without history) wakes its `runner`, when that has a hook.
+ * One entry per class, the most jobs first, at most {@link MAX_WAKE_UPS_PER_BUILD}. `canWake`
+ * says which classes can be woken (a warm hook; the simulator warms any self-hosted class).
+ */
+export function wakeUpClasses(
+  decision: Decision | null,
+  policy: RoutingPolicy,
+  canWake: (runner: Runner) => boolean = (runner) => runner.warm !== undefined,
+): WakeUpClass[] {
+  if (decision === null) return [];
+  const hooked = (id: string) => {
+    const runner = Object.hasOwn(policy.runners, id) ? policy.runners[id] : undefined;
+    return runner !== undefined && canWake(runner);
+  };
+  const expected = Object.entries(decision.learned?.expected_jobs ?? {}).filter(
+    ([, jobs]) => Number.isFinite(jobs) && jobs >= MIN_WAKE_JOBS,
+  );
+  if (expected.length === 0) return hooked(decision.runner) ? [{ runner: decision.runner, jobs: null }] : [];
+  return expected
+    .filter(([runner]) => hooked(runner))
+    .map(([runner, jobs]) => ({ runner, jobs: Math.ceil(jobs) }))
+    .sort((a, b) => b.jobs - a.jobs || (a.runner < b.runner ? -1 : a.runner > b.runner ? 1 : 0))
+    .slice(0, MAX_WAKE_UPS_PER_BUILD);
+}
+
+/** The wake-up of `runnerClass` for a routed build. */
 export function wakeUp(build: BuildRecord, runnerClass: string, expected: ExpectedWork): WakeUp {
   return {
     version: WAKE_UP_VERSION,

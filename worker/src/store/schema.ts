@@ -45,8 +45,11 @@ import { first, type Sql } from "./sql.ts";
  *    installations and the repositories they serve (`installations`,
  *    `installation_repositories`), and the organisation each Ledger serves (`organisations`,
  *    filled from the repositories an older Ledger holds). New tables; nothing else changes.
+ * 9. one wake-up per build and class: `warm_calls` keyed by `id` (`<build_id>:<runner_class>`),
+ *    so the classes a learned build's jobs are placed on are woken too. The table is rebuilt,
+ *    every row kept under its new id; nothing else changes.
  */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -187,7 +190,8 @@ const TABLES = `
   );
   CREATE INDEX IF NOT EXISTS routing_jobs_at ON routing_jobs (at);
   CREATE TABLE IF NOT EXISTS warm_calls (
-    build_id TEXT PRIMARY KEY,
+    id TEXT PRIMARY KEY,
+    build_id TEXT NOT NULL,
     runner_class TEXT NOT NULL,
     url TEXT NOT NULL,
     secret_env TEXT NOT NULL,
@@ -375,6 +379,8 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   }
   if (found === SCHEMA_VERSION) return found;
   if (found === 1) fromVersion1(sql, context);
+  // `warm_calls` came with version 4.
+  if (found >= 4 && found < 9) warmCallsByClass(sql);
   sql.exec(TABLES);
   if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
   // Before the directory there was one Ledger, named `ledger`: whoever it served stays there.
@@ -395,6 +401,25 @@ function buildListFromBuilds(sql: Sql, context: MigrationContext): void {
   for (const row of sql.exec<{ record: string; created_at: number }>("SELECT record, created_at FROM builds")) {
     putBuildSummary(sql, buildSummary(JSON.parse(row.record) as BuildRecord, runners), row.created_at);
   }
+}
+
+/**
+ * Version 8 → 9 (and any version from 4 on its way): `warm_calls` keyed by build and class. A
+ * primary key cannot change in place, so the old table is moved aside (its indexes dropped, for
+ * the new table takes their names), the new one created, every row copied under its id, and the
+ * old one dropped.
+ */
+function warmCallsByClass(sql: Sql): void {
+  sql.exec("ALTER TABLE warm_calls RENAME TO warm_calls_v8");
+  sql.exec("DROP INDEX IF EXISTS warm_calls_due");
+  sql.exec("DROP INDEX IF EXISTS warm_calls_created");
+  sql.exec(TABLES);
+  sql.exec(
+    `INSERT INTO warm_calls (id, build_id, runner_class, url, secret_env, body, status, attempts, next_at, last_error, created_at)
+     SELECT build_id || ':' || runner_class, build_id, runner_class, url, secret_env, body, status, attempts, next_at, last_error, created_at
+     FROM warm_calls_v8`,
+  );
+  sql.exec("DROP TABLE warm_calls_v8");
 }
 
 /** Version 1 → 2. Columns are added, the fleet row becomes rows, job costs become day and month totals. */

@@ -1,9 +1,23 @@
-import { type AttemptResult, type NextStep, type WakeUp, type WarmHook, warmStep } from "../core/index.ts";
+import {
+  type AttemptResult,
+  type BuildRecord,
+  type ExpectedWork,
+  type NextStep,
+  type RoutingPolicy,
+  WAKE_EVENTS,
+  type WakeUp,
+  type WarmHook,
+  wakeUp,
+  wakeUpClasses,
+  warmStep,
+} from "../core/index.ts";
 import { Owed } from "./owed.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
 export interface WarmCallRow {
-  /** The build woken for, and the wake-up's id (`X-Ci-Router-Delivery`). */
+  /** The wake-up's id, `<build_id>:<runner_class>`: its `X-Ci-Router-Delivery`, the same on every retry. */
+  id: string;
+  /** The build woken for. */
   build_id: string;
   runner_class: string;
   url: string;
@@ -15,29 +29,57 @@ export interface WarmCallRow {
   created_at: number;
 }
 
+/** A wake-up's id: one per build and class. */
+export const wakeUpId = (buildId: string, runnerClass: string): string => `${buildId}:${runnerClass}`;
+
 /**
- * Wake-ups waiting for their class's warm hook. A row is written in the transaction of the
- * delivery that routed its build, at most one per build, so a build wakes its class exactly
- * once however often its delivery comes; the Ledger's alarm sends due rows, retrying as
+ * Wake-ups waiting for their class's warm hook. Rows are written in the transaction of the
+ * delivery that routed their build, at most one per build and class, so a build wakes each class
+ * exactly once however often its delivery comes; the Ledger's alarm sends due rows, retrying as
  * `warmStep` says. A row ends `sent` or `failed` (kept, with its last error), never deleted unsent.
  */
 export class WarmCalls extends Owed<WarmCallRow & Record<string, SqlValue>> {
   constructor(sql: Sql) {
     super(sql, {
       table: "warm_calls",
-      key: "build_id",
+      key: "id",
       status: "status",
-      // Keyed by build, not by a growing id: rows due together go in the order they were queued.
-      due: { columns: "build_id, runner_class, url, secret_env, body, attempts, created_at", tieBreak: "created_at" },
+      // Keyed by build and class, not by a growing id: rows due together go in the order they were queued.
+      due: {
+        columns: "id, build_id, runner_class, url, secret_env, body, attempts, created_at",
+        tieBreak: "created_at",
+      },
       open: ["pending"],
     });
   }
 
-  /** Queues the wake-up of `body.build_id`, due at once; false when that build already has one. */
+  /**
+   * Queues the wake-ups of a routed push or pull request, one for each class `wakeUpClasses`
+   * names, due at once; `expected` says what a class's history expects (`jobs` given when the
+   * decision says). Returns how many were queued: none for another event, nor for a build whose
+   * classes already have theirs.
+   */
+  enqueueBuild(
+    build: BuildRecord,
+    policy: RoutingPolicy,
+    expected: (runnerClass: string, jobs: number | null) => ExpectedWork,
+    now: number,
+  ): number {
+    if (!WAKE_EVENTS.includes(build.event)) return 0;
+    let queued = 0;
+    for (const { runner, jobs } of wakeUpClasses(build.decision, policy)) {
+      const hook = policy.runners[runner]?.warm;
+      if (hook !== undefined && this.enqueue(hook, wakeUp(build, runner, expected(runner, jobs)), now)) queued++;
+    }
+    return queued;
+  }
+
+  /** Queues the wake-up of `body.class` for `body.build_id`, due at once; false when that build already has one for that class. */
   enqueue(hook: WarmHook, body: WakeUp, now: number): boolean {
     const inserted = this.sql.exec(
-      `INSERT INTO warm_calls (build_id, runner_class, url, secret_env, body, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (build_id) DO NOTHING`,
+      `INSERT INTO warm_calls (id, build_id, runner_class, url, secret_env, body, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
+      wakeUpId(body.build_id, body.class),
       body.build_id,
       body.class,
       hook.url,
@@ -51,17 +93,12 @@ export class WarmCalls extends Owed<WarmCallRow & Record<string, SqlValue>> {
 
   /** Records an attempt's result; returns what happens next. */
   record(row: WarmCallRow, result: AttemptResult, now: number): NextStep {
-    return this.recordAttempt(
-      row.build_id,
-      row.attempts,
-      (attempts) => warmStep(result, attempts, row.created_at, now),
-      now,
-    );
+    return this.recordAttempt(row.id, row.attempts, (attempts) => warmStep(result, attempts, row.created_at, now), now);
   }
 
   /** Gives up on a row without trying it. */
   fail(row: WarmCallRow, why: string): void {
-    this.giveUp(row.build_id, why);
+    this.giveUp(row.id, why);
   }
 
   /** Deletes up to `limit` finished rows created before `before`; true when the batch was full. */
