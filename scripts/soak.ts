@@ -348,8 +348,11 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
           month.tableBytes[table] = Math.round(sampled.reduce((n, x) => n + (x[table] ?? 0), 0) / sampled.length);
         }
         measure(month, dayEnd);
-        if (baseline === null) baseline = copyOf(dayEnd);
-        month.probe = compare(baseline, dayEnd);
+        if (baseline === null) baseline = copyOf(dayEnd, "baseline");
+        const current = copyOf(dayEnd, "current");
+        month.probe = compare(baseline, current);
+        current.db.close();
+        rmSync(current.path, { force: true });
         months.push(month);
         report(month, months.length === 1);
       }
@@ -373,10 +376,18 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
     }
   }
 
-  /** A copy of the database as it is now, with a Book over it: the first month's, to compare with. */
-  function copyOf(now: number): { book: Book; db: ReturnType<typeof openSqlite>; now: number; path: string } {
+  /**
+   * A copy of the database as it is now, with a Book over it: the first month's, kept to compare
+   * with, and each month's own, compared with it and dropped. Both sides are fresh copies, laid
+   * out alike, so that the ratio is what the state's size and shape cost, not where the live
+   * file's pages happen to sit.
+   */
+  function copyOf(
+    now: number,
+    name: string,
+  ): { book: Book; db: ReturnType<typeof openSqlite>; now: number; path: string } {
     // In memory like the database it copies (tmpfs where there is one), without a journal on disk.
-    const path = join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `soak-baseline-${process.pid}.db`);
+    const path = join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `soak-${name}-${process.pid}.db`);
     rmSync(path, { force: true });
     db.db.exec(`VACUUM INTO '${path}'`);
     const copy = openSqlite(path);
@@ -391,7 +402,7 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
   }
 
   /** The same probe deliveries on the current database and on the baseline, alternately; CPU µs per delivery of each. */
-  function compare(base: NonNullable<typeof baseline>, now: number): MonthFigures["probe"] {
+  function compare(base: NonNullable<typeof baseline>, current: ReturnType<typeof copyOf>): MonthFigures["probe"] {
     // A warm-up round not counted, then rounds in which the two take turns going first; the
     // median of the rounds' ratios, so that a noisy moment weighs one round. Each half starts
     // from a collected heap (so neither pays for the other's garbage) and is timed on this
@@ -413,7 +424,7 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
       deliveries.sort((x, y) => x.at - y.at);
       const planned = deliveries.map((d) => plan(d));
       const pair = [
-        [book, db, now],
+        [current.book, current.db, current.now],
         [base.book, base.db, base.now],
       ] as const;
       for (const [target, into, at] of round % 2 === 0 ? pair : [pair[1], pair[0]]) {
@@ -430,7 +441,7 @@ export async function runSoak(options: Options): Promise<{ months: MonthFigures[
           if (error !== ROLLBACK) throw error;
         }
         const used = process.threadCpuUsage(before);
-        spent[target === book ? "current" : "baseline"] = used.user + used.system;
+        spent[target === current.book ? "current" : "baseline"] = used.user + used.system;
       }
       if (round === 0) continue;
       cpu.current += spent.current;

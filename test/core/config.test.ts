@@ -10,6 +10,9 @@ import {
   parseRoutingConfig,
   policyFor,
   RoutingConfigError,
+  repositoryEntry,
+  repositoryKey,
+  weightOf,
 } from "../../worker/src/core/index.ts";
 
 /** The error `parseRoutingConfig` throws for `input`; fails the test when it does not throw. */
@@ -561,5 +564,30 @@ describe("parseRoutingConfig: jobs", () => {
     expect(error.problems).toEqual([
       `jobs.docs.paths[0]: "/docs/**" must be relative to the repository root (no leading '/')`,
     ]);
+  });
+});
+
+describe("repositoryKey: the one rule naming a repository in a per-repository map", () => {
+  const map = { "acme/api": 1, "acme/*": 2, "other/web": 3 };
+  it("is the repository's own key, in any case, else its owner's wildcard, else nothing", () => {
+    expect(repositoryKey(map, "Acme/API")).toBe("acme/api");
+    expect(repositoryKey(map, "acme/web")).toBe("acme/*");
+    expect(repositoryKey(map, "other/api")).toBeUndefined();
+    // Never an inherited name.
+    expect(repositoryKey(map, "constructor/x")).toBeUndefined();
+    expect(repositoryKey({}, "__proto__/x")).toBeUndefined();
+  });
+
+  it("decides the policy, fair shares' weights and the access rules alike", () => {
+    const config = parseRoutingConfig({
+      repositories: { "acme/*": { mode: "self-hosted-only" } },
+      fairShare: { weights: { "acme/*": 3 } },
+    });
+    expect(repositoryEntry(config, "ACME/tool")).toBe("acme/*");
+    expect(policyFor(config, "ACME/tool").mode).toBe("self-hosted-only");
+    const fair = config.defaults.fairShare;
+    if (fair === undefined) throw new Error("fairShare was not read");
+    expect(weightOf(fair, "ACME/tool")).toBe(3);
+    expect(weightOf(fair, "other/tool")).toBe(1);
   });
 });

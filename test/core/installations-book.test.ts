@@ -397,17 +397,42 @@ describe("retention", () => {
     installationEvent(book, "installation_repositories", repositoriesEvent("removed", 2, [WEB]), T0 + DAY);
     installationEvent(book, "installation", created(3, "paused", ["paused/a"]), T0);
     installationEvent(book, "installation", installationAction("suspend", 3, "paused"), T0 + DAY);
+    // acme/app delivers on: its row is refreshed (the last refresh more than a day before).
+    routed(push(book, APP, 2, T0 + 2 * DAY));
 
     book.maintain(T0 + DAY + INSTALLATION_RETENTION_MS);
     expect(count("installations")).toBe(3);
-    expect(count("installation_repositories")).toBe(5);
+    // paused/a, named at T0 and quiet since, has gone already; the rest changed a day later.
+    expect(count("installation_repositories")).toBe(4);
+    expect(count("installation_repositories", "repository = 'paused/a'")).toBe(0);
 
     book.maintain(T0 + DAY + INSTALLATION_RETENTION_MS + 1);
     expect(count("installations")).toBe(2);
     expect(count("installations", "id = 1")).toBe(0);
-    // acme/app (served) and paused/a (its installation suspended) stay.
-    expect(count("installation_repositories")).toBe(2);
-    expect(count("installation_repositories", "repository IN ('acme/app', 'paused/a')")).toBe(2);
+    // acme/app (served, seen since) stays; the removed ones go.
+    expect(count("installation_repositories")).toBe(1);
+    expect(count("installation_repositories", "repository = 'acme/app'")).toBe(1);
+  });
+
+  it("a served repository no delivery has named for 30 days (renamed, deleted) is pruned; delivering again, it is served again", () => {
+    const { book, count, repository } = open();
+    installationEvent(book, "installation", created(2, "acme", [APP, "acme/old-name"]), T0);
+    // Deliveries within a day of the last refresh write nothing; a day later, one refresh.
+    routed(push(book, APP, 2, T0 + DAY - 1));
+    expect(repository(APP)?.updated_at).toBe(T0);
+    routed(push(book, APP, 2, T0 + DAY + 1));
+    expect(repository(APP)?.updated_at).toBe(T0 + DAY + 1);
+    routed(push(book, APP, 2, T0 + DAY + 5_000));
+    expect(repository(APP)?.updated_at).toBe(T0 + DAY + 1);
+
+    book.maintain(T0 + INSTALLATION_RETENTION_MS + 1);
+    expect(count("installation_repositories", "repository = 'acme/old-name'")).toBe(0);
+    expect(repository(APP)?.status).toBe("served");
+    book.maintain(T0 + DAY + 1 + INSTALLATION_RETENTION_MS + 1);
+    expect(count("installation_repositories")).toBe(0);
+    // Quiet is not removal: the next delivery is served and recorded again.
+    routed(push(book, APP, 2, T0 + 40 * DAY));
+    expect(repository(APP)).toEqual({ installation_id: 2, status: "served", updated_at: T0 + 40 * DAY });
   });
 
   it("prunes in batches: a run that finds a full batch says more remain", () => {

@@ -14,7 +14,7 @@ import { DEFAULT_FAIR_SHARE } from "./fair-share.ts";
 import { globProblem } from "./glob.ts";
 import { PARSE_OPTIONS } from "./issues.ts";
 import { isExclusion, JOB_LIMITS, JOB_NAME, jobPatternProblem } from "./jobs.ts";
-import { dict, isRecord, OWNER_WILDCARD, REPOSITORY } from "./names.ts";
+import { dict, isRecord, OWNER_WILDCARD, REPOSITORY, repositoryKey } from "./names.ts";
 import { hostedPrice } from "./prices.ts";
 import {
   type FailoverPolicy,
@@ -431,10 +431,7 @@ export function allPolicies(config: RoutingConfig): RoutingPolicy[] {
  * its owner's `owner/*`; undefined when neither is listed.
  */
 export function repositoryEntry(config: RoutingConfig, repository: string): string | undefined {
-  const key = repository.toLowerCase();
-  if (Object.hasOwn(config.repositories, key)) return key;
-  const owner = `${key.slice(0, key.indexOf("/"))}/*`;
-  return Object.hasOwn(config.repositories, owner) ? owner : undefined;
+  return repositoryKey(config.repositories, repository);
 }
 
 /** The policy that applies to `repository` (`owner/name`, any case): its entry's, else the defaults. */

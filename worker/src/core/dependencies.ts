@@ -6,6 +6,7 @@
  */
 
 import { compileGlob, type Glob, globProblem, matchGlob } from "./glob.ts";
+import { GlobSet, pathView } from "./globset.ts";
 import { isRepository, organisationOf } from "./names.ts";
 import type { Result } from "./result.ts";
 import { type NextStep, nextStep } from "./retry.ts";
@@ -222,12 +223,21 @@ export function cycleProblems(edges: readonly Edge[]): string[] {
 }
 
 /** Each entry's globs, compiled once (the configuration's objects are not changed after parsing). */
-const compiled = new WeakMap<Dependency, { refs: Glob[]; paths: Glob[] }>();
+/** A dependency's refs (a few, each tested) and its paths (one set, so that each file is looked up once). */
+interface CompiledDependency {
+  refs: Glob[];
+  paths: GlobSet<null>;
+}
 
-function globsOf(dependency: Dependency): { refs: Glob[]; paths: Glob[] } {
+const compiled = new WeakMap<Dependency, CompiledDependency>();
+
+function globsOf(dependency: Dependency): CompiledDependency {
   let globs = compiled.get(dependency);
   if (globs === undefined) {
-    globs = { refs: dependency.refs.map(compileGlob), paths: dependency.paths.map(compileGlob) };
+    globs = {
+      refs: dependency.refs.map(compileGlob),
+      paths: new GlobSet(dependency.paths.map((pattern) => ({ pattern, tag: null }))),
+    };
     compiled.set(dependency, globs);
   }
   return globs;
@@ -263,7 +273,7 @@ export function matchingTargets(graph: DependencyGraph | undefined, change: Upst
     if (!change.refs.some((ref) => globs.refs.some((glob) => matchGlob(glob, ref)))) continue;
     const files = change.changes;
     const touched =
-      !files.known || files.truncated || files.files.some((file) => globs.paths.some((glob) => matchGlob(glob, file)));
+      !files.known || files.truncated || files.files.some((file) => globs.paths.firstMatch(pathView(file)) !== null);
     if (!touched) continue;
     for (const target of dependency.to) {
       const key = targetKey(target);

@@ -2,7 +2,7 @@ import type { AlertEvent } from "./alerts.ts";
 import { type BuildRecord, type JobState, jobTransition, type WorkflowUpdate } from "./builds.ts";
 import { type CostJob, jobMinutes, ROUTING_OVERHEAD } from "./costs.ts";
 import { HANDLED_EVENTS } from "./events.ts";
-import type { JobSample, LearnKey } from "./learn.ts";
+import type { JobSample, LearnKey } from "./learn-stats.ts";
 import type { MetricKey } from "./metrics.ts";
 import type { Requirement } from "./types.ts";
 
@@ -63,7 +63,7 @@ export interface Effects {
   learnBuild: BuildObservation | null;
 }
 
-/** One finished job for the learner's history (core/learn.ts `observe`). */
+/** One finished job for the learner's history (core/learn-stats.ts `observe`). */
 export interface JobObservation {
   key: LearnKey;
   runnerClass: string;
@@ -71,7 +71,7 @@ export interface JobObservation {
 }
 
 /**
- * One finished build for the learner's roster (core/learn.ts `observeBuild`): the jobs it ran,
+ * One finished build for the learner's roster (core/learn-stats.ts `observeBuild`): the jobs it ran,
  * with their ids so that the Ledger can leave out the router's own route jobs, known only there.
  */
 export interface BuildObservation {

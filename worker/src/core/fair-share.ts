@@ -1,6 +1,6 @@
 import { deployRefOf } from "./deploy.ts";
 import type { ClassLoad } from "./load.ts";
-import { dict, own } from "./names.ts";
+import { dict, own, repositoryKey } from "./names.ts";
 import type { FairSharePolicy, RoutingPolicy, Runner } from "./types.ts";
 
 /**
@@ -61,8 +61,8 @@ const EPSILON = 1e-9;
 
 /** The entry naming `repository` in a fair-share map: its own lower-cased `owner/name`, else its owner's `owner/*`. */
 export function entryFor<T>(map: Readonly<Record<string, T>>, repository: string): T | undefined {
-  const key = repository.toLowerCase();
-  return own(map, key) ?? own(map, `${key.slice(0, key.indexOf("/"))}/*`);
+  const key = repositoryKey(map, repository);
+  return key === undefined ? undefined : map[key];
 }
 
 /** A repository's weight: its entry's, else 1. */

@@ -26,6 +26,7 @@ export * from "./globset.ts";
 export * from "./installations.ts";
 export * from "./jobs.ts";
 export * from "./learn.ts";
+export * from "./learn-stats.ts";
 export * from "./load.ts";
 export * from "./metrics.ts";
 export * from "./names.ts";

@@ -81,6 +81,19 @@ export function own<T>(record: Readonly<Record<string, T>>, key: string): T | un
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
+/**
+ * The key of a map of repositories (`owner/name` and `owner/*` keys, lower-case) that names
+ * `repository` (`owner/name`, any case): its own, else its owner's `owner/*`; undefined when
+ * neither is there. The one rule for every per-repository map: the configuration's
+ * `repositories`, fair shares' weights and caps.
+ */
+export function repositoryKey(map: Readonly<Record<string, unknown>>, repository: string): string | undefined {
+  const key = repository.toLowerCase();
+  if (Object.hasOwn(map, key)) return key;
+  const owner = `${key.slice(0, key.indexOf("/"))}/*`;
+  return Object.hasOwn(map, owner) ? owner : undefined;
+}
+
 /** How deep a delivery's or a request's JSON may nest: GitHub's payloads stay under 20 levels. */
 export const MAX_JSON_DEPTH = 64;
 

@@ -1,5 +1,6 @@
 import { withJobs } from "./jobs.ts";
-import { type LearnedChoice, type LearnedStats, type LearnOptions, learnedChoice } from "./learn.ts";
+import { type LearnedChoice, type LearnOptions, learnedChoice } from "./learn.ts";
+import type { LearnedStats } from "./learn-stats.ts";
 import type { FleetSnapshot } from "./load.ts";
 import { treeRoute } from "./tree-route.ts";
 import type { Decision, LearningPolicy, RoutingInput, RoutingPolicy } from "./types.ts";

@@ -17,6 +17,9 @@ import { first, type Sql, type SqlValue } from "./sql.ts";
  */
 export const INSTALLATION_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
+/** A served repository's row is refreshed by a delivery at most this often (its `updated_at`: when it was last named or seen). */
+export const SERVED_REFRESH_MS = 24 * 60 * 60 * 1000;
+
 /**
  * What a delivery told of an installation, for the isolate's memory of which installation
  * answers for an account (github-app.ts): `active` to remember it, else to forget it.
@@ -128,13 +131,17 @@ export class InstallationStore {
   check(repository: string, installation: number, now: number): ServedCheck {
     const key = repository.toLowerCase();
     const account = organisationOf(repository);
-    const row = first<{ installation: string | null; repository: string | null; serving: number | null }>(
+    const row = first<{
+      installation: string | null;
+      repository: string | null;
+      serving: number | null;
+      seen: number | null;
+    }>(
       this.sql,
       `SELECT (SELECT status FROM installations WHERE id = ?) AS installation,
-              (SELECT status FROM installation_repositories WHERE repository = ?) AS repository,
-              (SELECT installation_id FROM installation_repositories WHERE repository = ?) AS serving`,
+              r.status AS repository, r.installation_id AS serving, r.updated_at AS seen
+       FROM (SELECT 1) LEFT JOIN installation_repositories r ON r.repository = ?`,
       installation,
-      key,
       key,
     );
     const status = (row?.installation ?? null) as InstallationStatus | null;
@@ -157,7 +164,10 @@ export class InstallationStore {
         now,
       );
     }
-    if (serving !== installation || row?.repository !== "served") this.serve(key, installation, now);
+    // A served row is refreshed at most once a day, so that one no delivery has named for the
+    // retention window (a repository renamed or deleted) is pruned rather than kept for ever.
+    const stale = (row?.seen ?? 0) < now - SERVED_REFRESH_MS;
+    if (serving !== installation || row?.repository !== "served" || stale) this.serve(key, installation, now);
     return { served: true, note: { account, id: installation, active: true } };
   }
 
@@ -222,12 +232,14 @@ export class InstallationStore {
   }
 
   /**
-   * Deletes up to `limit` repositories no longer served, and up to `limit` uninstalled
-   * installations, that changed before `before`; true when a batch was full.
+   * Deletes up to `limit` repositories, no longer served or served but neither named by an event
+   * nor seen in a delivery, and up to `limit` uninstalled installations, that changed before
+   * `before`; true when a batch was full. A served repository pruned for quiet is recorded
+   * served again by its next delivery, as any repository no event named.
    */
   prune(before: number, limit: number): boolean {
     const repositories = this.sql.exec(
-      "DELETE FROM installation_repositories WHERE repository IN (SELECT repository FROM installation_repositories WHERE status = 'removed' AND updated_at < ? LIMIT ?)",
+      "DELETE FROM installation_repositories WHERE repository IN (SELECT repository FROM installation_repositories WHERE status IN ('removed', 'served') AND updated_at < ? LIMIT ?)",
       before,
       limit,
     ).rowsWritten;

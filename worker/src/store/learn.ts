@@ -17,7 +17,7 @@ import {
 import { first, type Sql } from "./sql.ts";
 
 /**
- * The learned router's history (core/learn.ts) in the Ledger's tables: `learn_stats` (one
+ * The learned router's history (core/learn-stats.ts) in the Ledger's tables: `learn_stats` (one
  * fixed-size estimate per key: a job, workflow, repository or organisation on a runner class,
  * or a class) and `learn_rosters` (which jobs a repository's builds of a kind run), each row the
  * learner's own JSON. Nothing reads a whole table: the learner works on a view whose maps read
