@@ -21,6 +21,7 @@ import {
   PACING_WINDOW_MS,
   type RoutingConfig,
   type Runner,
+  STATE_AFTER,
   scrubSecrets,
   type WorkflowUpdate,
 } from "./core/index.ts";
@@ -44,13 +45,6 @@ export interface CheckRunDeps {
   /** Counts each call's outcome in the transaction that records it. */
   metrics: MetricsStore;
 }
-
-/** What a row's call brings GitHub to: the create always makes a `queued` check run. */
-const STATE_OF: Record<CheckRunAction, CheckRunState> = {
-  create: "queued",
-  update: "in_progress",
-  complete: "completed",
-};
 
 /** The state a build's record is in, as its check run shows it. */
 const stateOf = (build: BuildRecord): CheckRunState =>
@@ -282,7 +276,7 @@ export class CheckRunDesk {
     this.deps.metrics.add("checkRuns", labels);
     if (step.kind === "sent") {
       const id = action === "create" && answer?.ok ? answer.value.id : null;
-      const next = this.runs.sent(row.id, STATE_OF[action], id, now);
+      const next = this.runs.sent(row.id, STATE_AFTER[action], id, now);
       return next !== null && next.status === "pending" ? next : null;
     }
     if (step.kind === "retry") {

@@ -35,7 +35,7 @@ export const CHECK_RUN_STATES = ["queued", "in_progress", "completed"] as const;
 export type CheckRunState = (typeof CHECK_RUN_STATES)[number];
 
 /** Whether `state` comes after `than` (a later state replaces an earlier one still owed). */
-export const isLater = (state: CheckRunState, than: CheckRunState | null): boolean =>
+const isLater = (state: CheckRunState, than: CheckRunState | null): boolean =>
   than === null || CHECK_RUN_STATES.indexOf(state) > CHECK_RUN_STATES.indexOf(than);
 
 /** The calls a check run takes, as `ci_router_check_runs_total` labels them. */
@@ -74,6 +74,13 @@ export interface CheckRunOutput {
   summary: string;
 }
 
+/** The state a check run is in once `action` was sent: GitHub's `status` in that call's body. */
+export const STATE_AFTER = {
+  create: "queued",
+  update: "in_progress",
+  complete: "completed",
+} as const satisfies Record<CheckRunAction, CheckRunState>;
+
 /** The body of `action` for a row: the create names the commit and the build; the others change the state. */
 export function checkRunBody(
   action: CheckRunAction,
@@ -82,11 +89,11 @@ export function checkRunBody(
 ): CheckRunBody {
   switch (action) {
     case "create":
-      return { name: row.name, head_sha: row.head_sha, external_id: row.build_id, status: "queued", output };
+      return { name: row.name, head_sha: row.head_sha, external_id: row.build_id, status: STATE_AFTER.create, output };
     case "update":
-      return { status: "in_progress", output };
+      return { status: STATE_AFTER.update, output };
     case "complete":
-      return { status: "completed", conclusion: "neutral", output };
+      return { status: STATE_AFTER.complete, conclusion: "neutral", output };
   }
 }
 

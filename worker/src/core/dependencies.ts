@@ -86,7 +86,7 @@ export interface DependencyInput {
  * Whether `name` is a branch or tag name git and GitHub would take (git check-ref-format's
  * rules, less the full `refs/…` form: a dispatch names the ref as a branch or tag).
  */
-export function refNameProblem(name: string): string | null {
+function refNameProblem(name: string): string | null {
   if (name.length === 0 || name.length > 255) return "must be a branch or tag name of 1 to 255 characters";
   if (name.startsWith("refs/")) return 'must be a branch or tag name ("main", "v1.2"), not a full ref';
   // Control characters, space and what git refuses in a ref name.
@@ -178,7 +178,7 @@ interface Edge {
  * once, named from where the walk entered it: `dependencies[1].to[0]: cycle acme/lib → acme/app
  * → acme/lib`. Iterative, so that no graph can exhaust the stack.
  */
-export function cycleProblems(edges: readonly Edge[]): string[] {
+function cycleProblems(edges: readonly Edge[]): string[] {
   const out = new Map<string, Edge[]>();
   for (const edge of edges) {
     if (edge.from === edge.to) continue;
@@ -378,7 +378,7 @@ const FAILED_CONCLUSIONS = new Set(["failure", "timed_out", "startup_failure"]);
 const PASSED_CONCLUSIONS = new Set(["success", "neutral", "skipped"]);
 
 /** A finished run's conclusion as a commit status: passed, failed, or error for anything else (cancelled, stale). */
-export function stateOfConclusion(conclusion: string | null): CommitState {
+function stateOfConclusion(conclusion: string | null): CommitState {
   if (conclusion !== null && PASSED_CONCLUSIONS.has(conclusion)) return "success";
   if (conclusion !== null && FAILED_CONCLUSIONS.has(conclusion)) return "failure";
   return "error";

@@ -60,7 +60,7 @@ const FITS: FairShareVerdict = { kind: "fits" };
 const EPSILON = 1e-9;
 
 /** The entry naming `repository` in a fair-share map: its own lower-cased `owner/name`, else its owner's `owner/*`. */
-export function entryFor<T>(map: Readonly<Record<string, T>>, repository: string): T | undefined {
+function entryFor<T>(map: Readonly<Record<string, T>>, repository: string): T | undefined {
   const key = repositoryKey(map, repository);
   return key === undefined ? undefined : map[key];
 }
@@ -71,13 +71,13 @@ export function weightOf(fair: FairSharePolicy, repository: string): number {
 }
 
 /** A repository's cap on a class, or undefined for none. */
-export function capOf(fair: FairSharePolicy, runnerClass: string, repository: string): number | undefined {
+function capOf(fair: FairSharePolicy, runnerClass: string, repository: string): number | undefined {
   const caps = own(fair.caps, runnerClass);
   return caps === undefined ? undefined : entryFor(caps, repository);
 }
 
 /** The queued + busy jobs `repository` holds on the class. */
-export function activeOf(load: ClassLoad, repository: string): number {
+function activeOf(load: ClassLoad, repository: string): number {
   return own(load.repositories ?? {}, repository.toLowerCase()) ?? 0;
 }
 
@@ -92,7 +92,7 @@ export function shareOf(fair: FairSharePolicy, load: ClassLoad, repository: stri
 }
 
 /** Why a build has priority over fair shares, or null: a deploy ref, or a push to the default branch. */
-export function priorityOf(fair: FairSharePolicy, policy: RoutingPolicy, build: FairShareBuild): string | null {
+function priorityOf(fair: FairSharePolicy, policy: RoutingPolicy, build: FairShareBuild): string | null {
   const ref = build.ref ?? null;
   if (ref === null) return null;
   if (fair.priority.deployRefs && (build.event === "push" || build.event === "workflow_dispatch")) {

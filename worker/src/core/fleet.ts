@@ -65,7 +65,7 @@ export const DONE_RETENTION_MS = DAY_MS;
 const RANK: Record<FleetJobState, number> = { waiting: 0, queued: 1, busy: 2, done: 3 };
 
 /** The fleet state a `workflow_job` status puts a job in; null for a status the fleet ignores. */
-export function fleetStateOf(status: string): FleetJobState | null {
+function fleetStateOf(status: string): FleetJobState | null {
   switch (status) {
     case "waiting":
       return "waiting";

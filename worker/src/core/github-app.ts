@@ -200,12 +200,12 @@ function versionedSequence(der: Uint8Array): { start: number; end: number } | nu
 }
 
 /** Whether `der` is shaped as a PKCS#1 RSAPrivateKey (the outer structure; the numbers are WebCrypto's to check). */
-export function isPkcs1(der: Uint8Array): boolean {
+function isPkcs1(der: Uint8Array): boolean {
   return versionedSequence(der) !== null;
 }
 
 /** Whether `der` is a PKCS#8 PrivateKeyInfo holding an RSA key. */
-export function isRsaPkcs8(der: Uint8Array): boolean {
+function isRsaPkcs8(der: Uint8Array): boolean {
   const outer = versionedSequence(der);
   if (outer === null) return false;
   const algorithm = outer.start + VERSION_0.length;
@@ -241,7 +241,7 @@ export function appPrivateKeyPkcs8(pem: string): string | null {
 }
 
 /** PKCS#8 DER as PEM, in 64-character lines. */
-export function pkcs8Pem(der: Uint8Array): string {
+function pkcs8Pem(der: Uint8Array): string {
   const lines = base64Encode(der).match(/.{1,64}/g) ?? [];
   return `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
 }

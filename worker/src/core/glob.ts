@@ -84,7 +84,7 @@ export interface Glob {
  * Parses a pattern, or says what is wrong with it: an `invalid_config` failure whose problem is
  * a sentence that follows the quoted pattern.
  */
-export function parseGlob(pattern: string): Result<Glob> {
+function parseGlob(pattern: string): Result<Glob> {
   const fail = (problem: string): Result<Glob> => failure("invalid_config", problem);
   if (pattern.length === 0) return fail("is empty");
   if (pattern.length > GLOB_LIMITS.length) return fail(`is longer than ${GLOB_LIMITS.length} characters`);
@@ -337,7 +337,7 @@ function pieceAt(piece: readonly Atom[], text: string, at: number): boolean {
 }
 
 /** Whether one segment glob matches one path segment (a non-empty string without '/'). */
-export function matchSegment(glob: SegmentGlob, text: string): boolean {
+function matchSegment(glob: SegmentGlob, text: string): boolean {
   if (glob.literal !== null) return glob.literal === text;
   for (const variant of glob.variants) if (matchVariant(variant, text)) return true;
   return false;
