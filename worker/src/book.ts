@@ -702,19 +702,9 @@ export class Book {
         // The router's own route job is not demand for the fleet.
         const routing = plan.update.kind === "job" && this.access.isRoutingJob(plan.update.job.id);
         const fleetBefore =
-          plan.update.kind === "job" && !routing ? this.applyToFleet(plan.repository, plan.update.job, now) : undefined;
-        // A job the fleet did not know yet: its build's routed demand has one job less on its class.
-        if (
-          plan.update.kind === "job" &&
-          !routing &&
-          fleetBefore === undefined &&
-          known !== null &&
-          this.routed.size > 0
-        ) {
-          const config = this.config();
-          const policy = config === null ? null : policyFor(config, plan.repository);
-          this.routed.queued(known.build_id, jobClass(policy, plan.update.job));
-        }
+          plan.update.kind === "job" && !routing
+            ? this.applyToFleet(plan.repository, plan.update.job, known?.build_id ?? null, now)
+            : undefined;
         const unlisted =
           plan.update.kind === "job" && next.jobs[String(plan.update.job.id)] === undefined
             ? { before: fleetBefore }
@@ -750,14 +740,16 @@ export class Book {
 
   /**
    * One `workflow_job` event on the fleet's rows: the job's state, its machine's, and when to
-   * check it. Returns the job's status before the event as the fleet had it (undefined when it
+   * check it; a job the fleet did not know yet takes one job off its build's routed demand on
+   * its class. Returns the job's status before the event as the fleet had it (undefined when it
    * had no row), in the build record's words.
    */
-  private applyToFleet(repository: string, job: JobState, now: number): string | undefined {
+  private applyToFleet(repository: string, job: JobState, buildId: string | null, now: number): string | undefined {
     const config = this.config();
     const policy = config === null ? null : policyFor(config, repository);
     const runnerClass = jobClass(policy, job);
     const row = this.fleet.job(job.id);
+    if (row === null && buildId !== null) this.routed.queued(buildId, runnerClass);
     const before = row === null ? undefined : JOB_STATUS_OF[row.state];
     const next = stepJob(row, { job, repository, runAttempt: job.run_attempt, runnerClass }, now);
     if (next === null) return before;
