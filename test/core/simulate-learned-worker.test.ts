@@ -30,6 +30,7 @@ import { simulate } from "../../scripts/simulate/run.ts";
 import { classSettings, parseSettings } from "../../scripts/simulate/settings.ts";
 import { parseTrace, type TraceCommit } from "../../scripts/simulate/trace.ts";
 import { DEFAULT_RUNNERS, type Decision, parseRoutingConfig } from "../../worker/src/core/index.ts";
+import { pushOfCommit } from "../support/webhooks.ts";
 
 const SECRET = "simulate-learned-test-webhook-secret";
 
@@ -54,19 +55,6 @@ const CONFIG = parseRoutingConfig(CONFIG_INPUT);
 const TRACE: TraceCommit[] = parseTrace(generateTrace(CONFIG, { days: 8, seed: 3, start: "2100-01-04T00:00:00Z" }))
   .filter((c) => c.event === "push" && !c.truncated)
   .slice(0, 80);
-
-/** A commit as the push webhook GitHub sends for it. */
-function pushPayload(commit: TraceCommit) {
-  return {
-    ref: commit.ref,
-    before: "1".repeat(40),
-    after: commit.sha,
-    created: false,
-    deleted: false,
-    repository: { full_name: commit.repository },
-    commits: [{ id: commit.sha, added: [], removed: [], modified: commit.files }],
-  };
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -146,7 +134,7 @@ describe("the simulator's learned router against the real Worker", { timeout: 18
     const decided: (Decision | null)[] = TRACE.map(() => null);
     for (const step of timeline) {
       if (step.kind === "commit") {
-        const res = await deliver("push", pushPayload(TRACE[step.commit] as TraceCommit));
+        const res = await deliver("push", pushOfCommit(TRACE[step.commit] as TraceCommit));
         expect(res.status).toBe(202);
         decided[step.commit] = ((await res.json()) as { decision: Decision }).decision;
         continue;

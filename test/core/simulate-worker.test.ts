@@ -13,6 +13,7 @@ import { simulate } from "../../scripts/simulate/run.ts";
 import { parseSettings } from "../../scripts/simulate/settings.ts";
 import { parseTrace, type TraceCommit } from "../../scripts/simulate/trace.ts";
 import { type Decision, parseRoutingConfig } from "../../worker/src/core/index.ts";
+import { pushOfCommit } from "../support/webhooks.ts";
 
 const SECRET = "simulate-test-webhook-secret";
 const CONFIG = parseRoutingConfig({});
@@ -21,19 +22,6 @@ const CONFIG = parseRoutingConfig({});
 const TRACE: TraceCommit[] = parseTrace(generateTrace(CONFIG, { days: 10, seed: 7 }))
   .filter((c) => c.event === "push" && !c.truncated)
   .slice(0, 30);
-
-/** A commit as the push webhook GitHub sends for it. */
-function pushPayload(commit: TraceCommit) {
-  return JSON.stringify({
-    ref: commit.ref,
-    before: "1".repeat(40),
-    after: commit.sha,
-    created: false,
-    deleted: false,
-    repository: { full_name: commit.repository },
-    commits: [{ id: commit.sha, added: [], removed: [], modified: commit.files }],
-  });
-}
 
 let worker: LocalWorker;
 
@@ -52,7 +40,7 @@ describe("the simulator's tree against the real Worker", { timeout: 90_000 }, ()
     const simulated = run.results[0]?.commits.map((c) => c.decision) ?? [];
     const requirements = new Set<string>();
     for (const [i, commit] of TRACE.entries()) {
-      const body = pushPayload(commit);
+      const body = JSON.stringify(pushOfCommit(commit));
       const res = await fetch(`${worker.url}/webhook/github`, {
         method: "POST",
         body,

@@ -1,4 +1,5 @@
 import { sign } from "@octokit/webhooks-methods";
+import type { TraceCommit } from "../../scripts/simulate/trace.ts";
 import { TEST_SECRETS } from "./secrets.ts";
 
 /** Where tests address the Worker; the host is never looked at. */
@@ -65,4 +66,17 @@ export function randomSha(): string {
 /** An `owner/name` no other test uses. */
 export function randomRepository(owner = "acme"): string {
   return `${owner}/repo-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The push webhook of a simulator trace's commit: its ref, sha, repository and files, as GitHub sends them. */
+export function pushOfCommit(commit: Pick<TraceCommit, "ref" | "sha" | "repository" | "files">) {
+  return {
+    ref: commit.ref,
+    before: "1".repeat(40),
+    after: commit.sha,
+    created: false,
+    deleted: false,
+    repository: { full_name: commit.repository },
+    commits: [{ id: commit.sha, added: [], removed: [], modified: commit.files }],
+  };
 }
