@@ -18,6 +18,7 @@
  * run times it has seen in the Ledger's histogram buckets.
  */
 import {
+  type AheadRuns,
   addActive,
   bucketOf,
   type Decision,
@@ -26,6 +27,7 @@ import {
   type FleetMachine,
   type FleetSnapshot,
   fleetSnapshot,
+  MAX_AHEAD_LISTED,
   policyFor,
   type Requirement,
   RoutedDemand,
@@ -69,6 +71,11 @@ export interface SimPolicy {
   decide(commit: TraceCommit, sim: Simulation): CommitChoice | null;
   /** A job's class when it queues (for a policy whose `decide` returns null). */
   placeJob?(commit: TraceCommit, job: TraceJob, sim: Simulation): string;
+  /**
+   * The expected run seconds of a job queued on `runner`, as the policy estimates it when the job
+   * queues (null: unknown), as the Ledger keeps it on the job's fleet row: the learner's backlog.
+   */
+  expectedRun?(commit: TraceCommit, job: TraceJob, runner: string, sim: Simulation): number | null;
   jobDone?(run: JobRun, commit: TraceCommit, sim: Simulation): void;
   commitDone?(run: CommitRun, commit: TraceCommit, sim: Simulation): void;
   /** Machines of a class kept warm all along. */
@@ -92,6 +99,8 @@ export interface JobRun {
   failed: boolean;
   /** Started on a warm (or warming) machine: no full cold start. */
   warm: boolean;
+  /** Its run as the policy expected it when it queued (`SimPolicy.expectedRun`), seconds; null: unknown. */
+  expectedSeconds: number | null;
 }
 
 /** One commit as it went. */
@@ -121,8 +130,8 @@ interface Slot {
   /** Bumped whenever a pending warm or expiry event no longer applies. */
   epoch: number;
   prewarmed: boolean;
-  /** The repository of the job starting or running on it (lower-cased), for fair shares' counts. */
-  repository: string | null;
+  /** The job starting or running on it, for fair shares' counts and the learner's backlog. */
+  job: JobRun | null;
 }
 
 interface Pending {
@@ -265,7 +274,7 @@ function classStates(config: RoutingConfig, settings: SimSettings): Map<string, 
           endAt: 0,
           epoch: 0,
           prewarmed: false,
-          repository: null,
+          job: null,
         })),
         queue: [],
         runHistogram: Array.from({ length: DURATION_BUCKETS.length + 1 }, () => 0),
@@ -454,6 +463,7 @@ export class Simulation {
         failedPlacement: minutes === undefined || cls === undefined,
         failed: job.fails,
         warm: false,
+        expectedSeconds: runner === null ? null : (this.policy.expectedRun?.(commit, job, runner, this) ?? null),
       };
       this.jobs.push(jobRun);
       if (jobRun.failedPlacement || cls === undefined) {
@@ -492,7 +502,7 @@ export class Simulation {
       } else start = this.now + cls.coldMs;
       slot.epoch++;
       slot.prewarmed = false;
-      slot.repository = this.repositoryOf(run);
+      slot.job = run;
       slot.state = start > this.now ? "starting" : "busy";
       slot.endAt = start + run.runMs;
       run.startedAt = start;
@@ -508,7 +518,7 @@ export class Simulation {
     this.timeline?.push({ at: this.now, kind: "completed", job: run });
     slot.state = "cold";
     slot.epoch++;
-    slot.repository = null;
+    slot.job = null;
     const bucket = cls.runHistogram;
     const i = bucketOf(run.runMs / 1000);
     bucket[i] = (bucket[i] ?? 0) + 1;
@@ -577,6 +587,7 @@ export class Simulation {
     const queuedByClass = new Map<string, number>();
     const activeByClass = new Map<string, Map<string, number>>();
     const runSecondsByClass = new Map<string, number>();
+    const aheadByClass = new Map<string, AheadRuns>();
     for (const cls of this.classes.values()) {
       let busy = 0;
       let starting = 0;
@@ -592,12 +603,13 @@ export class Simulation {
           if (slot.machine !== null) busyByMachine.set(slot.machine, (busyByMachine.get(slot.machine) ?? 0) + 1);
         }
         if (slot.state === "starting") starting++;
-        if ((slot.state === "busy" || slot.state === "starting") && slot.repository !== null) {
-          addActive(activeByClass, cls.id, slot.repository, 1);
+        if ((slot.state === "busy" || slot.state === "starting") && slot.job !== null) {
+          addActive(activeByClass, cls.id, this.repositoryOf(slot.job), 1);
         }
       }
       busyByClass.set(cls.id, busy);
       queuedByClass.set(cls.id, cls.queue.length + starting);
+      aheadByClass.set(cls.id, aheadOf(cls));
       const runSeconds = typicalRunSeconds(cls.runHistogram);
       if (runSeconds !== undefined) runSecondsByClass.set(cls.id, runSeconds);
     }
@@ -609,6 +621,7 @@ export class Simulation {
       waitingByClass: new Map<string, number>(),
       activeByClass,
       runSecondsByClass,
+      aheadByClass,
     };
     this.counts = { version: this.version, counts };
     return counts;
@@ -667,6 +680,24 @@ export class Simulation {
   perMinuteUsd(runner: string): number | null {
     return this.classes.get(runner)?.perMinuteUsd ?? null;
   }
+}
+
+/**
+ * The expected runs of a class's jobs as the Ledger lists them: the running ones, then the
+ * queued ones oldest first, a job still starting (booting on its machine) among the queued, as
+ * GitHub reports it queued until it runs.
+ */
+function aheadOf(cls: ClassState): AheadRuns {
+  const running: (number | null)[] = [];
+  const starting: JobRun[] = [];
+  for (const slot of cls.slots) {
+    if (slot.job === null) continue;
+    if (slot.state === "busy") running.push(slot.job.expectedSeconds);
+    else if (slot.state === "starting") starting.push(slot.job);
+  }
+  starting.sort((a, b) => a.queuedAt - b.queuedAt);
+  const queued = [...starting, ...cls.queue.map((p) => p.run)].map((run) => run.expectedSeconds);
+  return { running: running.slice(0, MAX_AHEAD_LISTED), queued: queued.slice(0, MAX_AHEAD_LISTED) };
 }
 
 /** A free slot: warm first, then the one warming soonest ready, then a cold one; null when all are taken. */

@@ -28,6 +28,7 @@
 import {
   createStats,
   DEFAULT_FAIR_SHARE,
+  expectedRunSeconds,
   hostedRunner,
   type LearnedChoice,
   type LearnedStats,
@@ -141,6 +142,12 @@ function learned(name: PolicyName, prewarm: boolean, stats: LearnedStats = creat
         expected: choice.expected,
         ...(prewarm ? { prewarm: expectedMachines(choice, policy) } : {}),
       };
+    },
+    expectedRun(commit, job, runner, sim) {
+      const requirement = keys.get(commit.line);
+      if (requirement === undefined) return null;
+      const key = { repository: commit.repository, workflow: job.workflow, job: job.name, requirement };
+      return expectedRunSeconds(stats, key, runner, sim.settings.learner.minRuns);
     },
     jobDone(run, commit) {
       const requirement = keys.get(commit.line);

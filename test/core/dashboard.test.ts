@@ -217,6 +217,7 @@ function queued(over: Partial<FleetJob> & { targetSeconds: number }): FleetJob &
     since: NOW - 60_000,
     checkAt: null,
     checks: 0,
+    expectedSeconds: null,
     ...over,
   };
 }

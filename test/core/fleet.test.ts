@@ -284,6 +284,7 @@ describe("the fleet's rows: active jobs per class and repository, for fair share
       since: ms(0),
       checkAt: null,
       checks: 0,
+      expectedSeconds: null,
     });
 
   it("counts queued and busy rows per class and lower-cased repository; waiting, done and classless rows are not demand", () => {

@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  type ClassLoad,
   changesFromList,
   createStats,
   DEFAULT_LEARN_LIMITS,
@@ -19,6 +20,7 @@ import {
   type LearnedStats,
   type LearnKey,
   learnedChoice,
+  MAX_AHEAD_LISTED,
   mulberry32,
   observe,
   observeBuild,
@@ -357,10 +359,23 @@ describe("placements: each job the build is known to run, on a class of its own"
     expect(routed.placements).toEqual(choice.decision.placements);
   });
 
-  it("counts a job placed by the share of builds that run it: two half-time jobs share one free slot", () => {
-    const choice = learnedChoice(source, POLICY, snapshot({ vps: { busy: 1 } }), trained(40, 0.5), { exploreShare: 0 });
-    expect(choice.placements.map((p) => p.runner)).toEqual(["vps", "vps"]);
-    expect(choice.decision.placements).toBeUndefined();
+  it("counts a job placed by the share of builds that run it: a half-time job holds its slot for half its run", () => {
+    // vps has one free slot and kvm2 none, their other jobs running for hours. The second job
+    // waits on vps for the first (6 minutes when every build runs it, 3 when half do) or pays
+    // 12 minutes on github-hosted.
+    const fleet = snapshot({ vps: { busy: 1 }, kvm2: { busy: 1 } });
+    const long = { running: [4 * 3600], queued: [] };
+    const loads = {
+      ...fleet,
+      vps: { ...(fleet.vps as ClassLoad), ahead: long },
+      kvm2: { ...(fleet.kvm2 as ClassLoad), ahead: long },
+    };
+    const options = { exploreShare: 0, waitUsdPerMinute: 0.016 };
+    const half = learnedChoice(source, POLICY, loads, trained(40, 0.5), options);
+    expect(half.placements.map((p) => p.runner)).toEqual(["vps", "vps"]);
+    const whole = learnedChoice(source, POLICY, loads, trained(40, 1), options);
+    expect(whole.placements.map((p) => p.runner)).toEqual(["vps", "github-hosted"]);
+    expect(whole.decision.reasons).toContainEqual(expect.stringMatching(/test → github-hosted/));
   });
 
   it("places nothing apart on an explored commit: the whole build tries the drawn class", () => {
@@ -396,7 +411,73 @@ describe("placements: each job the build is known to run, on a class of its own"
       observe(s, key({ job: "build" }), "kvm2", { minutes: 7.2, queueSeconds: 900, failed: false });
     const choice = learnedChoice(source, POLICY, snapshot({ vps: { busy: 2, queued: 4 } }), s, { exploreShare: 0 });
     expect(choice.predicted.find((p) => p.runner === "kvm2")?.eligible).toBe(true);
-    expect(choice.placements.map((p) => p.runner)).toEqual(["kvm2", "kvm2"]);
+    // The first job takes kvm2's one slot; the second would wait there for the whole of it.
+    expect(choice.placements.map((p) => p.runner)).toEqual(["kvm2", "github-hosted"]);
+  });
+});
+
+describe("the backlog: the jobs ahead on a class at their expected runs", () => {
+  const source = input(["src/api/handlers.py"]);
+  const choose = (fleet: FleetSnapshot) => learnedChoice(source, POLICY, fleet, trained(40), { exploreShare: 0 });
+  const queueOn = (fleet: FleetSnapshot, runner: string) =>
+    choose(fleet).predicted.find((p) => p.runner === runner)?.queueSeconds ?? Number.NaN;
+  /** The snapshot with `runner`'s load changed by `over`. */
+  const loaded = (
+    runner: string,
+    over: Partial<ClassLoad>,
+    busy: Record<string, { busy: number; queued?: number }> = {},
+  ) => {
+    const fleet = snapshot(busy);
+    return { ...fleet, [runner]: { ...(fleet[runner] as ClassLoad), ...over } };
+  };
+  /** The wait of a job that finds a slot free: the class's pickup. */
+  const pickup = (runner: string) => queueOn(snapshot(), runner);
+
+  it("a running job holds its slot for half its expected run", () => {
+    // Both vps slots busy: the build's two jobs each wait for one of them.
+    const short = loaded("vps", { ahead: { running: [120, 120], queued: [] } }, { vps: { busy: 2 } });
+    expect(queueOn(short, "vps")).toBeCloseTo(pickup("vps") + 60, 6);
+    const long = loaded("vps", { ahead: { running: [7200, 7200], queued: [] } }, { vps: { busy: 2 } });
+    expect(queueOn(long, "vps")).toBeCloseTo(pickup("vps") + 3600, 6);
+    expect(choose(long).predicted.find((p) => p.runner === "vps")?.eligible).toBe(false);
+    expect(choose(long).decision.runner).not.toBe("vps");
+    expect(choose(short).decision.runner).toBe("vps");
+  });
+
+  it("a long job queued on a one-slot class is waited for in full, however short the class's typical run", () => {
+    // kvm2 is idle but for one queued job of an hour: the build's first job starts after it.
+    const fleet = loaded("kvm2", { queued: 1, ahead: { running: [], queued: [3600] } });
+    expect(queueOn(fleet, "kvm2")).toBeGreaterThanOrEqual(pickup("kvm2") + 3600);
+    const quick = loaded("kvm2", { queued: 1, ahead: { running: [], queued: [60] } });
+    expect(queueOn(quick, "kvm2")).toBeLessThan(queueOn(fleet, "kvm2") - 3000);
+  });
+
+  it("a job with no estimate counts at the class's typical run: the same as a snapshot that lists none", () => {
+    const counted = loaded("kvm2", { busy: 1, free: 0, queued: 2 });
+    const unknown = loaded("kvm2", { busy: 1, free: 0, queued: 2, ahead: { running: [null], queued: [null, null] } });
+    expect(queueOn(unknown, "kvm2")).toBeCloseTo(queueOn(counted, "kvm2"), 9);
+    expect(queueOn(counted, "kvm2")).toBeGreaterThan(pickup("kvm2"));
+  });
+
+  it("a queue longer than the listed bound is counted whole, each job at the class's typical run", () => {
+    // One slot, nothing running: each queued job adds one typical run to the wait.
+    const one = queueOn(loaded("kvm2", { queued: 1 }), "kvm2") - pickup("kvm2");
+    expect(one).toBeGreaterThan(0);
+    for (const queued of [MAX_AHEAD_LISTED, 5 * MAX_AHEAD_LISTED, 10_000]) {
+      const wait = queueOn(loaded("kvm2", { queued }), "kvm2") - pickup("kvm2");
+      expect(wait).toBeCloseTo(queued * one, 3);
+    }
+  });
+
+  it("jobs routed to a class and not queued yet take its slots too", () => {
+    const routed = loaded("kvm2", { routed: 2 });
+    const queued = loaded("kvm2", { queued: 2 });
+    expect(queueOn(routed, "kvm2")).toBeCloseTo(queueOn(queued, "kvm2"), 9);
+    expect(queueOn(routed, "kvm2")).toBeGreaterThan(pickup("kvm2"));
+  });
+
+  it("a class whose machines are all offline never frees a slot", () => {
+    expect(queueOn(loaded("kvm2", { offline: true }), "kvm2")).toBe(Number.POSITIVE_INFINITY);
   });
 });
 

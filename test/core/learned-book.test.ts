@@ -103,33 +103,36 @@ function runEvent(repository: string, sha: string, id: number, action: "requeste
   };
 }
 
+/** A `workflow_job` delivery of `repository`'s commit `sha`: the job `id` of run `runId`, with `fields` over its defaults. */
+function jobPayload(
+  repository: string,
+  sha: string,
+  id: number,
+  runId: number,
+  fields: { status: "queued" | "in_progress" | "completed" } & Record<string, unknown>,
+) {
+  const job = { id, run_id: runId, run_attempt: 1, head_sha: sha, name: "test", labels: ["ubuntu-latest"], ...fields };
+  // GitHub names each action after the status it leaves the job in.
+  return { action: fields.status, repository: { full_name: repository }, workflow_job: job };
+}
+
 /** A job that queued 30 s and ran `minutes` on GitHub-hosted, completed at T0. */
 function jobEvent(
   repository: string,
   sha: string,
   fields: { id: number; runId: number; name?: string; minutes?: number },
 ) {
-  const minutes = fields.minutes ?? 1;
-  const started = T0 - minutes * 60_000;
-  return {
-    action: "completed",
-    repository: { full_name: repository },
-    workflow_job: {
-      id: fields.id,
-      run_id: fields.runId,
-      run_attempt: 1,
-      head_sha: sha,
-      name: fields.name ?? "test",
-      status: "completed",
-      conclusion: "success",
-      labels: ["ubuntu-latest"],
-      runner_name: "GitHub Actions 1",
-      runner_group_name: "GitHub Actions",
-      created_at: iso(started - 30_000),
-      started_at: iso(started),
-      completed_at: iso(T0),
-    },
-  };
+  const started = T0 - (fields.minutes ?? 1) * 60_000;
+  return jobPayload(repository, sha, fields.id, fields.runId, {
+    ...(fields.name === undefined ? {} : { name: fields.name }),
+    status: "completed",
+    conclusion: "success",
+    runner_name: "GitHub Actions 1",
+    runner_group_name: "GitHub Actions",
+    created_at: iso(started - 30_000),
+    started_at: iso(started),
+    completed_at: iso(T0),
+  });
 }
 
 let ids = 0;
@@ -347,7 +350,128 @@ describe("what a delivery costs does not grow with what was learned", () => {
   });
 });
 
+/** A job of `repository`'s commit `sha` queued at T0 on `labels`. */
+function queuedJob(
+  repository: string,
+  sha: string,
+  fields: { id: number; runId: number; name: string; labels: string[] },
+) {
+  return jobPayload(repository, sha, fields.id, fields.runId, {
+    name: fields.name,
+    labels: fields.labels,
+    workflow_name: "CI",
+    status: "queued",
+    conclusion: null,
+    runner_name: null,
+    runner_group_name: null,
+    created_at: iso(T0),
+    started_at: null,
+    completed_at: null,
+  });
+}
+
+/** One whole build of `repository` whose one job, `test`, ran `minutes` on github-hosted. */
+function timedBuild(book: Book, repository: string, minutes: number): void {
+  const n = ++ids;
+  const sha = n.toString(16).padStart(40, "0");
+  push(book, repository, sha);
+  accept(book, "workflow_run", runEvent(repository, sha, 100_000 + n, "requested"));
+  accept(book, "workflow_job", jobEvent(repository, sha, { id: 200_000 + n, runId: 100_000 + n, minutes }));
+  accept(book, "workflow_run", runEvent(repository, sha, 100_000 + n, "completed"));
+}
+
+describe("the backlog: each fleet job's expected run", () => {
+  const expected = (db: ReturnType<typeof open>["db"], jobId: number) =>
+    db.sql
+      .exec<{ expected_seconds: number | null }>("SELECT expected_seconds FROM fleet_jobs WHERE job_id = ?", jobId)
+      .one().expected_seconds;
+
+  it("a learned build's job keeps its expected run on its class from when it queues; other jobs keep none", () => {
+    const { db, book } = open();
+    // Three builds teach acme/app that `test` takes about two minutes on github-hosted.
+    for (let i = 0; i < 3; i++) timedBuild(book, "acme/app", 2);
+    const sha = "e".repeat(40);
+    expect(push(book, "acme/app", sha).learned?.history).toBe(true);
+    accept(
+      book,
+      "workflow_job",
+      queuedJob("acme/app", sha, { id: 300_001, runId: 9, name: "test", labels: ["ubuntu-latest"] }),
+    );
+    expect(expected(db, 300_001)).toBeGreaterThan(100);
+    expect(expected(db, 300_001)).toBeLessThan(140);
+    // A job of a name never run: its repository's estimate there.
+    accept(
+      book,
+      "workflow_job",
+      queuedJob("acme/app", sha, { id: 300_002, runId: 9, name: "lint", labels: ["ubuntu-latest"] }),
+    );
+    expect(expected(db, 300_002)).toBeGreaterThan(100);
+    // On a class nothing of the organisation ran on: unknown.
+    accept(
+      book,
+      "workflow_job",
+      queuedJob("acme/app", sha, { id: 300_003, runId: 9, name: "test", labels: ["self-hosted", "kvm2"] }),
+    );
+    expect(expected(db, 300_003)).toBeNull();
+    // A repository that does not learn decides with the tree: its jobs carry no estimate.
+    const plain = "c".repeat(40);
+    expect(push(book, "plain/app", plain).learned).toBeUndefined();
+    accept(
+      book,
+      "workflow_job",
+      queuedJob("plain/app", plain, { id: 300_004, runId: 10, name: "test", labels: ["ubuntu-latest"] }),
+    );
+    expect(expected(db, 300_004)).toBeNull();
+  });
+
+  it("the estimate stays with the job while its class does, through its start", () => {
+    const { db, book } = open();
+    for (let i = 0; i < 3; i++) timedBuild(book, "acme/app", 2);
+    const sha = "9".repeat(40);
+    push(book, "acme/app", sha);
+    accept(
+      book,
+      "workflow_job",
+      queuedJob("acme/app", sha, { id: 400_001, runId: 11, name: "test", labels: ["ubuntu-latest"] }),
+    );
+    const queued = expected(db, 400_001);
+    expect(queued).not.toBeNull();
+    // Longer runs learned meanwhile do not change what the job was expected to take when it queued.
+    for (let i = 0; i < 5; i++) timedBuild(book, "acme/app", 20);
+    const started = jobPayload("acme/app", sha, 400_001, 11, {
+      workflow_name: "CI",
+      status: "in_progress",
+      created_at: iso(T0),
+      started_at: iso(T0),
+      runner_name: "GitHub Actions 2",
+    });
+    accept(book, "workflow_job", started);
+    expect(db.sql.exec<{ state: string }>("SELECT state FROM fleet_jobs WHERE job_id = 400001").one().state).toBe(
+      "busy",
+    );
+    expect(expected(db, 400_001)).toBe(queued);
+  });
+});
+
 describe("the schema", () => {
+  it("opens a version 9 database at the current version: fleet_jobs gains expected_seconds, its rows kept", () => {
+    const db = openSqlite();
+    db.transaction(() => migrate(db.sql, { runners: null }));
+    db.sql.exec("ALTER TABLE fleet_jobs DROP COLUMN expected_seconds");
+    db.sql.exec("UPDATE meta SET value = '9' WHERE key = 'schema_version'");
+    db.sql.exec(
+      `INSERT INTO fleet_jobs (job_id, state, repository, run_id, run_attempt, runner_class, machine, labels, since, check_at, checks)
+       VALUES (7, 'queued', 'acme/app', 1, 1, 'vps', NULL, '["self-hosted","vps"]', 1, NULL, 0)`,
+    );
+    expect(db.transaction(() => migrate(db.sql, { runners: null }))).toBe(9);
+    const rows = db.sql.exec<{ job_id: number; state: string; expected_seconds: number | null }>(
+      "SELECT job_id, state, expected_seconds FROM fleet_jobs",
+    );
+    expect(rows.toArray()).toEqual([{ job_id: 7, state: "queued", expected_seconds: null }]);
+    const value = db.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value;
+    expect(value).toBe(String(SCHEMA_VERSION));
+  });
+
   it("opens a version 4 database at the current version: the two tables added, the rest kept", () => {
     const db = openSqlite();
     db.transaction(() => migrate(db.sql, { runners: null }));

@@ -26,6 +26,7 @@ import {
   type Plan,
   parseRoutingConfig,
   policyFor,
+  ROUTED_TTL_MS,
   RoutingConfigError,
   retryAfterSeconds,
   updatePlan,
@@ -459,6 +460,9 @@ function pick(hook: { url: string; secretEnv: string }) {
 
 describe("the Book: a learned build wakes every class its jobs are expected on, in its delivery's transaction", () => {
   /** vps with one slot, so the learner's second job goes to kvm2; both have hooks, ai-lab none. */
+  // The history's builds ran their jobs on classes other than the ones they were routed to, so
+  // their routed demand lingers: the commits under test come once it has lapsed.
+  const AFTER_HISTORY = T0 + ROUTED_TTL_MS;
   const CONFIG = {
     learning: { enabled: true, exploreShare: 0 },
     runners: { vps: { capacity: 1, warm: hookOf("vps") }, kvm2: { warm: hookOf("kvm2") } },
@@ -482,8 +486,8 @@ describe("the Book: a learned build wakes every class its jobs are expected on, 
       const plan: Plan = updatePlan(intent, delivery, iso(T0));
       book.accept(delivery, name, plan, { contentKey: intent.key }, T0);
     };
-    const push = (sha: string, delivery = `d-${++deliveries}`) => {
-      const outcome = acceptPush(book, { delivery, repository: "acme/app", sha, files: ["src/index.ts"], now: T0 });
+    const push = (sha: string, delivery = `d-${++deliveries}`, now = T0) => {
+      const outcome = acceptPush(book, { delivery, repository: "acme/app", sha, files: ["src/index.ts"], now });
       const answer = JSON.parse(outcome.body) as { build_id: string; decision: Decision };
       return { ...answer, duplicate: outcome.duplicate };
     };
@@ -548,7 +552,7 @@ describe("the Book: a learned build wakes every class its jobs are expected on, 
     for (const sha of ["a", "b", "c", "d"]) {
       const rowsBefore = storedWakeUps(db).length;
       const wakesBefore = wakes.length;
-      const { build_id, decision } = push(sha.repeat(40));
+      const { build_id, decision } = push(sha.repeat(40), undefined, AFTER_HISTORY);
       const rows = storedWakeUps(db).filter((row) => row.build_id === build_id);
       const named = wakeUpClasses(decision, policy);
       expect(rows.map((row) => row.id).sort()).toEqual(named.map((w) => `${build_id}:${w.runner}`).sort());
@@ -574,11 +578,11 @@ describe("the Book: a learned build wakes every class its jobs are expected on, 
     const sha = ["a", "b", "c", "d", "e", "f"].map((c) => c.repeat(40));
     for (const commit of sha) {
       const delivery = `again-${commit.slice(0, 1)}`;
-      const { build_id, decision } = push(commit, delivery);
+      const { build_id, decision } = push(commit, delivery, AFTER_HISTORY);
       if (wakeUpClasses(decision, policy).length < 2) continue;
       const rows = storedWakeUps(db);
       const wakesBefore = wakes.length;
-      expect(push(commit, delivery)).toMatchObject({ build_id, duplicate: true });
+      expect(push(commit, delivery, AFTER_HISTORY)).toMatchObject({ build_id, duplicate: true });
       expect(storedWakeUps(db)).toEqual(rows);
       expect(wakes.length).toBe(wakesBefore);
       return;
@@ -653,8 +657,9 @@ describe("the schema: version 8 → 9", () => {
     }
 
     expect(db.transaction(() => migrate(db.sql, { runners: null }))).toBe(8);
-    expect(SCHEMA_VERSION).toBe(9);
-    expect(db.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value).toBe("9");
+    expect(db.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value).toBe(
+      String(SCHEMA_VERSION),
+    );
     // The same table and indexes as a new database's, nothing left of the old one.
     expect(schemaObjects(db.sql)).toEqual(schemaObjects(fresh.sql));
     expect(tableSql(db)).toEqual(tableSql(fresh));
@@ -703,7 +708,7 @@ describe("the schema: version 8 → 9", () => {
       .exec("SELECT * FROM warm_calls ORDER BY id")
       .toArray()
       .map((r) => ({ ...r }));
-    expect(db.transaction(() => migrate(db.sql, { runners: null }))).toBe(9);
+    expect(db.transaction(() => migrate(db.sql, { runners: null }))).toBe(SCHEMA_VERSION);
     expect(
       db.sql
         .exec("SELECT * FROM warm_calls ORDER BY id")

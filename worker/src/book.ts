@@ -17,6 +17,7 @@ import {
   type ExpectedWork,
   effectsOf,
   epochHour,
+  expectedRunSeconds,
   expectedWork,
   type FleetCounts,
   type FleetJob,
@@ -33,6 +34,8 @@ import {
   type JobState,
   jobClass,
   type LearnLimits,
+  learnKeyOf,
+  learnOptionsOf,
   MODES,
   monthStart,
   NO_SUGGESTION,
@@ -154,6 +157,12 @@ export interface Outcome {
 
 /** What applying a delivery's plan answers, and the change it made (for its effects). */
 type Applied = Omit<Outcome, "duplicate"> & { change: Change };
+
+/** A commit's build before a workflow event (null: not recorded yet) and after it. */
+interface Build {
+  known: BuildRecord | null;
+  next: BuildRecord;
+}
 
 /** What a route request asks of the Ledger besides the build and the load. */
 export interface RouteAsk {
@@ -703,7 +712,7 @@ export class Book {
         const routing = plan.update.kind === "job" && this.access.isRoutingJob(plan.update.job.id);
         const fleetBefore =
           plan.update.kind === "job" && !routing
-            ? this.applyToFleet(plan.repository, plan.update.job, known?.build_id ?? null, now)
+            ? this.applyToFleet(plan.repository, plan.update.job, { known, next }, now)
             : undefined;
         const unlisted =
           plan.update.kind === "job" && next.jobs[String(plan.update.job.id)] === undefined
@@ -744,14 +753,15 @@ export class Book {
    * its class. Returns the job's status before the event as the fleet had it (undefined when it
    * had no row), in the build record's words.
    */
-  private applyToFleet(repository: string, job: JobState, buildId: string | null, now: number): string | undefined {
+  private applyToFleet(repository: string, job: JobState, build: Build, now: number): string | undefined {
     const config = this.config();
     const policy = config === null ? null : policyFor(config, repository);
     const runnerClass = jobClass(policy, job);
     const row = this.fleet.job(job.id);
-    if (row === null && buildId !== null) this.routed.queued(buildId, runnerClass);
+    if (row === null && build.known !== null) this.routed.queued(build.known.build_id, runnerClass);
     const before = row === null ? undefined : JOB_STATUS_OF[row.state];
-    const next = stepJob(row, { job, repository, runAttempt: job.run_attempt, runnerClass }, now);
+    const estimate = (runner: string) => this.expectedRun(build.next, job, runner, policy);
+    const next = stepJob(row, { job, repository, runAttempt: job.run_attempt, runnerClass, estimate }, now);
     if (next === null) return before;
     const classOf = (name: string) => (config === null ? null : this.configuredClass(config, name));
     if (next.state === "busy" && next.machine !== null) {
@@ -767,6 +777,18 @@ export class Book {
       if (configured !== null) this.fleet.sighted(job.runner_name, configured, now);
     }
     return before;
+  }
+
+  /**
+   * A job's expected run on `runnerClass` for the learned router's backlog: for a job of a build
+   * the learner decided, in a repository that learns, from its history (the same key its run is
+   * learned under); else null. At most five rows read by key.
+   */
+  private expectedRun(build: BuildRecord, job: JobState, runnerClass: string, policy: RoutingPolicy | null) {
+    const key = learnKeyOf(build, job);
+    if (key === null || !policy?.learning?.enabled) return null;
+    const { minRuns } = learnOptionsOf(policy.learning);
+    return expectedRunSeconds(this.learned.view().stats, key, runnerClass, minRuns);
   }
 
   /** A job left a machine: a configured machine was seen, any other is forgotten once it runs nothing. */
@@ -879,8 +901,10 @@ export class Book {
     if (config === null) throw new Error("the routing configuration cannot be read: nothing is routed");
     const policy = policyFor(config, input.repository);
     const history = policy.learning?.enabled ? this.learned.view().stats : null;
-    const counted = fleetSnapshot(this.decisionCounts(policy), policy);
-    // The learner also counts the jobs of builds routed but not queued yet; the tree reads only the fleet.
+    const counts = this.decisionCounts(policy);
+    // The learner also reads the expected runs of the jobs ahead on each class, and counts the
+    // jobs of builds routed but not queued yet; the tree reads only the counts.
+    const counted = fleetSnapshot(history === null ? counts : { ...counts, aheadByClass: this.fleet.ahead() }, policy);
     const snapshot = history === null ? counted : withRouted(counted, this.routed.byClass(now));
     return { decision: route(input, policy, snapshot, { history }), policy };
   }

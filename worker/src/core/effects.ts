@@ -241,8 +241,8 @@ function jobEffects(
  * caller leaves it out).
  */
 function jobObservation(job: JobState, build: BuildRecord): JobObservation | null {
-  const requirement = build.decision?.learned?.requirement;
-  if (requirement === undefined || job.runner === null || job.name === null) return null;
+  const key = learnKeyOf(build, job);
+  if (key === null || job.runner === null) return null;
   if (!LEARNED_CONCLUSIONS.includes(job.conclusion ?? "")) return null;
   // The job's whole history as one event: its queue time as the metrics read it.
   const { started, completed } = jobTransition(undefined, job);
@@ -250,10 +250,20 @@ function jobObservation(job: JobState, build: BuildRecord): JobObservation | nul
   const runSeconds = completed?.runSeconds ?? null;
   if (queueSeconds === null || runSeconds === null) return null;
   return {
-    key: { repository: build.repository, workflow: workflowOf(build, job), job: job.name, requirement },
+    key,
     runnerClass: job.runner,
     sample: { minutes: runSeconds / 60, queueSeconds, failed: job.conclusion !== "success" },
   };
+}
+
+/**
+ * The key a job of `build` is learned under: for a build the learner decided (its `learned`
+ * note names the requirement), a job with a name; else null.
+ */
+export function learnKeyOf(build: BuildRecord, job: JobState): LearnKey | null {
+  const requirement = build.decision?.learned?.requirement;
+  if (requirement === undefined || job.name === null) return null;
+  return { repository: build.repository, workflow: workflowOf(build, job), job: job.name, requirement };
 }
 
 /** A finished build for the learner's roster: a build the learner routed that ran to its end, with the jobs that did. */

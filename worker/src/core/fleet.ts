@@ -33,6 +33,12 @@ export interface FleetJob {
   checkAt: number | null;
   /** How many times GitHub was asked while it stayed in this state. */
   checks: number;
+  /**
+   * Its expected run on its class in seconds, from the learned history when it entered the
+   * fleet or changed class (null: not a learned build's job, or nothing known): the learned
+   * router's backlog.
+   */
+  expectedSeconds: number | null;
 }
 
 /** One self-hosted runner the fleet knows: configured, or running a job. */
@@ -103,7 +109,14 @@ const at = (iso: string | null, fallback: number): number => {
  */
 export function stepJob(
   row: FleetJob | null,
-  event: { job: JobState; repository: string; runAttempt: number; runnerClass: string | null },
+  event: {
+    job: JobState;
+    repository: string;
+    runAttempt: number;
+    runnerClass: string | null;
+    /** The job's expected run seconds on a class, asked when the job is new to the fleet or to the class. */
+    estimate?: (runnerClass: string) => number | null;
+  },
   now: number,
 ): FleetJob | null {
   const { job } = event;
@@ -116,6 +129,7 @@ export function stepJob(
       return moved ? { ...row, machine: job.runner_name } : null;
     }
   }
+  const runnerClass = event.runnerClass ?? row?.runnerClass ?? null;
   let since = now;
   if (state === "queued" && row?.state !== "waiting") since = at(job.created_at, now);
   else if (state === "busy") since = at(job.started_at, now);
@@ -125,12 +139,19 @@ export function stepJob(
     repository: event.repository,
     runId: job.run_id,
     runAttempt: event.runAttempt,
-    runnerClass: event.runnerClass ?? row?.runnerClass ?? null,
+    runnerClass,
     machine: state === "busy" ? job.runner_name : null,
     labels: job.labels.slice(0, MAX_STORED_LABELS),
     since,
     checkAt: null,
     checks: 0,
+    // Kept while its class stays; estimated when the job is new to the fleet or to a class.
+    expectedSeconds:
+      row !== null && row.runnerClass === runnerClass
+        ? row.expectedSeconds
+        : state === "done" || runnerClass === null
+          ? null
+          : (event.estimate?.(runnerClass) ?? null),
   };
 }
 

@@ -405,6 +405,21 @@ function speedRatio(stats: LearnedStats, requirement: Requirement, from: string,
  * another of `classes`, when that estimate is scaled by the organisation's speed ratio between
  * the classes. Null when nothing is known.
  */
+/**
+ * The expected run seconds of one job on `runnerClass` (its estimate there, backing off as
+ * `estimateJob` does, from no other class), or null when nothing is known: what a job is
+ * expected to hold its slot for, in the learner's backlog (core/learn.ts).
+ */
+export function expectedRunSeconds(
+  stats: LearnedStats,
+  key: LearnKey,
+  runnerClass: string,
+  minRuns = 3,
+): number | null {
+  const estimate = estimateJob(stats, key, runnerClass, [runnerClass], minRuns);
+  return estimate === null ? null : estimate.meanMinutes * 60;
+}
+
 export function estimateJob(
   stats: LearnedStats,
   key: LearnKey,

@@ -15,7 +15,7 @@ import {
   queueQuantile,
   rosterKey,
 } from "./learn-stats.ts";
-import type { ClassLoad, FleetSnapshot } from "./load.ts";
+import { type ClassLoad, type FleetSnapshot, MAX_AHEAD_LISTED } from "./load.ts";
 import { gaussian, mulberry32 } from "./random.ts";
 import { treeRoute } from "./tree-route.ts";
 import {
@@ -214,24 +214,71 @@ function buildJobs(
 /** The draws of one commit, from its hash. */
 const drawsFor = (seed: number): (() => number) => mulberry32(seed);
 
-/** Expected queue seconds of each of `count` jobs placed now on a class, from the snapshot. */
+/**
+ * When each of a class's slots is next free, in seconds from now, ascending: its queue as list
+ * scheduling sees it. A running job holds its slot for half its expected run (what is left, on
+ * average, of a run found at a random moment; its start is not read, so the estimate does not
+ * hang on when its events arrived). Then each queued job, oldest first, and each job routed to
+ * the class but not queued yet takes the slot free soonest for its expected run. A job with no
+ * estimate counts at `fill`, the class's typical run. Null for a class without a queue
+ * (GitHub-hosted, or no load known); a class whose machines are all offline is never free.
+ */
+function backlogOf(runner: Runner, load: ClassLoad | undefined, fill: number): number[] | null {
+  if (runner.kind === "github-hosted" || load === undefined) return null;
+  if (load.offline) return [Number.POSITIVE_INFINITY];
+  const slots = new Array<number>(Math.max(1, load.busy + load.free)).fill(0);
+  const running = load.ahead?.running ?? [];
+  for (let k = 0; k < Math.min(load.busy, slots.length); k++) slots[k] = (running[k] ?? fill) / 2;
+  slots.sort((a, b) => a - b);
+  const queued = load.ahead?.queued ?? [];
+  const listed = Math.min(load.queued, queued.length);
+  for (let k = 0; k < listed; k++) take(slots, queued[k] ?? fill);
+  spread(slots, load.queued - listed + (load.routed ?? 0), fill);
+  return slots;
+}
+
+/** Puts a job of `run` seconds on the slot free soonest, keeping `slots` ascending; returns when it starts. */
+function take(slots: number[], run: number): number {
+  const start = slots[0] ?? 0;
+  const end = start + run;
+  let i = 1;
+  for (; i < slots.length && (slots[i] ?? 0) < end; i++) slots[i - 1] = slots[i] ?? 0;
+  slots[i - 1] = end;
+  return start;
+}
+
+/**
+ * `count` jobs of `run` seconds each (a fraction of a job as that share of a run): one at a time
+ * up to `MAX_AHEAD_LISTED`, the rest shared evenly by the slots, so that a long queue costs no
+ * more to read than a short one.
+ */
+function spread(slots: number[], count: number, run: number): void {
+  let left = Math.max(0, count);
+  for (let k = 0; k < MAX_AHEAD_LISTED && left > 0; k++) {
+    const part = Math.min(1, left);
+    take(slots, part * run);
+    left -= part;
+  }
+  if (left > 0) for (let i = 0; i < slots.length; i++) slots[i] = (slots[i] ?? 0) + (left * run) / slots.length;
+}
+
+/**
+ * Expected queue seconds of `count` jobs of `runSeconds` each placed now on a class with
+ * `backlog` (its times scaled by `scale`): their mean and the last's.
+ */
 function expectedQueue(
-  runner: Runner,
-  load: ClassLoad | undefined,
+  backlog: readonly number[] | null,
   pickup: number,
-  meanRunSeconds: number,
+  runSeconds: number,
   count: number,
+  scale: number,
 ) {
-  if (runner.kind === "github-hosted" || load === undefined) return { mean: pickup, last: pickup };
-  if (load.offline) return { mean: Number.POSITIVE_INFINITY, last: Number.POSITIVE_INFINITY };
-  const capacity = Math.max(1, load.capacity);
+  if (backlog === null) return { mean: pickup, last: pickup };
+  const slots = backlog.map((t) => t * scale);
   let sum = 0;
   let last = 0;
-  // Jobs routed but not queued yet are ahead of this build as surely as the queued ones.
-  const ahead = load.queued + (load.routed ?? 0);
   for (let i = 0; i < count; i++) {
-    const position = ahead + i;
-    const wait = position < load.free ? pickup : pickup + ((position - load.free + 0.5) / capacity) * meanRunSeconds;
+    const wait = pickup + take(slots, runSeconds);
     sum += wait;
     last = Math.max(last, wait);
   }
@@ -279,7 +326,7 @@ function estimates(stats: LearnedStats, jobs: BuildJob[], classes: string[], min
 function predict(
   runner: Runner,
   views: readonly JobView[],
-  load: ClassLoad | undefined,
+  backlog: readonly number[] | null,
   classEntry: Estimate | undefined,
   pickup: number,
   o: Resolved,
@@ -316,7 +363,7 @@ function predict(
   // A draw scales the class's queue with its durations: a slower class also drains its queue slower.
   const drawn = factors === null || factors.length === 0 ? 1 : factors.reduce((a, f) => a + f, 0) / factors.length;
   const typicalRun = (classEntry === undefined ? minutes / Math.max(1, count) : classEntry.ewma * drawn) * 60;
-  const queue = expectedQueue(runner, load, pickup * drawn, typicalRun, jobs);
+  const queue = expectedQueue(backlog, pickup * drawn, typicalRun, jobs, drawn);
   const price = "perMinuteUsd" in runner.cost ? runner.cost.perMinuteUsd : 0;
   const costUsd = price * billed;
   const p90Seconds = queue.last + p90Longest * 60;
@@ -372,21 +419,20 @@ function jobsLabel(views: readonly JobView[]): string {
 /**
  * Each job of the build known by name, the likeliest to run first (the roster's share of builds
  * that ran it; ties in roster order), on the class with the best objective for it alone (among
- * the eligible, as for the build), the jobs placed before it counted in their class's load by
- * that share: a job the build runs half the time takes half a free slot, or adds half a job to
- * the queue.
+ * the eligible, as for the build), the jobs placed before it counted in their class's backlog
+ * by that share: a job the build runs half the time takes a slot for half its expected run.
  */
 function placeJobs(
   jobs: readonly BuildJob[],
   runners: readonly Runner[],
-  snapshot: FleetSnapshot | null,
-  predictOne: (runner: Runner, view: JobView, load: ClassLoad | undefined) => ClassPrediction,
+  backlogs: ReadonlyMap<string, readonly number[] | null>,
+  predictOne: (runner: Runner, view: JobView, backlog: readonly number[] | null) => ClassPrediction,
   viewsOf: (c: string) => readonly JobView[],
 ): { job: BuildJob; prediction: ClassPrediction }[] {
-  const loads = new Map<string, ClassLoad>();
+  const queues = new Map<string, number[] | null>();
   for (const r of runners) {
-    const load = snapshot?.[r.id];
-    if (load !== undefined) loads.set(r.id, { ...load });
+    const backlog = backlogs.get(r.id) ?? null;
+    queues.set(r.id, backlog === null ? null : [...backlog]);
   }
   const order = jobs
     .map((job, index) => ({ job, index }))
@@ -399,18 +445,13 @@ function placeJobs(
       const view = viewsOf(r.id)[index];
       return view === undefined
         ? []
-        : [predictOne(r, { job: { ...job, presence: 1 }, estimate: view.estimate }, loads.get(r.id))];
+        : [predictOne(r, { job: { ...job, presence: 1 }, estimate: view.estimate }, queues.get(r.id) ?? null)];
     });
     const pick = best(predictions);
     if (pick === undefined) continue;
     placed.push({ job, prediction: pick });
-    const load = loads.get(pick.runner);
-    if (load === undefined) continue;
-    const share = Math.min(1, job.presence);
-    const taken = Math.min(Math.max(0, load.free), share);
-    load.free -= taken;
-    load.busy += taken;
-    load.queued += share - taken;
+    const queue = queues.get(pick.runner);
+    if (queue !== null && queue !== undefined) take(queue, Math.min(1, job.presence) * pick.minutes * 60);
   }
   return placed;
 }
@@ -446,8 +487,9 @@ function placementsLabel(placed: readonly { job: BuildJob; prediction: ClassPred
  * The learned decision for a commit. Within `feasibleClasses`, each class's build is predicted
  * from `stats`; the choice minimises expected per-minute cost (price × expected billed minutes;
  * a monthly-priced class costs nothing at the margin, its limited capacity shows as queue) plus
- * the expected queue (from `snapshot`: the class's usual pickup, plus its backlog over its
- * capacity × its typical run) × `waitUsdPerMinute`, among the classes within their queue and p90
+ * the expected queue (the class's usual pickup, plus when a slot frees for each job: the
+ * snapshot's running and queued jobs, and the jobs routed there, scheduled onto its slots at
+ * their expected runs) × `waitUsdPerMinute`, among the classes within their queue and p90
  * targets. For a share `exploreShare` of commits (by the hash of repository@sha), a Thompson
  * draw over the duration estimates picks instead. A default or lightweight build with its
  * repository's own history is lightweight when its longest job usually (p50) takes under
@@ -507,11 +549,21 @@ export function learnedChoice(
     return entry !== undefined && entry.n >= o.minRuns ? queueQuantile(entry, PICKUP_QUANTILE) : undefined;
   };
   const fallbackPickup = classes.map(pickupOf).find((p) => p !== undefined) ?? 0;
-  const predictOne = (r: Runner, view: JobView, load: ClassLoad | undefined) =>
+  // Each class's backlog, read once for every prediction and draw; a job with no estimate counts
+  // at the class's typical run (its own mean once known, else the build's mean job there).
+  const fillOf = (r: Runner) => {
+    const entry = stats.entries.get(classKey(r.id));
+    if (entry !== undefined && entry.n > 0) return entry.ewma * 60;
+    const views = viewsOf(r.id);
+    const jobs = views.reduce((a, v) => a + v.job.presence, 0);
+    return jobs > 0 ? (views.reduce((a, v) => a + v.job.presence * v.estimate.meanMinutes, 0) / jobs) * 60 : 0;
+  };
+  const backlogs = new Map(runners.map((r) => [r.id, backlogOf(r, snapshot?.[r.id], fillOf(r))]));
+  const predictOne = (r: Runner, view: JobView, backlog: readonly number[] | null) =>
     predict(
       r,
       [view],
-      load,
+      backlog,
       stats.entries.get(classKey(r.id)),
       pickupOf(r.id) ?? fallbackPickup,
       o,
@@ -523,7 +575,7 @@ export function learnedChoice(
       predict(
         r,
         viewsOf(r.id),
-        snapshot?.[r.id],
+        backlogs.get(r.id) ?? null,
         stats.entries.get(classKey(r.id)),
         pickupOf(r.id) ?? fallbackPickup,
         o,
@@ -602,7 +654,7 @@ export function learnedChoice(
   const pinned: RoutingPolicy = { ...policy, ab: {}, failover: { ...policy.failover, requirements: [] } };
   const machine = chooseRunner(base, pinned, snapshot ?? {}, { repository: input.repository, sha: input.sha });
   const explored = exploring && chosenId !== greedy.runner;
-  const placed = explored ? [] : placeJobs(jobs, runners, snapshot, predictOne, viewsOf);
+  const placed = explored ? [] : placeJobs(jobs, runners, backlogs, predictOne, viewsOf);
   const placements: JobPlacement[] = placed.map(({ job, prediction }) => ({
     workflow: job.key.workflow,
     job: job.key.job,

@@ -25,6 +25,21 @@ export interface FleetCounts {
   activeByClass: ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** The typical (median) run seconds of a class's jobs, where enough of them ran to say. */
   runSecondsByClass?: ReadonlyMap<string, number>;
+  /** Per class, the expected run of each job running and queued there (see {@link AheadRuns}); read for the learned router only. */
+  aheadByClass?: ReadonlyMap<string, AheadRuns>;
+}
+
+/** The most jobs per class and state an {@link AheadRuns} lists; the rest count at the class's typical run. */
+export const MAX_AHEAD_LISTED = 64;
+
+/**
+ * The expected run seconds of the jobs ahead on a class, each estimated from the learned history
+ * when the job entered the fleet (null: nothing was known of it): the running ones, and the
+ * queued ones oldest first, at most {@link MAX_AHEAD_LISTED} of each.
+ */
+export interface AheadRuns {
+  running: (number | null)[];
+  queued: (number | null)[];
 }
 
 export const NO_COUNTS: FleetCounts = {
@@ -90,6 +105,8 @@ export interface ClassLoad {
    * (core/routed.ts); absent when none. Read by the learned router's expected queue only.
    */
   routed?: number;
+  /** The expected runs of the jobs running and queued on the class (from `FleetCounts.aheadByClass`); read by the learned router's expected queue only. */
+  ahead?: AheadRuns;
 }
 
 export type FleetSnapshot = Record<string, ClassLoad>;
@@ -160,6 +177,8 @@ export function fleetSnapshot(counts: FleetCounts, policy: RoutingPolicy): Fleet
     if (active !== undefined && active.size > 0) load.repositories = Object.fromEntries(active);
     const runSeconds = counts.runSecondsByClass?.get(runner.id);
     if (runSeconds !== undefined) load.runSeconds = runSeconds;
+    const ahead = counts.aheadByClass?.get(runner.id);
+    if (ahead !== undefined && (ahead.running.length > 0 || ahead.queued.length > 0)) load.ahead = ahead;
     snapshot[runner.id] = load;
   }
   return snapshot;

@@ -70,7 +70,7 @@ export function withLearnedNote(choice: LearnedChoice): Decision {
 }
 
 /** The learner's options from a policy's `learning`: a setting left out keeps the learner's default. */
-function learnOptionsOf(learning: LearningPolicy): LearnOptions {
+export function learnOptionsOf(learning: LearningPolicy): LearnOptions {
   const { waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns } = learning;
   return { waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns };
 }

@@ -1,4 +1,5 @@
 import {
+  type AheadRuns,
   addActive,
   DONE_RETENTION_MS,
   type FleetCounts,
@@ -6,6 +7,7 @@ import {
   type FleetJobState,
   type FleetMachine,
   MAX_AGE_MS,
+  MAX_AHEAD_LISTED,
 } from "../core/index.ts";
 import { first, type Sql } from "./sql.ts";
 
@@ -21,6 +23,7 @@ interface JobRow extends Record<string, string | number | null> {
   since: number;
   check_at: number | null;
   checks: number;
+  expected_seconds: number | null;
 }
 
 const toJob = (row: JobRow): FleetJob => ({
@@ -35,6 +38,7 @@ const toJob = (row: JobRow): FleetJob => ({
   since: row.since,
   checkAt: row.check_at,
   checks: row.checks,
+  expectedSeconds: row.expected_seconds,
 });
 
 interface MachineRow extends Record<string, string | number | null> {
@@ -71,11 +75,12 @@ export class FleetStore {
 
   putJob(job: FleetJob): void {
     this.sql.exec(
-      `INSERT INTO fleet_jobs (job_id, state, repository, run_id, run_attempt, runner_class, machine, labels, since, check_at, checks)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO fleet_jobs (job_id, state, repository, run_id, run_attempt, runner_class, machine, labels, since, check_at, checks, expected_seconds)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, repository = excluded.repository, run_id = excluded.run_id,
          run_attempt = excluded.run_attempt, runner_class = excluded.runner_class, machine = excluded.machine,
-         labels = excluded.labels, since = excluded.since, check_at = excluded.check_at, checks = excluded.checks`,
+         labels = excluded.labels, since = excluded.since, check_at = excluded.check_at, checks = excluded.checks,
+         expected_seconds = excluded.expected_seconds`,
       job.jobId,
       job.state,
       job.repository,
@@ -87,6 +92,7 @@ export class FleetStore {
       job.since,
       job.checkAt,
       job.checks,
+      job.expectedSeconds,
     );
   }
 
@@ -184,6 +190,24 @@ export class FleetStore {
       "SELECT runner_class, repository, COUNT(*) AS n FROM fleet_jobs WHERE state IN ('queued', 'busy') AND runner_class IS NOT NULL GROUP BY runner_class, repository",
     )) {
       addActive(out, row.runner_class, row.repository, row.n);
+    }
+    return out;
+  }
+
+  /**
+   * Per class, the expected runs of its busy jobs and of its queued ones, oldest first
+   * (`fleet_jobs.expected_seconds`), at most `MAX_AHEAD_LISTED` of each: the learned router's
+   * backlog. One query read in the state index's order, active jobs only.
+   */
+  ahead(): Map<string, AheadRuns> {
+    const out = new Map<string, AheadRuns>();
+    for (const row of this.sql.exec<{ state: string; runner_class: string; expected_seconds: number | null }>(
+      "SELECT state, runner_class, expected_seconds FROM fleet_jobs WHERE state IN ('busy', 'queued') AND runner_class IS NOT NULL ORDER BY state, since, job_id",
+    )) {
+      let ahead = out.get(row.runner_class);
+      if (ahead === undefined) out.set(row.runner_class, (ahead = { running: [], queued: [] }));
+      const list = row.state === "busy" ? ahead.running : ahead.queued;
+      if (list.length < MAX_AHEAD_LISTED) list.push(row.expected_seconds);
     }
     return out;
   }

@@ -48,8 +48,10 @@ import { first, type Sql } from "./sql.ts";
  * 9. one wake-up per build and class: `warm_calls` keyed by `id` (`<build_id>:<runner_class>`),
  *    so the classes a learned build's jobs are placed on are woken too. The table is rebuilt,
  *    every row kept under its new id; nothing else changes.
+ * 10. each fleet job's expected run (`fleet_jobs.expected_seconds`), for the learned router's
+ *    backlog. A new column, null on the rows an older version wrote; nothing else changes.
  */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -104,7 +106,8 @@ const TABLES = `
     labels TEXT NOT NULL,
     since INTEGER NOT NULL,
     check_at INTEGER,
-    checks INTEGER NOT NULL DEFAULT 0
+    checks INTEGER NOT NULL DEFAULT 0,
+    expected_seconds REAL
   );
   CREATE INDEX IF NOT EXISTS fleet_jobs_state ON fleet_jobs (state, since);
   CREATE INDEX IF NOT EXISTS fleet_jobs_check ON fleet_jobs (check_at) WHERE check_at IS NOT NULL;
@@ -381,6 +384,8 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   if (found === 1) fromVersion1(sql, context);
   // `warm_calls` came with version 4.
   if (found >= 4 && found < 9) warmCallsByClass(sql);
+  // `fleet_jobs` came with version 2 (version 1's is made by `fromVersion1` with the column).
+  if (found >= 2 && found < 10) addColumn(sql, "fleet_jobs", "expected_seconds", "REAL");
   sql.exec(TABLES);
   if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
   // Before the directory there was one Ledger, named `ledger`: whoever it served stays there.
@@ -390,6 +395,14 @@ export function migrate(sql: Sql, context: MigrationContext): number {
     String(SCHEMA_VERSION),
   );
   return found;
+}
+
+/** Adds a column to a table that does not have it yet (read from the table's definition in `sqlite_master`). */
+function addColumn(sql: Sql, table: string, column: string, type: string): void {
+  const definition =
+    first<{ sql: string }>(sql, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table)?.sql ?? "";
+  if (new RegExp(`\\b${column}\\b`).test(definition)) return;
+  sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
 }
 
 /**
@@ -471,7 +484,7 @@ function fleetFromVersion1(sql: Sql): void {
         owners.set(job.id, { repository: build.repository, attempt: record.runs?.[String(job.run_id)]?.attempt ?? 1 });
       }
     }
-    const put = (job: FleetJob) =>
+    const put = (job: Omit<FleetJob, "expectedSeconds">) =>
       sql.exec(
         `INSERT OR REPLACE INTO fleet_jobs (job_id, state, repository, run_id, run_attempt, runner_class, machine, labels, since, check_at, checks)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)`,
