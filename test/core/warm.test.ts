@@ -14,6 +14,7 @@ import {
   allPolicies,
   type BuildRecord,
   type Decision,
+  type ExpectedWork,
   expectedWork,
   fail,
   labelKey,
@@ -28,11 +29,13 @@ import {
   policyFor,
   ROUTED_TTL_MS,
   RoutingConfigError,
+  type RoutingPolicy,
   retryAfterSeconds,
   updatePlan,
   WARM_MAX_AGE_MS,
   wakeUp,
   wakeUpClasses,
+  wakeUpsOf,
   warmExpired,
   warmSecretProblems,
   warmStep,
@@ -394,6 +397,14 @@ const storedWakeUps = (db: ReturnType<typeof openSqlite>) =>
 
 describe("WarmCalls: the wake-ups a routed build queues, one per build and class", () => {
   const build = (decision: Decision | null, event = "push") => ({ ...BUILD, build_id: "b", event, decision });
+  /** Queues a build's wake-ups (core/warm.ts `wakeUpsOf`) as the Book does; how many were new. */
+  const enqueueBuild = (
+    calls: WarmCalls,
+    routed: BuildRecord,
+    policy: RoutingPolicy,
+    expected: (runner: string, jobs: number | null) => ExpectedWork,
+    now: number,
+  ) => wakeUpsOf(routed, policy, expected).filter(({ hook, body }) => calls.enqueue(hook, body, now)).length;
   /** What the history says: two minutes a job, and jobs only when the decision gives none. */
   const history = (_runner: string, jobs: number | null) => ({ jobs: jobs ?? 4, minutes: 2 });
 
@@ -401,7 +412,7 @@ describe("WarmCalls: the wake-ups a routed build queues, one per build and class
     const db = ledgerDb();
     const calls = new WarmCalls(db.sql);
     const decision = decisionOf("vps", { vps: 1.2, kvm2: 2.6, "ai-lab": 1 });
-    expect(calls.enqueueBuild(build(decision), WARM_POLICY, history, T0)).toBe(2);
+    expect(enqueueBuild(calls, build(decision), WARM_POLICY, history, T0)).toBe(2);
     const rows = storedWakeUps(db);
     expect(rows.map(({ body: _, ...row }) => row)).toEqual([
       { id: "b:kvm2", build_id: "b", runner_class: "kvm2", ...pick(hookOf("kvm2")), status: "pending" },
@@ -418,7 +429,7 @@ describe("WarmCalls: the wake-ups a routed build queues, one per build and class
   it("without expected jobs, the decision's runner alone, its jobs as the history says", () => {
     const db = ledgerDb();
     const calls = new WarmCalls(db.sql);
-    expect(calls.enqueueBuild(build(decisionOf("vps", {})), WARM_POLICY, history, T0)).toBe(1);
+    expect(enqueueBuild(calls, build(decisionOf("vps", {})), WARM_POLICY, history, T0)).toBe(1);
     expect(storedWakeUps(db).map((row) => [row.id, JSON.parse(row.body).expected])).toEqual([
       ["b:vps", { jobs: 4, minutes: 2 }],
     ]);
@@ -427,9 +438,9 @@ describe("WarmCalls: the wake-ups a routed build queues, one per build and class
   it("never twice for a build and class; another class of the same build still is", () => {
     const db = ledgerDb();
     const calls = new WarmCalls(db.sql);
-    expect(calls.enqueueBuild(build(decisionOf("vps")), WARM_POLICY, history, T0)).toBe(1);
-    expect(calls.enqueueBuild(build(decisionOf("vps", { vps: 3 })), WARM_POLICY, history, T0 + 1)).toBe(0);
-    expect(calls.enqueueBuild(build(decisionOf("vps", { vps: 1, kvm2: 1 })), WARM_POLICY, history, T0 + 2)).toBe(1);
+    expect(enqueueBuild(calls, build(decisionOf("vps")), WARM_POLICY, history, T0)).toBe(1);
+    expect(enqueueBuild(calls, build(decisionOf("vps", { vps: 3 })), WARM_POLICY, history, T0 + 1)).toBe(0);
+    expect(enqueueBuild(calls, build(decisionOf("vps", { vps: 1, kvm2: 1 })), WARM_POLICY, history, T0 + 2)).toBe(1);
     expect(storedWakeUps(db).map((row) => [row.id, JSON.parse(row.body).expected.jobs])).toEqual([
       ["b:kvm2", 1],
       ["b:vps", 4],
@@ -438,7 +449,7 @@ describe("WarmCalls: the wake-ups a routed build queues, one per build and class
     const [first] = calls.due(T0 + 2, 1);
     if (first === undefined) throw new Error("a wake-up was due");
     calls.record(first, ok({ status: 202, retryAfterSeconds: null }), T0 + 3);
-    expect(calls.enqueueBuild(build(decisionOf("vps", { vps: 1, kvm2: 1 })), WARM_POLICY, history, T0 + 4)).toBe(0);
+    expect(enqueueBuild(calls, build(decisionOf("vps", { vps: 1, kvm2: 1 })), WARM_POLICY, history, T0 + 4)).toBe(0);
     expect(storedWakeUps(db)).toHaveLength(2);
   });
 
@@ -446,10 +457,10 @@ describe("WarmCalls: the wake-ups a routed build queues, one per build and class
     const db = ledgerDb();
     const calls = new WarmCalls(db.sql);
     expect(
-      calls.enqueueBuild(build(decisionOf("vps", { vps: 1 }), "workflow_dispatch"), WARM_POLICY, history, T0),
+      enqueueBuild(calls, build(decisionOf("vps", { vps: 1 }), "workflow_dispatch"), WARM_POLICY, history, T0),
     ).toBe(0);
-    expect(calls.enqueueBuild(build(null), WARM_POLICY, history, T0)).toBe(0);
-    expect(calls.enqueueBuild(build(decisionOf("vps"), "pull_request"), WARM_POLICY, history, T0)).toBe(1);
+    expect(enqueueBuild(calls, build(null), WARM_POLICY, history, T0)).toBe(0);
+    expect(enqueueBuild(calls, build(decisionOf("vps"), "pull_request"), WARM_POLICY, history, T0)).toBe(1);
     expect(storedWakeUps(db).map((row) => row.id)).toEqual(["b:vps"]);
   });
 });

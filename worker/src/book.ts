@@ -67,6 +67,7 @@ import {
   UNKNOWN_RUNNER,
   updatePlan,
   utcDay,
+  wakeUpsOf,
   watchSeconds,
   weekOf,
   withRouted,
@@ -947,9 +948,11 @@ export class Book {
    * MAX_WAKE_UPS_PER_BUILD), sent by the alarm right away.
    */
   private queueWakeUp(build: BuildRecord, policy: RoutingPolicy, now: number): void {
-    if (this.warm.enqueueBuild(build, policy, (runner, jobs) => this.expectedWork(runner, jobs), now) > 0) {
-      this.deps.wake(now);
+    let queued = 0;
+    for (const { hook, body } of wakeUpsOf(build, policy, (runner, jobs) => this.expectedWork(runner, jobs))) {
+      if (this.warm.enqueue(hook, body, now)) queued++;
     }
+    if (queued > 0) this.deps.wake(now);
   }
 
   /**

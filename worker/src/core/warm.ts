@@ -8,7 +8,7 @@ import type { BuildRecord } from "./builds.ts";
 import { histogramQuantile } from "./metrics.ts";
 import { isLoopbackHost } from "./names.ts";
 import { type AttemptResult, type NextStep, nextStep } from "./retry.ts";
-import type { Decision, RoutingPolicy, Runner } from "./types.ts";
+import type { Decision, RoutingPolicy, Runner, WarmHook } from "./types.ts";
 
 /**
  * A warm hook's signing key is a Worker secret whose name starts with this: it can never name
@@ -163,6 +163,23 @@ export function wakeUpClasses(
     .map(([runner, jobs]) => ({ runner, jobs: Math.ceil(jobs) }))
     .sort((a, b) => b.jobs - a.jobs || (a.runner < b.runner ? -1 : a.runner > b.runner ? 1 : 0))
     .slice(0, MAX_WAKE_UPS_PER_BUILD);
+}
+
+/**
+ * The wake-ups a routed build owes, each with the hook it goes to: for a push or pull request
+ * ({@link WAKE_EVENTS}), one per class `wakeUpClasses` names, told what `expected` says its
+ * history expects (`jobs` given when the decision says). None for another event.
+ */
+export function wakeUpsOf(
+  build: BuildRecord,
+  policy: RoutingPolicy,
+  expected: (runnerClass: string, jobs: number | null) => ExpectedWork,
+): { hook: WarmHook; body: WakeUp }[] {
+  if (!WAKE_EVENTS.includes(build.event)) return [];
+  return wakeUpClasses(build.decision, policy).flatMap(({ runner, jobs }) => {
+    const hook = policy.runners[runner]?.warm;
+    return hook === undefined ? [] : [{ hook, body: wakeUp(build, runner, expected(runner, jobs)) }];
+  });
 }
 
 /** The wake-up of `runnerClass` for a routed build. */

@@ -1,16 +1,4 @@
-import {
-  type AttemptResult,
-  type BuildRecord,
-  type ExpectedWork,
-  type NextStep,
-  type RoutingPolicy,
-  WAKE_EVENTS,
-  type WakeUp,
-  type WarmHook,
-  wakeUp,
-  wakeUpClasses,
-  warmStep,
-} from "../core/index.ts";
+import { type AttemptResult, type NextStep, type WakeUp, type WarmHook, warmStep } from "../core/index.ts";
 import { Owed } from "./owed.ts";
 import type { Sql, SqlValue } from "./sql.ts";
 
@@ -51,27 +39,6 @@ export class WarmCalls extends Owed<WarmCallRow & Record<string, SqlValue>> {
       },
       open: ["pending"],
     });
-  }
-
-  /**
-   * Queues the wake-ups of a routed push or pull request, one for each class `wakeUpClasses`
-   * names, due at once; `expected` says what a class's history expects (`jobs` given when the
-   * decision says). Returns how many were queued: none for another event, nor for a build whose
-   * classes already have theirs.
-   */
-  enqueueBuild(
-    build: BuildRecord,
-    policy: RoutingPolicy,
-    expected: (runnerClass: string, jobs: number | null) => ExpectedWork,
-    now: number,
-  ): number {
-    if (!WAKE_EVENTS.includes(build.event)) return 0;
-    let queued = 0;
-    for (const { runner, jobs } of wakeUpClasses(build.decision, policy)) {
-      const hook = policy.runners[runner]?.warm;
-      if (hook !== undefined && this.enqueue(hook, wakeUp(build, runner, expected(runner, jobs)), now)) queued++;
-    }
-    return queued;
   }
 
   /** Queues the wake-up of `body.class` for `body.build_id`, due at once; false when that build already has one for that class. */
