@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book, BUILD_RETENTION_MS, DELIVERY_RETENTION_MS } from "../../worker/src/book.ts";
+import { type Book, BUILD_RETENTION_MS, DELIVERY_RETENTION_MS } from "../../worker/src/book.ts";
 import {
   type BuildRecord,
   buildId,
@@ -21,6 +21,7 @@ import { KV_WRITE_INTERVAL_MS } from "../../worker/src/store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS } from "../../worker/src/store/costs.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
+import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
 import { V1, writeVersion1 } from "../support/schema-v1.ts";
 
@@ -29,21 +30,8 @@ const T0 = Date.parse("2026-11-20T12:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function open(config: unknown = {}, db = openSqlite()) {
-  const settings: Settings = parseSettings({
-    WEBHOOK_SECRET: "s",
-    API_TOKEN: "t",
-    ROUTING_CONFIG: JSON.stringify(config),
-    DISCORD_WEBHOOK_URL: "https://discord.test/hook",
-  });
-  const woken: number[] = [];
-  const book = new Book({
-    sql: db.sql,
-    transaction: db.transaction,
-    settings: () => settings,
-    wake: (at) => woken.push(at),
-  });
-  const count = (table: string) => db.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n;
-  return { db, book, count, woken };
+  const opened = openBook({ routing: config, db, bindings: { DISCORD_WEBHOOK_URL: "https://discord.test/hook" } });
+  return { ...opened, woken: opened.wakes };
 }
 
 let nextDelivery = 0;

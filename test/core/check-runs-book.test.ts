@@ -22,6 +22,7 @@ import {
   updatePlan,
 } from "../../worker/src/core/index.ts";
 import { parseSettings } from "../../worker/src/settings.ts";
+import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
 
 const API = "https://github.test";
@@ -101,21 +102,11 @@ afterEach(() => {
 });
 
 function open(options: { app?: boolean; routing?: unknown } = {}) {
-  const db = openSqlite();
-  const settings = parseSettings({
-    WEBHOOK_SECRET: "s",
-    API_TOKEN: "t",
-    GITHUB_TOKEN: "gh-token",
-    GITHUB_API_URL: API,
-    ...(options.routing === undefined ? {} : { ROUTING_CONFIG: JSON.stringify(options.routing) }),
-    ...(options.app === false ? {} : { GITHUB_APP_ID: String(nextApp++), GITHUB_APP_PRIVATE_KEY: PRIVATE_KEY }),
-  });
-  const wakes: number[] = [];
-  const book = new Book({
-    sql: db.sql,
-    transaction: db.transaction,
-    settings: () => settings,
-    wake: (at) => wakes.push(at),
+  const app: Record<string, string> =
+    options.app === false ? {} : { GITHUB_APP_ID: String(nextApp++), GITHUB_APP_PRIVATE_KEY: PRIVATE_KEY };
+  const { db, book, settings, wakes } = openBook({
+    routing: options.routing,
+    bindings: { GITHUB_TOKEN: "gh-token", GITHUB_API_URL: API, ...app },
   });
   const rows = () =>
     db.sql

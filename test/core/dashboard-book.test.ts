@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book } from "../../worker/src/book.ts";
+import type { Book } from "../../worker/src/book.ts";
 import {
   type BuildQuery,
   type BuildSummary,
@@ -23,6 +23,7 @@ import { BUILD_LIST_RETENTION_DAYS } from "../../worker/src/store/builds.ts";
 import { QUEUE_HOURS_KEPT } from "../../worker/src/store/queue-hours.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { type Sql, type SqlValue, schemaObjects } from "../../worker/src/store/sql.ts";
+import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
 import { V1, writeVersion1 } from "../support/schema-v1.ts";
 
@@ -41,9 +42,7 @@ function open(db = openSqlite()) {
       return db.sql.exec(query, ...bindings);
     },
   };
-  const book = new Book({ sql, transaction: db.transaction, settings: () => settings, wake: () => {} });
-  const count = (table: string, where = "1 = 1", ...args: SqlValue[]) =>
-    db.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, ...args).one().n;
+  const { book, count } = openBook({ routing: {}, db, sql });
   /** The statements `fn` runs. */
   const measure = (fn: () => void) => {
     ran = [];

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book } from "../../worker/src/book.ts";
+import type { Book } from "../../worker/src/book.ts";
 import {
   changesFromList,
   contentKey,
@@ -16,9 +16,9 @@ import {
   routePlan,
   updatePlan,
 } from "../../worker/src/core/index.ts";
-import { parseSettings } from "../../worker/src/settings.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
+import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
 
 const API = "https://github.test";
@@ -70,15 +70,7 @@ afterEach(() => {
 });
 
 function open(routing: unknown = config()) {
-  const db = openSqlite();
-  const settings = parseSettings({
-    WEBHOOK_SECRET: "s",
-    API_TOKEN: "t",
-    ROUTING_CONFIG: JSON.stringify(routing),
-    GITHUB_TOKEN: "gh-token",
-    GITHUB_API_URL: API,
-  });
-  const book = new Book({ sql: db.sql, transaction: db.transaction, settings: () => settings, wake: () => {} });
+  const { db, book, settings } = openBook({ routing, bindings: { GITHUB_TOKEN: "gh-token", GITHUB_API_URL: API } });
   const rows = () =>
     db.sql
       .exec<Record<string, string | number | null>>(

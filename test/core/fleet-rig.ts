@@ -1,7 +1,6 @@
-import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book, type ListedRunner } from "../../worker/src/book.ts";
+import type { Book, ListedRunner } from "../../worker/src/book.ts";
 import { buildId, type FleetCounts, type JobState, newBuild } from "../../worker/src/core/index.ts";
-import { parseSettings } from "../../worker/src/settings.ts";
+import { openBook } from "../support/book.ts";
 
 /** A job event as the fleet tests write it: the job's state and when it was seen (ISO 8601). */
 export type Step = [JobState, string];
@@ -23,9 +22,7 @@ export class FleetRig {
   constructor(config: unknown = {}, events: readonly Step[] = []) {
     this.config = config;
     this.events = events;
-    const settings = parseSettings({ WEBHOOK_SECRET: "s", API_TOKEN: "t", ROUTING_CONFIG: JSON.stringify(config) });
-    const db = openSqlite();
-    this.book = new Book({ sql: db.sql, transaction: db.transaction, settings: () => settings, wake: () => {} });
+    this.book = openBook({ routing: config }).book;
     for (const [i, [job, at]] of events.entries()) this.deliver(job, at, i);
   }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book } from "../../worker/src/book.ts";
+import type { Book } from "../../worker/src/book.ts";
 import {
   countStart,
   DECAY_PER_WEEK,
@@ -26,6 +26,7 @@ import {
 import { parseSettings } from "../../worker/src/settings.ts";
 import { ForecastStore } from "../../worker/src/store/forecast.ts";
 import { migrate } from "../../worker/src/store/schema.ts";
+import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
 
 /** Monday 2026-11-16 00:00 UTC: hour 0 of a week. */
@@ -190,10 +191,7 @@ describe("the Ledger's book counts a job start once, in its workflow_job transac
   const settings = parseSettings({ WEBHOOK_SECRET: "s", API_TOKEN: "t" });
   const ALL_AT = Date.parse("2026-11-16T09:30:00Z");
 
-  function open() {
-    const db = openSqlite();
-    return { db, book: new Book({ ...db, settings: () => settings, wake: () => {} }) };
-  }
+  const open = () => openBook();
 
   /** A workflow_job delivery (GitHub's shape) for a job on vps, through the path a delivery takes. */
   function jobEvent(book: Book, id: number, action: "queued" | "in_progress" | "completed", startedAt: string | null) {

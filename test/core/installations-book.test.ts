@@ -7,8 +7,7 @@
  * changes nothing twice; and the rows are pruned after their time.
  */
 import { describe, expect, it } from "vitest";
-import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book, PRUNE_BATCH } from "../../worker/src/book.ts";
+import { type Book, PRUNE_BATCH } from "../../worker/src/book.ts";
 import {
   changesFromList,
   contentKey,
@@ -19,6 +18,7 @@ import {
 } from "../../worker/src/core/index.ts";
 import { parseSettings } from "../../worker/src/settings.ts";
 import { INSTALLATION_RETENTION_MS } from "../../worker/src/store/installations.ts";
+import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
 
 const T0 = Date.parse("2026-11-20T12:00:00Z");
@@ -27,11 +27,7 @@ const APP = "acme/app";
 const WEB = "acme/web";
 
 function open() {
-  const db = openSqlite();
-  const settings = parseSettings({ WEBHOOK_SECRET: "s", API_TOKEN: "t", ROUTING_CONFIG: "{}" });
-  const book = new Book({ sql: db.sql, transaction: db.transaction, settings: () => settings, wake: () => {} });
-  const count = (table: string, where = "1 = 1", ...params: (string | number)[]) =>
-    db.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, ...params).one().n;
+  const { db, book, count, settings } = openBook({ routing: {} });
   const repository = (name: string) =>
     db.sql
       .exec<{ installation_id: number; status: string; updated_at: number }>(

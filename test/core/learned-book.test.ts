@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book } from "../../worker/src/book.ts";
+import type { Book } from "../../worker/src/book.ts";
 import {
   changesFromList,
   type Decision,
@@ -20,9 +20,9 @@ import {
   route,
   updatePlan,
 } from "../../worker/src/core/index.ts";
-import { parseSettings } from "../../worker/src/settings.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import type { Sql } from "../../worker/src/store/sql.ts";
+import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
 
 const T0 = Date.parse("2026-11-20T12:00:00Z");
@@ -45,15 +45,7 @@ function open(learnLimits?: Partial<LearnLimits>) {
       return db.sql.exec(query, ...bindings);
     },
   };
-  const settings = parseSettings({ WEBHOOK_SECRET: "s", API_TOKEN: "t", ROUTING_CONFIG: JSON.stringify(CONFIG) });
-  const book = new Book({
-    sql,
-    transaction: db.transaction,
-    settings: () => settings,
-    wake: () => {},
-    ...(learnLimits === undefined ? {} : { learnLimits }),
-  });
-  const count = (table: string) => db.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n;
+  const { book, count } = openBook({ routing: CONFIG, db, sql, ...(learnLimits === undefined ? {} : { learnLimits }) });
   const rows = (table: string) =>
     db.sql.exec<{ key: string; row: string }>(`SELECT key, row FROM ${table} ORDER BY key`).toArray();
   /** The statements `fn` runs. */

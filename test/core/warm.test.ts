@@ -9,7 +9,6 @@ import { createHmac } from "node:crypto";
 import { verify } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../scripts/sqlite.ts";
-import { Book } from "../../worker/src/book.ts";
 import {
   allPolicies,
   type BuildRecord,
@@ -41,11 +40,11 @@ import {
   warmStep,
   warmUrlProblem,
 } from "../../worker/src/core/index.ts";
-import { parseSettings } from "../../worker/src/settings.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
 import { WarmCalls } from "../../worker/src/store/warm.ts";
 import { signBody } from "../../worker/src/warm.ts";
+import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
 
 const HOOK = { url: "https://runners.example/warm", secretEnv: "WARM_SECRET_VPS" };
@@ -480,15 +479,7 @@ describe("the Book: a learned build wakes every class its jobs are expected on, 
   };
 
   function open(config: unknown = CONFIG) {
-    const db = ledgerDb();
-    const settings = parseSettings({ WEBHOOK_SECRET: "s", API_TOKEN: "t", ROUTING_CONFIG: JSON.stringify(config) });
-    const wakes: number[] = [];
-    const book = new Book({
-      sql: db.sql,
-      transaction: db.transaction,
-      settings: () => settings,
-      wake: (at) => wakes.push(at),
-    });
+    const { db, book, wakes } = openBook({ routing: config, db: ledgerDb() });
     let deliveries = 0;
     const accept = (name: string, payload: unknown) => {
       const intent = intentOf(name, payload, parseRoutingConfig(config));
