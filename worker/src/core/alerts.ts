@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import type { BuildRecord, JobState } from "./builds.ts";
 import { deployRefOf } from "./deploy.ts";
-import { cutText, REPOSITORY, SHA } from "./names.ts";
+import { cutText, fitLines, REPOSITORY, SHA } from "./names.ts";
 import { ALERT_KINDS, type AlertKind, type AlertsPolicy, type RoutingPolicy } from "./types.ts";
 
 /**
@@ -225,29 +225,9 @@ function markdownEscape(text: string): string {
   return text.replace(/[\\`*_~|[\]<>#]/g, "\\$&");
 }
 
-/**
- * Lines joined by newlines within `max` characters: as many whole lines as fit, then a count of
- * the rest; the first line is cut when even it does not fit.
- */
-function fitLines(lines: readonly string[], max: number): string {
-  const full = lines.join("\n");
-  if (full.length <= max) return discordTruncate(full, max);
-  const more = (n: number) => `${ELLIPSIS} and ${n} more`;
-  let out = "";
-  let kept = 0;
-  for (const line of lines) {
-    const next = out === "" ? line : `${out}\n${line}`;
-    const rest = lines.length - kept - 1;
-    if (next.length + (rest > 0 ? 1 + more(rest).length : 0) > max) break;
-    out = next;
-    kept++;
-  }
-  const note = more(lines.length - kept);
-  if (kept === 0) {
-    if (lines.length === 1 || max < note.length + 2) return discordTruncate(full, max);
-    return `${discordTruncate(lines[0] ?? "", max - note.length - 1)}\n${more(lines.length - 1)}`;
-  }
-  return `${out}\n${note}`;
+/** Lines for an embed's description (core/names.ts `fitLines`), never empty: Discord rejects an empty one. */
+function embedLines(lines: readonly string[], max: number): string {
+  return fitLines(lines, max, (n) => `${ELLIPSIS} and ${n} more`) || "-";
 }
 
 function httpsBase(url: string | undefined): string | null {
@@ -336,7 +316,7 @@ export function discordMessage(alert: Alert, build: BuildRecord, links: { reposi
 
   // The reasons get what the other texts leave, up to their own limit.
   const lines = reasonLines(build);
-  embed.description = fitLines(lines, Math.min(L.description, L.total - embedLength(embed)));
+  embed.description = embedLines(lines, Math.min(L.description, L.total - embedLength(embed)));
   fitTotal(embed);
   return { username: "PMOVES CI", embeds: [embed], allowed_mentions: { parse: [] } };
 }

@@ -1,5 +1,5 @@
 import type { BuildRecord, BuildSummary } from "./builds.ts";
-import { cutText } from "./names.ts";
+import { cutText, fitLines } from "./names.ts";
 import type { Result } from "./result.ts";
 import { MAX_ATTEMPTS, type NextStep, nextStep } from "./retry.ts";
 import type { Decision, RoutingConfig } from "./types.ts";
@@ -234,16 +234,10 @@ export function checkRunOutput(build: BuildRecord, state: CheckRunState, figures
 
 /** The lines joined, then `footer`; lines that would take the text past the bound are left out and counted. */
 function bounded(lines: readonly string[], footer: string): string {
-  const room = CHECK_RUN_SUMMARY_MAX - footer.length - 2 - 80;
-  let text = "";
-  let left = 0;
-  for (const line of lines) {
-    if (left === 0 && text.length + line.length + 1 <= room) text += `${line}\n`;
-    else left++;
-  }
-  if (left > 0)
-    text += `\n… ${left} more line${left === 1 ? "" : "s"} left out: the summary is kept under ${CHECK_RUN_SUMMARY_MAX} characters.\n`;
-  return `${text}\n${footer}`;
+  const room = CHECK_RUN_SUMMARY_MAX - footer.length - 2;
+  const left = (n: number) =>
+    `\n… ${n} more line${n === 1 ? "" : "s"} left out: the summary is kept under ${CHECK_RUN_SUMMARY_MAX} characters.`;
+  return `${fitLines(lines, room, left)}\n\n${footer}`;
 }
 
 // --- GitHub's answers -----------------------------------------------------------------------

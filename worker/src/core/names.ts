@@ -62,6 +62,29 @@ export function cutText(text: string, max: number): string {
   return `${text.slice(0, Math.max(0, end))}…`;
 }
 
+/**
+ * `lines` joined by newlines within `max` characters: as many whole lines as fit, first first,
+ * then `more(n)` on a line of its own counting the n left out (its room kept); the first line is
+ * cut (`cutText`) when even it does not fit beside the count. No line is split but that one.
+ */
+export function fitLines(lines: readonly string[], max: number, more: (left: number) => string): string {
+  const full = lines.join("\n");
+  if (full.length <= max) return full;
+  let out = "";
+  let kept = 0;
+  for (const line of lines) {
+    const next = kept === 0 ? line : `${out}\n${line}`;
+    const rest = lines.length - kept - 1;
+    if (next.length + (rest > 0 ? 1 + more(rest).length : 0) > max) break;
+    out = next;
+    kept++;
+  }
+  if (kept > 0) return `${out}\n${more(lines.length - kept)}`;
+  const note = more(lines.length - 1);
+  if (lines.length === 1 || max < note.length + 2) return cutText(full, Math.max(1, max));
+  return `${cutText(lines[0] ?? "", max - note.length - 1)}\n${note}`;
+}
+
 /** A value a stranger chose, as an error message shows it: quoted, cut to 40 characters. */
 export const shown = (value: string): string => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 
