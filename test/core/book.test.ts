@@ -21,9 +21,9 @@ import { KV_WRITE_INTERVAL_MS } from "../../worker/src/store/builds.ts";
 import { COST_DAY_RETENTION_DAYS, COST_JOB_RETENTION_MS } from "../../worker/src/store/costs.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
-import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
 import { V1, writeVersion1 } from "../support/schema-v1.ts";
+import { openBook } from "./open-book.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-11-20T12:00:00Z");

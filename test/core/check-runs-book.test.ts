@@ -22,8 +22,8 @@ import {
   updatePlan,
 } from "../../worker/src/core/index.ts";
 import { parseSettings } from "../../worker/src/settings.ts";
-import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
+import { openBook } from "./open-book.ts";
 
 const API = "https://github.test";
 const T0 = Date.parse("2026-11-20T12:00:00Z");

@@ -23,9 +23,9 @@ import { BUILD_LIST_RETENTION_DAYS } from "../../worker/src/store/builds.ts";
 import { QUEUE_HOURS_KEPT } from "../../worker/src/store/queue-hours.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { type Sql, type SqlValue, schemaObjects } from "../../worker/src/store/sql.ts";
-import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
 import { V1, writeVersion1 } from "../support/schema-v1.ts";
+import { openBook } from "./open-book.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -18,8 +18,8 @@ import {
 } from "../../worker/src/core/index.ts";
 import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
-import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
+import { openBook } from "./open-book.ts";
 
 const API = "https://github.test";
 const T0 = Date.parse("2026-11-20T12:00:00Z");

@@ -1,6 +1,6 @@
 import type { Book, ListedRunner } from "../../worker/src/book.ts";
 import { buildId, type FleetCounts, type JobState, newBuild } from "../../worker/src/core/index.ts";
-import { openBook } from "../support/book.ts";
+import { openBook } from "./open-book.ts";
 
 /** A job event as the fleet tests write it: the job's state and when it was seen (ISO 8601). */
 export type Step = [JobState, string];

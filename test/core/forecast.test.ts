@@ -26,8 +26,8 @@ import {
 import { parseSettings } from "../../worker/src/settings.ts";
 import { ForecastStore } from "../../worker/src/store/forecast.ts";
 import { migrate } from "../../worker/src/store/schema.ts";
-import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
+import { openBook } from "./open-book.ts";
 
 /** Monday 2026-11-16 00:00 UTC: hour 0 of a week. */
 const MONDAY = Date.parse("2026-11-16T00:00:00Z");

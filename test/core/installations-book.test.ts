@@ -18,8 +18,8 @@ import {
 } from "../../worker/src/core/index.ts";
 import { parseSettings } from "../../worker/src/settings.ts";
 import { INSTALLATION_RETENTION_MS } from "../../worker/src/store/installations.ts";
-import { openBook } from "../support/book.ts";
 import { intentOf } from "../support/intent.ts";
+import { openBook } from "./open-book.ts";
 
 const T0 = Date.parse("2026-11-20T12:00:00Z");
 const DAY = 86_400_000;

@@ -44,8 +44,8 @@ import { migrate, SCHEMA_VERSION } from "../../worker/src/store/schema.ts";
 import { schemaObjects } from "../../worker/src/store/sql.ts";
 import { WarmCalls } from "../../worker/src/store/warm.ts";
 import { signBody } from "../../worker/src/warm.ts";
-import { openBook } from "../support/book.ts";
 import { acceptPush, intentOf } from "../support/intent.ts";
+import { openBook } from "./open-book.ts";
 
 const HOOK = { url: "https://runners.example/warm", secretEnv: "WARM_SECRET_VPS" };
 
