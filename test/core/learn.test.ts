@@ -476,6 +476,15 @@ describe("the backlog: the jobs ahead on a class at their expected runs", () => 
     expect(queueOn(routed, "kvm2")).toBeGreaterThan(pickup("kvm2"));
   });
 
+  it("a class of thousands of slots: jobs ahead that find a free slot delay no one; all busy, the first frees at half a run", () => {
+    const some = loaded("vps", { capacity: 5000, busy: 4000, free: 1000, queued: 100 });
+    expect(queueOn(some, "vps")).toBeCloseTo(pickup("vps"), 9);
+    const half = queueOn(loaded("vps", { capacity: 2, busy: 2, free: 0 }), "vps");
+    const all = loaded("vps", { capacity: 5000, busy: 5000, free: 0, queued: 0 });
+    expect(queueOn(all, "vps")).toBeCloseTo(half, 9);
+    expect(half).toBeGreaterThan(pickup("vps"));
+  });
+
   it("a class whose machines are all offline never frees a slot", () => {
     expect(queueOn(loaded("kvm2", { offline: true }), "kvm2")).toBe(Number.POSITIVE_INFINITY);
   });

@@ -15,7 +15,7 @@ import {
   queueQuantile,
   rosterKey,
 } from "./learn-stats.ts";
-import { type ClassLoad, type FleetSnapshot, MAX_AHEAD_LISTED } from "./load.ts";
+import type { ClassLoad, FleetSnapshot } from "./load.ts";
 import { gaussian, mulberry32 } from "./random.ts";
 import { treeRoute } from "./tree-route.ts";
 import {
@@ -226,40 +226,71 @@ const drawsFor = (seed: number): (() => number) => mulberry32(seed);
 function backlogOf(runner: Runner, load: ClassLoad | undefined, fill: number): number[] | null {
   if (runner.kind === "github-hosted" || load === undefined) return null;
   if (load.offline) return [Number.POSITIVE_INFINITY];
-  const slots = new Array<number>(Math.max(1, load.busy + load.free)).fill(0);
+  const usable = Math.max(1, load.busy + load.free);
+  const busy = Math.min(load.busy, usable);
   const running = load.ahead?.running ?? [];
-  for (let k = 0; k < Math.min(load.busy, slots.length); k++) slots[k] = (running[k] ?? fill) / 2;
-  slots.sort((a, b) => a - b);
+  // The slots free soonest, at most MAX_SLOTS of them (see there): free ones, then running ones.
+  const slots = new Array<number>(Math.min(usable - busy, MAX_SLOTS)).fill(0);
+  for (let k = 0; k < Math.min(busy, running.length + MAX_SLOTS); k++) slots.push((running[k] ?? fill) / 2);
+  slots.sort((a, b) => a - b).splice(MAX_SLOTS);
   const queued = load.ahead?.queued ?? [];
   const listed = Math.min(load.queued, queued.length);
   for (let k = 0; k < listed; k++) take(slots, queued[k] ?? fill);
-  spread(slots, load.queued - listed + (load.routed ?? 0), fill);
+  spread(slots, load.queued - listed + (load.routed ?? 0), fill, usable);
   return slots;
 }
+
+/**
+ * The most slots of a class a backlog keeps, the ones free soonest, and the most jobs put on it
+ * one at a time. Exact while fewer jobs than this are put on it, for a job always takes the slot
+ * free soonest and every slot left out is free no sooner than every one kept; a class of
+ * thousands of slots, or a queue of thousands of jobs, costs no more to read than 512.
+ */
+const MAX_SLOTS = 512;
 
 /** Puts a job of `run` seconds on the slot free soonest, keeping `slots` ascending; returns when it starts. */
 function take(slots: number[], run: number): number {
   const start = slots[0] ?? 0;
   const end = start + run;
-  let i = 1;
-  for (; i < slots.length && (slots[i] ?? 0) < end; i++) slots[i - 1] = slots[i] ?? 0;
-  slots[i - 1] = end;
+  // The first slot free later than the job ends (binary search), and the end put just before it.
+  let lo = 1;
+  let hi = slots.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((slots[mid] ?? 0) < end) lo = mid + 1;
+    else hi = mid;
+  }
+  slots.copyWithin(0, 1, lo);
+  slots[lo - 1] = end;
   return start;
 }
 
 /**
  * `count` jobs of `run` seconds each (a fraction of a job as that share of a run): one at a time
- * up to `MAX_AHEAD_LISTED`, the rest shared evenly by the slots, so that a long queue costs no
- * more to read than a short one.
+ * up to `MAX_SLOTS` of them, the rest as work poured onto the slots free soonest until they are
+ * level (the `usable` slots left out of `slots` taken as free when the last kept one is), so that
+ * a long queue costs no more to read than a short one.
  */
-function spread(slots: number[], count: number, run: number): void {
+function spread(slots: number[], count: number, run: number, usable: number): void {
   let left = Math.max(0, count);
-  for (let k = 0; k < MAX_AHEAD_LISTED && left > 0; k++) {
+  for (let k = 0; k < MAX_SLOTS && left > 0; k++) {
     const part = Math.min(1, left);
     take(slots, part * run);
     left -= part;
   }
-  if (left > 0) for (let i = 0; i < slots.length; i++) slots[i] = (slots[i] ?? 0) + (left * run) / slots.length;
+  if (left <= 0 || slots.length === 0) return;
+  const work = left * run;
+  const extra = Math.max(0, usable - slots.length);
+  let sum = 0;
+  for (let k = 1; k <= slots.length; k++) {
+    sum += slots[k - 1] ?? 0;
+    const last = k === slots.length;
+    const level = last ? (work + sum + extra * (slots[k - 1] ?? 0)) / (k + extra) : (work + sum) / k;
+    if (last || level <= (slots[k] ?? 0)) {
+      for (let i = 0; i < k; i++) slots[i] = level;
+      return;
+    }
+  }
 }
 
 /**
@@ -274,7 +305,8 @@ function expectedQueue(
   scale: number,
 ) {
   if (backlog === null) return { mean: pickup, last: pickup };
-  const slots = backlog.map((t) => t * scale);
+  // `count` jobs only ever take from the `count` slots free soonest (and the ends they leave).
+  const slots = backlog.slice(0, count).map((t) => t * scale);
   let sum = 0;
   let last = 0;
   for (let i = 0; i < count; i++) {
