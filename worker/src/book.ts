@@ -783,7 +783,7 @@ export class Book {
   /**
    * A job's expected run on `runnerClass` for the learned router's backlog: for a job of a build
    * the learner decided, in a repository that learns, from its history (the same key its run is
-   * learned under); else null. At most five rows read by key.
+   * learned under); else null. At most four rows read by key (job, workflow, repository, organisation).
    */
   private expectedRun(build: BuildRecord, job: JobState, runnerClass: string, policy: RoutingPolicy | null) {
     const key = learnKeyOf(build, job);
