@@ -105,6 +105,81 @@ function runPayload(fields: { id: number; action: string; attempt: number; sha?:
 const settingsOf = (config: unknown = {}) =>
   parseSettings({ WEBHOOK_SECRET: "s", API_TOKEN: "t", ROUTING_CONFIG: JSON.stringify(config) });
 
+describe("the schema: version 10 → 11 stores deliveries, commits, billed jobs and machines by their key", () => {
+  const KEYED = ["deliveries", "commits", "cost_jobs", "machines"];
+  const definitions = (db: ReturnType<typeof openSqlite>) =>
+    db.sql
+      .exec<{ name: string; sql: string }>(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN ('deliveries', 'commits', 'cost_jobs', 'machines') ORDER BY name",
+      )
+      .toArray()
+      .map((row) => ({ ...row }));
+
+  /** A database as version 10 laid the four tables out: rowid tables, with rows in each. */
+  function version10() {
+    const db = openSqlite();
+    db.transaction(() => migrate(db.sql, { runners: null }));
+    for (const { name, sql } of definitions(db)) {
+      db.sql.exec(`DROP TABLE ${name}`);
+      db.sql.exec(sql.replace(/\s*WITHOUT ROWID\s*$/, ""));
+    }
+    db.sql.exec(
+      "INSERT INTO deliveries (id, event, status, body, received_at, content_key) VALUES ('d1', 'push', 202, '{}', 5, 'push-1'), ('d2', 'ping', 200, '{}', 6, NULL)",
+    );
+    db.sql.exec("INSERT INTO commits (repository, sha, build_id) VALUES ('acme/app', 'aa', 'aa-d1')");
+    db.sql.exec(
+      "INSERT INTO cost_jobs (job_id, run_attempt, completed_at, recorded_at) VALUES (7, 1, 3, 4), (7, 2, 5, 6)",
+    );
+    db.sql.exec("INSERT INTO machines (name, runner_class, last_seen, offline_since) VALUES ('vps-1', 'vps', 8, NULL)");
+    db.sql.exec("UPDATE meta SET value = '10' WHERE key = 'schema_version'");
+    return db;
+  }
+
+  it("rebuilds the four tables WITHOUT ROWID, every row and index kept, as a new database has them", () => {
+    const db = version10();
+    expect(definitions(db).some((d) => d.sql.includes("WITHOUT ROWID"))).toBe(false);
+    expect(db.transaction(() => migrate(db.sql, { runners: null }))).toBe(10);
+    const fresh = openSqlite();
+    fresh.transaction(() => migrate(fresh.sql, { runners: null }));
+    expect(definitions(db)).toEqual(definitions(fresh));
+    expect(definitions(db).map((d) => d.name)).toEqual([...KEYED].sort());
+    expect(definitions(db).every((d) => d.sql.endsWith("WITHOUT ROWID"))).toBe(true);
+    expect(schemaObjects(db.sql)).toEqual(schemaObjects(fresh.sql));
+    expect(db.sql.exec("SELECT * FROM deliveries ORDER BY id").toArray()).toEqual([
+      { id: "d1", event: "push", status: 202, body: "{}", received_at: 5, content_key: "push-1" },
+      { id: "d2", event: "ping", status: 200, body: "{}", received_at: 6, content_key: null },
+    ]);
+    expect(db.sql.exec("SELECT * FROM commits").toArray()).toEqual([
+      { repository: "acme/app", sha: "aa", build_id: "aa-d1" },
+    ]);
+    expect(db.sql.exec("SELECT * FROM cost_jobs ORDER BY run_attempt").toArray()).toEqual([
+      { job_id: 7, run_attempt: 1, completed_at: 3, recorded_at: 4 },
+      { job_id: 7, run_attempt: 2, completed_at: 5, recorded_at: 6 },
+    ]);
+    expect(db.sql.exec("SELECT * FROM machines").toArray()).toEqual([
+      { name: "vps-1", runner_class: "vps", last_seen: 8, offline_since: null },
+    ]);
+    expect(db.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value).toBe(
+      String(SCHEMA_VERSION),
+    );
+  });
+
+  it("the upgraded tables answer as before: a redelivery by id or by content is a duplicate, a billed job is billed once", () => {
+    const db = version10();
+    const { book } = open({}, db);
+    expect(book.accept("d1", "push", { kind: "respond", status: 202, body: "{}" }, {}, T0)).toMatchObject({
+      duplicate: true,
+    });
+    expect(
+      book.accept("d9", "push", { kind: "respond", status: 202, body: "{}" }, { contentKey: "push-1" }, T0),
+    ).toMatchObject({ duplicate: true });
+    const billed = db.sql.exec(
+      "INSERT OR IGNORE INTO cost_jobs (job_id, run_attempt, completed_at, recorded_at) VALUES (7, 1, 9, 9)",
+    );
+    expect(billed.rowsWritten).toBe(0);
+  });
+});
+
 describe("the schema: version 1 databases are upgraded in place", () => {
   function upgraded() {
     const db = openSqlite();

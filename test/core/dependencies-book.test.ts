@@ -377,7 +377,7 @@ describe("the schema: version 6 → 7", () => {
     db.sql.exec("UPDATE meta SET value = '6' WHERE key = 'schema_version'");
     db.sql.exec("INSERT INTO routing_jobs (job_id, repository, at) VALUES (7, 'acme/app', 1)");
     expect(db.transaction(() => migrate(db.sql, { runners: null }))).toBe(6);
-    expect(SCHEMA_VERSION).toBe(10);
+    expect(SCHEMA_VERSION).toBe(11);
     expect(schemaObjects(db.sql)).toEqual(before);
     expect(db.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM dispatches").one().n).toBe(0);
     expect(db.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM routing_jobs").one().n).toBe(1);

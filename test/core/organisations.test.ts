@@ -216,7 +216,7 @@ describe("the schema: version 7 → 8 lists the owners an older Ledger holds", (
   it("every owner its live tables name, lower-cased, served by `ledger`, first seen at the upgrade", () => {
     const { db, before } = version7();
     expect(db.transaction(() => migrate(db.sql, { runners: null, now: T0 }))).toBe(7);
-    expect(SCHEMA_VERSION).toBe(10);
+    expect(SCHEMA_VERSION).toBe(11);
     expect(schemaObjects(db.sql)).toEqual(before);
     expect(db.sql.exec("SELECT * FROM organisations ORDER BY organisation").toArray()).toEqual(
       ["acme", "globex", "hooli", "initech", "piedpiper"].map((organisation) => ({

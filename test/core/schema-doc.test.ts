@@ -59,6 +59,18 @@ describe("docs/storage-schema.md describes the Ledger's tables as they are", () 
     expect([...documentedColumns(sections().get(table) ?? "")].sort()).toEqual([...columns].sort());
   });
 
+  it("a table stored by its primary key (WITHOUT ROWID) says so in its section, and only such a table", () => {
+    const keyed = db.sql
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID'")
+      .toArray()
+      .map((t) => t.name);
+    expect(keyed.length).toBeGreaterThan(0);
+    for (const table of tables) {
+      const says = /`WITHOUT\s+ROWID`/.test(sections().get(table) ?? "");
+      expect(says, `${table}'s section`).toBe(keyed.includes(table));
+    }
+  });
+
   it("every index is named in its table's section", () => {
     for (const index of objects.filter((o) => o.type === "index")) {
       expect(sections().get(index.table) ?? "", `${index.name} on ${index.table}`).toContain(`\`${index.name} (`);

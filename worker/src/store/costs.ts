@@ -97,7 +97,7 @@ export class CostStore {
   /** Forgets billed jobs recorded before `jobsBefore`, and day and month totals before `dayBefore` (YYYY-MM-DD). */
   prune(jobsBefore: number, dayBefore: string, limit: number): boolean {
     const jobs = this.sql.exec(
-      "DELETE FROM cost_jobs WHERE rowid IN (SELECT rowid FROM cost_jobs WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)",
+      "DELETE FROM cost_jobs WHERE (job_id, run_attempt) IN (SELECT job_id, run_attempt FROM cost_jobs WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)",
       jobsBefore,
       limit,
     ).rowsWritten;

@@ -50,8 +50,12 @@ import { first, type Sql } from "./sql.ts";
  *    every row kept under its new id; nothing else changes.
  * 10. each fleet job's expected run (`fleet_jobs.expected_seconds`), for the learned router's
  *    backlog. A new column, null on the rows an older version wrote; nothing else changes.
+ * 11. `deliveries`, `commits`, `cost_jobs` and `machines` stored by their primary key
+ *    (`WITHOUT ROWID`): a row is written once, not once in the table and again in its key's
+ *    index, which saves a billed row written on every delivery, commit, billed job and machine
+ *    that starts a job. The tables are rebuilt, every row kept; nothing else changes.
  */
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 /** A histogram's counts, one column per DURATION_BUCKETS bound and one for +Inf: `b0` … `b11`. */
 export const BUCKET_COLUMNS = [...DURATION_BUCKETS.map((_, i) => `b${i}`), `b${DURATION_BUCKETS.length}`];
@@ -68,7 +72,7 @@ const TABLES = `
     body TEXT NOT NULL,
     received_at INTEGER NOT NULL,
     content_key TEXT
-  );
+  ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received_at);
   CREATE UNIQUE INDEX IF NOT EXISTS deliveries_content ON deliveries (content_key) WHERE content_key IS NOT NULL;
   CREATE TABLE IF NOT EXISTS builds (
@@ -87,14 +91,14 @@ const TABLES = `
     sha TEXT NOT NULL,
     build_id TEXT NOT NULL,
     PRIMARY KEY (repository, sha)
-  );
+  ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS commits_build ON commits (build_id);
   CREATE TABLE IF NOT EXISTS machines (
     name TEXT PRIMARY KEY,
     runner_class TEXT,
     last_seen INTEGER,
     offline_since INTEGER
-  );
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS fleet_jobs (
     job_id INTEGER PRIMARY KEY,
     state TEXT NOT NULL,
@@ -130,7 +134,7 @@ const TABLES = `
     completed_at INTEGER NOT NULL,
     recorded_at INTEGER NOT NULL,
     PRIMARY KEY (job_id, run_attempt)
-  );
+  ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS cost_jobs_recorded ON cost_jobs (recorded_at);
   CREATE TABLE IF NOT EXISTS cost_days (
     day TEXT NOT NULL,
@@ -386,6 +390,8 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   if (found >= 4 && found < 9) warmCallsByClass(sql);
   // `fleet_jobs` came with version 2 (version 1's is made by `fromVersion1` with the column).
   if (found >= 2 && found < 10) addColumn(sql, "fleet_jobs", "expected_seconds", "REAL");
+  // Version 1 → 2 made `cost_jobs` anew; the other two are version 1's own.
+  for (const table of KEYED_TABLES) storeByKey(sql, table);
   sql.exec(TABLES);
   if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
   // Before the directory there was one Ledger, named `ledger`: whoever it served stays there.
@@ -403,6 +409,35 @@ function addColumn(sql: Sql, table: string, column: string, type: string): void 
     first<{ sql: string }>(sql, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table)?.sql ?? "";
   if (new RegExp(`\\b${column}\\b`).test(definition)) return;
   sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+}
+
+/** The tables version 11 stores by their primary key: their columns, and the indexes each has besides its key. */
+const KEYED_TABLES = [
+  {
+    table: "deliveries",
+    columns: "id, event, status, body, received_at, content_key",
+    indexes: ["deliveries_received", "deliveries_content"],
+  },
+  { table: "commits", columns: "repository, sha, build_id", indexes: ["commits_build"] },
+  { table: "machines", columns: "name, runner_class, last_seen, offline_since", indexes: [] },
+  { table: "cost_jobs", columns: "job_id, run_attempt, completed_at, recorded_at", indexes: ["cost_jobs_recorded"] },
+] as const;
+
+/**
+ * Version 10 → 11 (and any older version on its way): `table` rebuilt `WITHOUT ROWID` unless its
+ * definition already says so. As for {@link warmCallsByClass}, the old table is moved aside and
+ * its indexes dropped, the new one created, every row copied (the same columns), and the old
+ * one dropped.
+ */
+function storeByKey(sql: Sql, { table, columns, indexes }: (typeof KEYED_TABLES)[number]): void {
+  const definition =
+    first<{ sql: string }>(sql, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table)?.sql ?? null;
+  if (definition === null || /\bWITHOUT\s+ROWID\b/i.test(definition)) return;
+  sql.exec(`ALTER TABLE ${table} RENAME TO ${table}_v10`);
+  for (const index of indexes) sql.exec(`DROP INDEX IF EXISTS ${index}`);
+  sql.exec(TABLES);
+  sql.exec(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${table}_v10`);
+  sql.exec(`DROP TABLE ${table}_v10`);
 }
 
 /**
