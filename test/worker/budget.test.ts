@@ -1,10 +1,11 @@
 /**
  * What one whole build costs against the free plan's daily quotas: KV writes (1,000 a day),
- * Durable Object requests, and subrequests to GitHub. Counted on the Worker's source under
- * bindings that count every call made through them.
+ * Durable Object requests, the Durable Object's SQLite rows (100,000 written and 5 million read
+ * a day), and subrequests to GitHub. Counted on the Worker's source under bindings that count
+ * every call made through them, and in the Ledger by the counts workerd bills rows by.
  */
 
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../worker/src/app.ts";
@@ -14,6 +15,7 @@ import {
   deliver,
   expectRouted,
   type Fetch,
+  ledger,
   pullRequestPayload,
   pushPayload,
   randomRepository,
@@ -53,6 +55,58 @@ function counted<T extends object>(target: T, counts: Record<string, number>): T
 let counts: Counts;
 let via: Fetch;
 
+/**
+ * SQLite rows as Cloudflare bills a SQLite-backed Durable Object: each statement's cursor counts
+ * the rows it read and wrote (index entries included), and each `setAlarm()` is one row written.
+ */
+interface Rows {
+  read: number;
+  written: number;
+}
+
+const ROWS = Symbol.for("pmoves-ci-orchestrator.test.rows");
+type Tally = { cursors: { rowsRead: number; rowsWritten: number }[]; alarms: number };
+
+/**
+ * Counts every statement and alarm of every Ledger in this isolate from now on (the Ledgers run
+ * in the tests' isolate, so patching the storage prototypes reaches them); `take()` returns the
+ * rows since the last `take()`.
+ */
+async function countRows(): Promise<{ take: () => Rows }> {
+  const tally = await runInDurableObject(ledger(), (_instance, state) => {
+    const sql = Object.getPrototypeOf(state.storage.sql) as { exec: (...args: unknown[]) => unknown; [ROWS]?: Tally };
+    const storage = Object.getPrototypeOf(state.storage) as { setAlarm: (...args: unknown[]) => Promise<void> };
+    if (sql[ROWS] === undefined) {
+      const counted: Tally = { cursors: [], alarms: 0 };
+      const exec = sql.exec;
+      sql.exec = function (this: unknown, ...args: unknown[]) {
+        const cursor = Reflect.apply(exec, this, args) as Tally["cursors"][number];
+        counted.cursors.push(cursor);
+        return cursor;
+      };
+      const setAlarm = storage.setAlarm;
+      storage.setAlarm = function (this: unknown, ...args: unknown[]) {
+        counted.alarms += 1;
+        return Reflect.apply(setAlarm, this, args) as Promise<void>;
+      };
+      sql[ROWS] = counted;
+    }
+    return sql[ROWS];
+  });
+  const take = (): Rows => {
+    // A cursor's counts are final once its statement has run to the end, as every one has by now.
+    const rows = {
+      read: tally.cursors.reduce((sum, cursor) => sum + cursor.rowsRead, 0),
+      written: tally.cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0) + tally.alarms,
+    };
+    tally.cursors.length = 0;
+    tally.alarms = 0;
+    return rows;
+  };
+  take();
+  return { take };
+}
+
 beforeEach(() => {
   counts = { kv: {}, ledger: {}, fetch: {} };
   const ledgers = {
@@ -79,12 +133,12 @@ afterEach(() => {
 
 /**
  * Everything GitHub sends for a build after the event that routed it: its workflow run
- * requested, in progress and completed, and two jobs each queued, in progress and completed.
- * Nine deliveries; answers checked.
+ * requested, in progress and completed, and its jobs (two unless told) each queued, in progress
+ * and completed. Nine deliveries for two jobs; answers checked.
  */
-async function runBuild(repository: string, sha: string, buildId: string): Promise<void> {
+async function runBuild(repository: string, sha: string, buildId: string, jobCount = 2): Promise<void> {
   const runId = 10_000_000 + Math.floor(Math.random() * 1_000_000_000);
-  const jobs = [runId + 1, runId + 2];
+  const jobs = Array.from({ length: jobCount }, (_, i) => runId + 1 + i);
   const steps: [string, unknown][] = [
     ["workflow_run", workflowRunPayload({ repository, sha, action: "requested", id: runId })],
     ["workflow_run", runInProgressPayload({ repository, sha, id: runId })],
@@ -146,5 +200,83 @@ describe("one whole build on the free plan", () => {
     expect(counts.kv).toEqual({});
     expect(counts.ledger).toEqual({ reject: 1 });
     expect(counts.fetch).toEqual({});
+  });
+});
+
+/**
+ * Rows a build writes and reads in the Ledger's SQLite, in steady state (the repository and
+ * organisation already known, the day's and hour's counters already there), with room for an
+ * hour or a day turning over during the build (a new counter row instead of an update).
+ * Measured 127 written and 103 read for a build of two jobs, 43 and 38 for each more. The
+ * README's budget quotes the figures.
+ */
+const ROWS_PER_BUILD = { written: 135, read: 115 };
+const ROWS_PER_JOB = { written: 45, read: 42 };
+/**
+ * Rows the alarm's prune writes when it deletes what a build left behind with a week's
+ * retention or less (its deliveries, build record and commit, fleet rows, billed jobs): a
+ * deleted row counts as written. Measured 17 for a build of two jobs and 5 for each more.
+ */
+const PRUNE_ROWS = { perBuild: 22, perJob: 6 };
+
+describe("one whole build in the Ledger's storage (rows, as Cloudflare bills them)", () => {
+  it(`a pushed build of two jobs writes at most ${ROWS_PER_BUILD.written} rows and reads at most ${ROWS_PER_BUILD.read}; each more job at most ${ROWS_PER_JOB.written} and ${ROWS_PER_JOB.read}`, async () => {
+    const rows = await countRows();
+    const repository = randomRepository();
+    const build = async (jobs: number) => {
+      const sha = randomSha();
+      const { build_id } = expectRouted(await deliver("push", pushPayload({ repository, sha }), { via }));
+      await runBuild(repository, sha, build_id, jobs);
+      return rows.take();
+    };
+    // The repository's first build also records it as served and creates its counters.
+    await build(2);
+    const two = await build(2);
+    const six = await build(6);
+    const perJob = { written: (six.written - two.written) / 4, read: (six.read - two.read) / 4 };
+
+    expect(two.written).toBeGreaterThan(0);
+    expect(two.written).toBeLessThanOrEqual(ROWS_PER_BUILD.written);
+    expect(two.read).toBeLessThanOrEqual(ROWS_PER_BUILD.read);
+    expect(perJob.written).toBeGreaterThan(0);
+    expect(perJob.written).toBeLessThanOrEqual(ROWS_PER_JOB.written);
+    expect(perJob.read).toBeLessThanOrEqual(ROWS_PER_JOB.read);
+  });
+
+  it(`a week later, the prune deletes a two-job build's short-lived rows for at most ${PRUNE_ROWS.perBuild} rows written, and each more job's for ${PRUNE_ROWS.perJob}`, async () => {
+    const rows = await countRows();
+    const repository = randomRepository();
+    const build = async (jobs: number) => {
+      const sha = randomSha();
+      const { build_id } = expectRouted(await deliver("push", pushPayload({ repository, sha }), { via }));
+      await runBuild(repository, sha, build_id, jobs);
+    };
+    /** The alarm's maintenance a week and a day from now, run until it has nothing more to prune; the rows it wrote. */
+    const pruneAWeekLater = async (): Promise<Rows> => {
+      rows.take();
+      await runInDurableObject(ledger(), (instance) => {
+        const { book } = instance as unknown as { book: { maintain: (now: number) => boolean } };
+        const later = Date.now() + 8 * 86_400_000;
+        for (let run = 0; run < 100 && book.maintain(later); run++);
+      });
+      return rows.take();
+    };
+    await build(2);
+    // Whatever this Ledger held before is pruned here, so the next prunes see one build each.
+    await pruneAWeekLater();
+    await build(2);
+    const two = await pruneAWeekLater();
+    await build(6);
+    const six = await pruneAWeekLater();
+
+    expect(two.written).toBeGreaterThan(0);
+    expect(two.written).toBeLessThanOrEqual(PRUNE_ROWS.perBuild);
+    expect((six.written - two.written) / 4).toBeLessThanOrEqual(PRUNE_ROWS.perJob);
+  });
+
+  it("a refused delivery writes at most its counter's row and the alarm", async () => {
+    const rows = await countRows();
+    expect((await deliver("push", pushPayload(), { via, secret: "not-the-secret" })).status).toBe(401);
+    expect(rows.take().written).toBeLessThanOrEqual(2);
   });
 });
