@@ -119,7 +119,7 @@ async function startWorker(): Promise<Server> {
   const worker = await startLocalWorker({ bindings: { ...LOCAL_DEFAULTS }, onLog: () => {} });
   return {
     name: "worker",
-    what: "the bundled Worker under Miniflare (workerd), in-memory state: verify, decide, record once in the Ledger, copy to KV",
+    what: "the bundled Worker under Miniflare (workerd), state in a temporary directory (Miniflare keeps KV and the Durable Object's SQLite on disk): verify, decide, record once in the Ledger, copy to KV",
     base: worker.url,
     stop: worker.stop,
   };

@@ -37,7 +37,7 @@ export const LOAD_DEFAULTS = {
 export const LOAD_USAGE = `usage: npm run load -- [--url http://127.0.0.1:8787] [--count N] [--concurrency N]
                      [--redeliver FRACTION] [--timeout-seconds N] [--seed N] [--sample N]
   --url               a running server (npm start); only 127.0.0.1, localhost or [::1].
-                      Default: start a local Worker with in-memory state on a free port.
+                      Default: start a local Worker with throwaway state on a free port.
                       Signs with WEBHOOK_SECRET and reads /metrics with API_TOKEN (local defaults otherwise).
   --count             deliveries sent, redeliveries included (default ${LOAD_DEFAULTS.count})
   --concurrency       deliveries in flight (default ${LOAD_DEFAULTS.concurrency})

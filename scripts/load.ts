@@ -7,7 +7,7 @@
  * grew by exactly the distinct deliveries and the redeliveries, and that the builds answered are
  * distinct and can be looked up. Prints throughput and latency percentiles.
  *
- * By default it serves the bundled Worker itself (Miniflare, in-memory state, a free port) and
+ * By default it serves the bundled Worker itself (Miniflare, throwaway state in a temporary directory, a free port) and
  * stops it at the end. `--url` targets a running `npm start` instead (loopback only), signing
  * with WEBHOOK_SECRET and reading /metrics with API_TOKEN from the environment, or the local
  * defaults. Counters are compared before and after, so a server with history is fine, as long
@@ -97,7 +97,7 @@ if (options.url === null) {
     },
   });
   base = worker.url;
-  targetNote = `a local Worker started for this run (Miniflare, in-memory state, bundle ${n(worker.bundleBytes)} bytes)`;
+  targetNote = `a local Worker started for this run (Miniflare, throwaway state, bundle ${n(worker.bundleBytes)} bytes)`;
 } else {
   base = options.url;
   secret = process.env[SECRET_NAMES.webhookSecret] || secret;

@@ -48,7 +48,8 @@ export interface LocalWorker {
 
 /**
  * Bundles the Worker and serves it under Miniflare on `host:port` (port 0 picks a free one),
- * keeping KV and Durable Object state in `persistTo` when given, in memory otherwise. The Worker's
+ * keeping KV and Durable Object state in `persistTo` when given, otherwise in a temporary directory
+ * Miniflare removes when it stops (on disk either way: SQLite files and KV blobs). The Worker's
  * log lines go to the terminal, or to `onLog` when given.
  */
 export async function startLocalWorker(options: {
