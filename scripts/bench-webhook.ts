@@ -10,9 +10,14 @@
  * (each job and run on a commit pushed earlier in the same round, as GitHub sends them), and a
  * ~1 MiB push. Every delivery has its own X-GitHub-Delivery and its own commit, job or run id,
  * so none is a duplicate; the router must answer each with 202 and neither ignore nor de-duplicate
- * it. After a warm-up, rounds of one batch per kind and server follow, router and floor taking
+ * it. After a warm-up, rounds of one batch per kind and server follow, the servers taking
  * turns on who goes first; figures are medians over the rounds. Work the router defers (its
  * Ledger's alarm) is counted in whichever of its batches it runs during.
+ *
+ * A third server splits the router's CPU: the same Worker with the Ledger's storage left out
+ * (scripts/bench-variants/no-ledger-storage.ts). What the router spends beyond it is the
+ * Ledger's transaction (SQLite, kept by Miniflare in files on disk) and the KV copy (Miniflare's
+ * KV, also files on disk, in the same workerd process).
  *
  * Then the first delivery on a fresh isolate: a new router (and a new floor) per round, three
  * typical pushes each, the first against the third.
@@ -244,7 +249,7 @@ async function signed(event: string, body: string, secret: string): Promise<Deli
 
 /** A server under test: its base URL and the workerd process that runs it. */
 interface Target {
-  name: "router" | "floor";
+  name: "router" | "floor" | "no-storage";
   url: string;
   pid: number;
   /** Why an answer is not the one this benchmark means to time (a failure, an ignored or duplicate delivery), or null. */
@@ -260,6 +265,19 @@ async function startRouter(): Promise<Target> {
     startLocalWorker({ bindings: { ...LOCAL_DEFAULTS }, onLog: () => {} }),
   );
   return { name: "router", url: started.url, pid, check: routerCheck, stop: started.stop };
+}
+
+/** The variant of the Worker whose Ledger answers without touching storage (scripts/bench-variants/no-ledger-storage.ts). */
+const NO_STORAGE = {
+  entry: fileURLToPath(new URL("./bench-variants/no-ledger-storage.ts", import.meta.url)),
+  outfile: fileURLToPath(new URL("../dist/bench/no-ledger-storage.js", import.meta.url)),
+};
+
+async function startNoStorage(): Promise<Target> {
+  const { started, pid } = await startedWorkerd(() =>
+    startLocalWorker({ bindings: { ...LOCAL_DEFAULTS }, onLog: () => {}, bundle: NO_STORAGE }),
+  );
+  return { name: "no-storage", url: started.url, pid, check: routerCheck, stop: started.stop };
 }
 
 async function startFloor(secret: string): Promise<Target> {
@@ -332,8 +350,13 @@ export interface WebhookRow {
   kind: string;
   typical: boolean;
   bytes: number;
-  router: { wallMs: number; cpuMs: number };
-  floor: { wallMs: number; cpuMs: number };
+  router: Times;
+  floor: Times;
+  /**
+   * The same router again, each batch beside the router with the Ledger's storage left out (the
+   * Worker's own path, the RPC to the Ledger included), in rounds of their own.
+   */
+  split: { router: Times; noStorage: Times };
 }
 
 export interface WebhookResult {
@@ -343,12 +366,18 @@ export interface WebhookResult {
   aims: Aim[];
 }
 
-/** Rounds of one batch per kind and server: the median wall and CPU time a delivery, per kind. */
-async function runKinds(router: Target, floor: Target, secret: string, settings: typeof WEBHOOK) {
-  const samples = KINDS.map(() => ({
-    router: { wall: [] as number[], cpu: [] as number[] },
-    floor: { wall: [] as number[], cpu: [] as number[] },
-  }));
+/** Wall and CPU milliseconds a delivery. */
+interface Times {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/**
+ * Rounds of one batch per kind and server: per kind, the median wall and CPU time a delivery on
+ * each of `targets`, and the router's last answer.
+ */
+async function runKinds(targets: readonly Target[], secret: string, settings: typeof WEBHOOK) {
+  const samples = KINDS.map(() => new Map(targets.map((t) => [t.name, { wall: [] as number[], cpu: [] as number[] }])));
   const bytes = KINDS.map(() => 0);
   const answers = KINDS.map(() => "");
   for (let round = -settings.warmupRounds; round < settings.rounds; round++) {
@@ -358,28 +387,23 @@ async function runKinds(router: Target, floor: Target, secret: string, settings:
       const batch = await Promise.all(stories.slice(0, size).map((s) => signed(kind.event, kind.body(s), secret)));
       bytes[k] = median(batch.map((d) => d.body.length));
       // Take turns on who goes first, so a change in machine load weighs on both alike.
-      const order = (round + k) % 2 === 0 ? [router, floor] : [floor, router];
+      const order = (round + k) % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
         const { wallMs, cpuMs, answer } = await timeBatch(target, batch);
-        if (target === router) answers[k] = answer;
+        if (target.name === "router") answers[k] = answer;
         if (round < 0) continue;
-        const into = target === router ? samples[k]?.router : samples[k]?.floor;
+        const into = samples[k]?.get(target.name);
         into?.wall.push(wallMs);
         into?.cpu.push(cpuMs);
       }
     }
   }
-  const rows: WebhookRow[] = KINDS.map((kind, k) => {
-    const s = samples[k] as (typeof samples)[0];
-    return {
-      kind: kind.name,
-      typical: kind.typical,
-      bytes: bytes[k] ?? 0,
-      router: { wallMs: median(s.router.wall), cpuMs: median(s.router.cpu) },
-      floor: { wallMs: median(s.floor.wall), cpuMs: median(s.floor.cpu) },
-    };
+  const times = KINDS.map((_, k) => {
+    const out = new Map<Target["name"], Times>();
+    for (const [name, s] of samples[k] ?? []) out.set(name, { wallMs: median(s.wall), cpuMs: median(s.cpu) });
+    return out;
   });
-  return { rows, answers };
+  return { times, bytes, answers };
 }
 
 /** Wall and CPU milliseconds of the 1st, 2nd and 3rd delivery to a fresh server. */
@@ -417,13 +441,13 @@ function firstFigures(runs: readonly FirstThree[]) {
 
 /** A fresh router and a fresh floor per round, taking turns on which starts first. */
 async function runFirst(secret: string, rounds: number) {
-  const runs: Record<Target["name"], FirstThree[]> = { router: [], floor: [] };
+  const runs: Record<"router" | "floor", FirstThree[]> = { router: [], floor: [] };
   for (let round = 0; round < rounds; round++) {
     const starts = [startRouter, () => startFloor(secret)];
     for (const start of round % 2 === 0 ? starts : starts.reverse()) {
       const target = await start();
       try {
-        runs[target.name].push(await firstThree(target, secret));
+        if (target.name !== "no-storage") runs[target.name].push(await firstThree(target, secret));
       } finally {
         await target.stop();
       }
@@ -435,22 +459,34 @@ async function runFirst(secret: string, rounds: number) {
 export async function runWebhookBench(settings = WEBHOOK): Promise<WebhookResult> {
   if (!HAS_PROC) throw new Error("the webhook section reads CPU time from /proc, which this system does not have");
   const secret = LOCAL_DEFAULTS[SECRET_NAMES.webhookSecret];
-  // One after the other, so each workerd process is told apart by the one that appeared.
+  // One after the other, so each workerd process is told apart by the one that appeared. Two
+  // servers at a time, as the floor is always measured: the router against the floor, then the
+  // same router against its variant without the Ledger's storage.
   const router = await startRouter();
-  const floor = await startFloor(secret).catch(async (error: unknown) => {
-    await router.stop();
-    throw error;
-  });
-  let kinds: Awaited<ReturnType<typeof runKinds>>;
+  let phases: [Awaited<ReturnType<typeof runKinds>>, Awaited<ReturnType<typeof runKinds>>];
   try {
-    kinds = await runKinds(router, floor, secret, settings);
+    const floor = await startFloor(secret);
+    const againstFloor = await runKinds([router, floor], secret, settings).finally(() => floor.stop());
+    const noStorage = await startNoStorage();
+    const split = await runKinds([router, noStorage], secret, settings).finally(() => noStorage.stop());
+    phases = [againstFloor, split];
   } finally {
     await router.stop();
-    await floor.stop();
   }
   const first = await runFirst(secret, settings.freshRounds);
 
-  const { rows, answers } = kinds;
+  const [againstFloor, split] = phases;
+  const answers = againstFloor.answers;
+  const timesOf = (phase: typeof againstFloor, k: number, name: Target["name"]): Times =>
+    phase.times[k]?.get(name) ?? { wallMs: Number.NaN, cpuMs: Number.NaN };
+  const rows: WebhookRow[] = KINDS.map((kind, k) => ({
+    kind: kind.name,
+    typical: kind.typical,
+    bytes: againstFloor.bytes[k] ?? 0,
+    router: timesOf(againstFloor, k, "router"),
+    floor: timesOf(againstFloor, k, "floor"),
+    split: { router: timesOf(split, k, "router"), noStorage: timesOf(split, k, "no-storage") },
+  }));
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
   const kib = (n: number) =>
     n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
@@ -463,6 +499,19 @@ export async function runWebhookBench(settings = WEBHOOK): Promise<WebhookResult
     `${r.kind.padEnd(24)}${kib(r.bytes).padStart(10)}${ms(r.router.wallMs).padStart(13)}${ms(r.floor.wallMs).padStart(12)}` +
     `${ratio(r.router.wallMs, r.floor.wallMs).padStart(8)}${ms(r.router.cpuMs).padStart(12)}${ms(r.floor.cpuMs).padStart(11)}` +
     `${ratio(r.router.cpuMs, r.floor.cpuMs).padStart(8)}`;
+
+  const splitTable = {
+    header:
+      `${"kind".padEnd(24)}${"router CPU".padStart(12)}${"w/o storage".padStart(13)}${"storage + KV".padStart(14)}` +
+      `${"share".padStart(8)}${"w/o storage vs floor".padStart(22)}`,
+    line: ({ kind, split: { router, noStorage }, floor }: WebhookRow) => {
+      const storage = router.cpuMs - noStorage.cpuMs;
+      return (
+        `${kind.padEnd(24)}${ms(router.cpuMs).padStart(12)}${ms(noStorage.cpuMs).padStart(13)}${ms(storage).padStart(14)}` +
+        `${`${Math.round((100 * storage) / router.cpuMs)}%`.padStart(8)}${ratio(noStorage.cpuMs, floor.cpuMs).padStart(22)}`
+      );
+    },
+  };
 
   const aims: Aim[] = [];
   for (const r of rows) {
@@ -516,6 +565,14 @@ export async function runWebhookBench(settings = WEBHOOK): Promise<WebhookResult
       ...rows.map(line),
       "",
       ...byKind.map((a) => `  ${a.aim}: ${a.figure} — ${metOrNot(a.met)}`),
+      "",
+      `where the router's CPU goes: ${settings.rounds} more rounds, the same router taking turns with the Worker with the`,
+      "Ledger's storage left out (its own workerd; scripts/bench-variants/no-ledger-storage.ts: the Ledger is called over",
+      "RPC and arms its alarm, but answers without SQLite and asks for no KV copy); storage + KV = the router's CPU less",
+      "the variant's: the Ledger's transaction and the KV copy (both kept by Miniflare in files on disk, in the router's",
+      "workerd); the last column sets the variant against the floor of the first rounds",
+      splitTable.header,
+      ...rows.map(splitTable.line),
       "",
       `first delivery on a fresh isolate: a new router and a new floor per round (${settings.freshRounds} rounds), ` +
         "three typical pushes each, one at a time; the first also opens the connection and, for the router, creates its Ledger",

@@ -23,11 +23,15 @@ export interface Bundle {
  * tests and `pulumi up` all use. `routingConfig` (routing config JSON, already validated) is
  * built into the bundle, where the Worker reads it when `ROUTING_CONFIG` is not bound: the
  * Pulumi program deploys the configuration so, since a Worker variable holds at most 5 KB.
+ * `entry` replaces the Worker's entry module (a benchmark's variant of the Worker; never deployed).
  */
-export async function bundleWorker(outfile = BUNDLE_PATH, options: { routingConfig?: string } = {}): Promise<Bundle> {
+export async function bundleWorker(
+  outfile = BUNDLE_PATH,
+  options: { routingConfig?: string; entry?: string } = {},
+): Promise<Bundle> {
   const result = await build({
     define: { [BUILT_IN_ROUTING_GLOBAL]: JSON.stringify(options.routingConfig ?? null) },
-    entryPoints: [WORKER_ENTRY],
+    entryPoints: [options.entry ?? WORKER_ENTRY],
     bundle: true,
     format: "esm",
     platform: "neutral",

@@ -1,7 +1,7 @@
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { stageDashboard } from "../dashboard/assets.ts";
 import { COMPATIBILITY_DATE, KV_BINDING, LEDGER_BINDING, LEDGER_CLASS, SECRET_NAMES } from "../worker/src/bindings.ts";
-import { BUNDLE_PATH, bundleWorker } from "./bundle.ts";
+import { bundleWorker } from "./bundle.ts";
 
 /**
  * Local-only defaults, printed by `npm start`; never used by a deployed Worker. Only the two
@@ -64,15 +64,19 @@ export async function startLocalWorker(options: {
    * the benchmarks and the tests that measure or call the Worker alone.
    */
   dashboard?: boolean;
+  /** Serve a variant of the Worker bundled from this entry module into `bundle.outfile` (a benchmark's; default the Worker itself). */
+  bundle?: { entry: string; outfile: string };
 }): Promise<LocalWorker> {
-  const bundle = await bundleWorker();
+  const bundle = await (options.bundle === undefined
+    ? bundleWorker()
+    : bundleWorker(options.bundle.outfile, { entry: options.bundle.entry }));
   const staged = options.dashboard ? await stageDashboard() : null;
   const mf = new Miniflare({
     ...convertV4MiniflareOptions({
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 0,
       modules: true,
-      scriptPath: BUNDLE_PATH,
+      scriptPath: bundle.path,
       ...localWorkerOptions(options.bindings),
       ...(staged === null ? {} : { assets: localAssetsOptions(staged.directory) }),
     }),
