@@ -395,7 +395,13 @@ describe("an old Ledger database is upgraded when the Ledger opens it", () => {
         .exec<{ machine: string }>("SELECT machine FROM fleet_jobs WHERE job_id = ?", V1.jobs.busy)
         .one().machine;
       const days = sql.exec<{ n: number }>("SELECT SUM(jobs) AS n FROM cost_days").one().n;
-      return { tables, version, busy, days };
+      const keyed = sql
+        .exec<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%WITHOUT ROWID' ORDER BY name",
+        )
+        .toArray()
+        .map((r) => r.name);
+      return { tables, version, busy, days, keyed };
     });
     expect(found.version).toBe(String(SCHEMA_VERSION));
     expect(found.tables).toEqual(expect.arrayContaining(["routing_jobs", "repository_pins"]));
@@ -403,6 +409,8 @@ describe("an old Ledger database is upgraded when the Ledger opens it", () => {
     expect(found.tables).toContain("fleet_jobs");
     expect(found.busy).toBe("vps-1");
     expect(found.days).toBe(V1.costs.length);
+    // Version 11's tables stored by their key, rebuilt from version 1's in workerd's SQLite.
+    expect(found.keyed).toEqual(["commits", "cost_jobs", "deliveries", "machines"]);
     // A redelivery of a delivery version 1 recorded is still answered as a duplicate.
     const again = await stub.accept(V1.delivery, "push", { kind: "respond", status: 202, body: "{}" });
     expect(again.duplicate).toBe(true);
