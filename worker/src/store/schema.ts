@@ -390,7 +390,8 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   if (found >= 4 && found < 9) warmCallsByClass(sql);
   // `fleet_jobs` came with version 2 (version 1's is made by `fromVersion1` with the column).
   if (found >= 2 && found < 10) addColumn(sql, "fleet_jobs", "expected_seconds", "REAL");
-  // Version 1 → 2 made `cost_jobs` anew; the other two are version 1's own.
+  // Only a table whose definition lacks WITHOUT ROWID is rebuilt: version 1 → 2 has just made
+  // `cost_jobs` and `machines` anew; `deliveries` and `commits` are still version 1's.
   for (const table of KEYED_TABLES) storeByKey(sql, table);
   sql.exec(TABLES);
   if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
