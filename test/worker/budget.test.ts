@@ -219,20 +219,28 @@ const ROWS_PER_JOB = { written: 45, read: 42 };
  */
 const PRUNE_ROWS = { perBuild: 22, perJob: 6 };
 
+/** Whole pushed builds of one new repository, each a new commit: `build(jobs)` runs one of `jobs` jobs. */
+function pushedBuilds() {
+  const repository = randomRepository();
+  return async (jobs: number): Promise<void> => {
+    const sha = randomSha();
+    const { build_id } = expectRouted(await deliver("push", pushPayload({ repository, sha }), { via }));
+    await runBuild(repository, sha, build_id, jobs);
+  };
+}
+
 describe("one whole build in the Ledger's storage (rows, as Cloudflare bills them)", () => {
   it(`a pushed build of two jobs writes at most ${ROWS_PER_BUILD.written} rows and reads at most ${ROWS_PER_BUILD.read}; each more job at most ${ROWS_PER_JOB.written} and ${ROWS_PER_JOB.read}`, async () => {
     const rows = await countRows();
-    const repository = randomRepository();
-    const build = async (jobs: number) => {
-      const sha = randomSha();
-      const { build_id } = expectRouted(await deliver("push", pushPayload({ repository, sha }), { via }));
-      await runBuild(repository, sha, build_id, jobs);
+    const build = pushedBuilds();
+    const measured = async (jobs: number) => {
+      await build(jobs);
       return rows.take();
     };
     // The repository's first build also records it as served and creates its counters.
-    await build(2);
-    const two = await build(2);
-    const six = await build(6);
+    await measured(2);
+    const two = await measured(2);
+    const six = await measured(6);
     const perJob = { written: (six.written - two.written) / 4, read: (six.read - two.read) / 4 };
 
     expect(two.written).toBeGreaterThan(0);
@@ -245,12 +253,7 @@ describe("one whole build in the Ledger's storage (rows, as Cloudflare bills the
 
   it(`a week later, the prune deletes a two-job build's short-lived rows for at most ${PRUNE_ROWS.perBuild} rows written, and each more job's for ${PRUNE_ROWS.perJob}`, async () => {
     const rows = await countRows();
-    const repository = randomRepository();
-    const build = async (jobs: number) => {
-      const sha = randomSha();
-      const { build_id } = expectRouted(await deliver("push", pushPayload({ repository, sha }), { via }));
-      await runBuild(repository, sha, build_id, jobs);
-    };
+    const build = pushedBuilds();
     /** The alarm's maintenance a week and a day from now, run until it has nothing more to prune; the rows it wrote. */
     const pruneAWeekLater = async (): Promise<Rows> => {
       rows.take();
