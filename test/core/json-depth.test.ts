@@ -15,7 +15,10 @@ function depthOf(value: unknown): number {
 }
 
 /** Strings made to trip a scan: brackets, quotes and backslashes in every arrangement. */
-const awkward = fc.string({ unit: fc.constantFrom("[", "]", "{", "}", '"', "\\", "a", " ", "\\\\", '\\"'), maxLength: 12 });
+const awkward = fc.string({
+  unit: fc.constantFrom("[", "]", "{", "}", '"', "\\", "a", " ", "\\\\", '\\"'),
+  maxLength: 12,
+});
 
 /** JSON values up to 8 deep, their strings and keys awkward. */
 const { value } = fc.letrec<{ value: unknown }>((tie) => ({

@@ -5,10 +5,16 @@
  * every call made through them, and in the Ledger by the counts workerd bills rows by.
  */
 
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../worker/src/app.ts";
+import { scheduled } from "../../worker/src/scheduled.ts";
 import { KV_WRITE_INTERVAL_MS } from "../../worker/src/store/builds.ts";
 import { FAKE_GITHUB_URL } from "../support/fake-github.ts";
 import {
@@ -212,6 +218,8 @@ describe("one whole build on the free plan", () => {
  */
 const ROWS_PER_BUILD = { written: 135, read: 115 };
 const ROWS_PER_JOB = { written: 45, read: 42 };
+/** The same for a build a pull request routed: measured 137 written and 216 read. */
+const PULL_REQUEST_ROWS = { written: 145, read: 240 };
 /**
  * Rows the alarm's prune writes when it deletes what a build left behind with a week's
  * retention or less (its deliveries, build record and commit, fleet rows, billed jobs): a
@@ -219,12 +227,18 @@ const ROWS_PER_JOB = { written: 45, read: 42 };
  */
 const PRUNE_ROWS = { perBuild: 22, perJob: 6 };
 
-/** Whole pushed builds of one new repository, each a new commit: `build(jobs)` runs one of `jobs` jobs. */
-function pushedBuilds() {
+/**
+ * Whole builds of one new repository, each a new commit, routed by a push (or by a pull request
+ * opened, each its own number): `build(jobs)` runs one of `jobs` jobs.
+ */
+function pushedBuilds(event: "push" | "pull_request" = "push") {
   const repository = randomRepository();
+  let number = 0;
   return async (jobs: number): Promise<void> => {
     const sha = randomSha();
-    const { build_id } = expectRouted(await deliver("push", pushPayload({ repository, sha }), { via }));
+    const payload =
+      event === "push" ? pushPayload({ repository, sha }) : pullRequestPayload({ repository, sha, number: ++number });
+    const { build_id } = expectRouted(await deliver(event, payload, { via }));
     await runBuild(repository, sha, build_id, jobs);
   };
 }
@@ -249,6 +263,28 @@ describe("one whole build in the Ledger's storage (rows, as Cloudflare bills the
     expect(perJob.written).toBeGreaterThan(0);
     expect(perJob.written).toBeLessThanOrEqual(ROWS_PER_JOB.written);
     expect(perJob.read).toBeLessThanOrEqual(ROWS_PER_JOB.read);
+  });
+
+  it(`a pull request's build of two jobs writes at most ${PULL_REQUEST_ROWS.written} rows and reads at most ${PULL_REQUEST_ROWS.read}`, async () => {
+    const rows = await countRows();
+    const build = pushedBuilds("pull_request");
+    await build(2);
+    rows.take();
+    await build(2);
+    const two = rows.take();
+    expect(two.written).toBeGreaterThan(0);
+    expect(two.written).toBeLessThanOrEqual(PULL_REQUEST_ROWS.written);
+    expect(two.read).toBeLessThanOrEqual(PULL_REQUEST_ROWS.read);
+  });
+
+  it("a Cron Trigger run with no job to check writes nothing", async () => {
+    const rows = await countRows();
+    await pushedBuilds()(2);
+    rows.take();
+    const ctx = createExecutionContext();
+    await scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(rows.take().written).toBe(0);
   });
 
   it(`a week later, the prune deletes a two-job build's short-lived rows for at most ${PRUNE_ROWS.perBuild} rows written, and each more job's for ${PRUNE_ROWS.perJob}`, async () => {
