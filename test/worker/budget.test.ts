@@ -277,7 +277,7 @@ describe("one whole build in the Ledger's storage (rows, as Cloudflare bills the
     expect(two.read).toBeLessThanOrEqual(PULL_REQUEST_ROWS.read);
   });
 
-  it("a Cron Trigger run with no job to check writes nothing", async () => {
+  it("a Cron Trigger run with no job to check (runner reconciliation off) writes nothing", async () => {
     const rows = await countRows();
     await pushedBuilds()(2);
     rows.take();
