@@ -110,7 +110,8 @@ describe("the schema: version 10 → 11 stores deliveries, commits, billed jobs 
   const definitions = (db: ReturnType<typeof openSqlite>) =>
     db.sql
       .exec<{ name: string; sql: string }>(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN ('deliveries', 'commits', 'cost_jobs', 'machines') ORDER BY name",
+        `SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN (${KEYED.map(() => "?").join(", ")}) ORDER BY name`,
+        ...KEYED,
       )
       .toArray()
       .map((row) => ({ ...row }));

@@ -400,12 +400,6 @@ function speedRatio(stats: LearnedStats, requirement: Requirement, from: string,
 }
 
 /**
- * What `key` is expected to take on `runnerClass`: the most specific level with `minRuns` runs
- * there (job → workflow → repository → organisation), unless a more specific level knows it on
- * another of `classes`, when that estimate is scaled by the organisation's speed ratio between
- * the classes. Null when nothing is known.
- */
-/**
  * The expected run seconds of one job on `runnerClass` (its estimate there, backing off as
  * `estimateJob` does, from no other class), or null when nothing is known: what a job is
  * expected to hold its slot for, in the learner's backlog (core/learn.ts).
@@ -420,6 +414,12 @@ export function expectedRunSeconds(
   return estimate === null ? null : estimate.meanMinutes * 60;
 }
 
+/**
+ * What `key` is expected to take on `runnerClass`: the most specific level with `minRuns` runs
+ * there (job → workflow → repository → organisation), unless a more specific level knows it on
+ * another of `classes`, when that estimate is scaled by the organisation's speed ratio between
+ * the classes. Null when nothing is known.
+ */
 export function estimateJob(
   stats: LearnedStats,
   key: LearnKey,
