@@ -111,6 +111,7 @@ export function learnOptions(sim: Simulation, policy: RoutingPolicy): LearnOptio
     lightweightMinutes: sim.settings.learner.lightweightMinutes,
     exploreShare: sim.settings.learner.exploreShare,
     minRuns: sim.settings.learner.minRuns,
+    overTargetUsdPerMinute: sim.settings.learner.overTargetUsdPerMinute,
     queueTargetSeconds: targets,
   };
 }

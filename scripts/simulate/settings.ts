@@ -11,7 +11,7 @@
  *   "selfHosted": { "coldStartSeconds": 45, "warmPool": 1, "sloQueueSeconds": 300 },
  *   "githubHosted": { "coldStartSeconds": 30, "warmPool": 0, "sloQueueSeconds": 120 },
  *   "classes": { "ai-lab": { "coldStartSeconds": 90 } },
- *   "learner": { "exploreShare": 0.1, "lightweightMinutes": 2, "minRuns": 3 }
+ *   "learner": { "exploreShare": 0.1, "lightweightMinutes": 2, "minRuns": 3, "overTargetUsdPerMinute": 0.15 }
  * }
  * ```
  *
@@ -27,10 +27,13 @@
  *   an ephemeral runner booting and registering; counted as queue time, as GitHub counts it),
  *   `warmPool` (machines `fixed-warm-pool` keeps booted; 0 for GitHub-hosted classes, whose
  *   machines GitHub starts), `sloQueueSeconds` (the p95 queue target; a class-day over it is an
- *   SLO violation, and the learner leaves out a class expected to queue longer).
+ *   SLO violation, and the learner's queue target).
  * - `learner`: `exploreShare` (share of commits that may explore), `lightweightMinutes`,
- *   `minRuns` (runs before a level of the learner's backoff is used).
+ *   `minRuns` (runs before a level of the learner's backoff is used), `overTargetUsdPerMinute`
+ *   (what the learner adds for each minute a job is expected to queue past its class's
+ *   `sloQueueSeconds`, on top of the wait price; the Worker's `learning.overTargetUsdPerMinute`).
  */
+import { DEFAULT_OVER_TARGET_USD_PER_MINUTE } from "../../worker/src/core/index.ts";
 
 export interface ClassSettings {
   coldStartSeconds: number;
@@ -46,7 +49,7 @@ export interface SimSettings {
   selfHosted: ClassSettings;
   githubHosted: ClassSettings;
   classes: Record<string, Partial<ClassSettings>>;
-  learner: { exploreShare: number; lightweightMinutes: number; minRuns: number };
+  learner: { exploreShare: number; lightweightMinutes: number; minRuns: number; overTargetUsdPerMinute: number };
 }
 
 /**
@@ -64,7 +67,12 @@ export const DEFAULT_SETTINGS: SimSettings = {
   selfHosted: { coldStartSeconds: 45, warmPool: 1, sloQueueSeconds: 300 },
   githubHosted: { coldStartSeconds: 30, warmPool: 0, sloQueueSeconds: 120 },
   classes: { "ai-lab": { coldStartSeconds: 90 } },
-  learner: { exploreShare: 0.1, lightweightMinutes: 2, minRuns: 3 },
+  learner: {
+    exploreShare: 0.1,
+    lightweightMinutes: 2,
+    minRuns: 3,
+    overTargetUsdPerMinute: DEFAULT_OVER_TARGET_USD_PER_MINUTE,
+  },
 };
 
 /** Settings that cannot be used, every problem at once. */
@@ -160,12 +168,15 @@ export function parseSettings(input: unknown): SimSettings {
     const l = input.learner;
     if (!isObject(l)) problems.push("learner: must be an object");
     else {
-      unknownKeys(l, ["exploreShare", "lightweightMinutes", "minRuns"], "learner.");
+      unknownKeys(l, ["exploreShare", "lightweightMinutes", "minRuns", "overTargetUsdPerMinute"], "learner.");
       out.learner = {
         exploreShare: number(l.exploreShare, "learner.exploreShare", 0, 1) ?? out.learner.exploreShare,
         lightweightMinutes:
           number(l.lightweightMinutes, "learner.lightweightMinutes", 0, 1440) ?? out.learner.lightweightMinutes,
         minRuns: number(l.minRuns, "learner.minRuns", 1, 1000, true) ?? out.learner.minRuns,
+        overTargetUsdPerMinute:
+          number(l.overTargetUsdPerMinute, "learner.overTargetUsdPerMinute", 0, 100) ??
+          out.learner.overTargetUsdPerMinute,
       };
     }
   }

@@ -410,7 +410,7 @@ describe("placements: each job the build is known to run, on a class of its own"
     for (let i = 0; i < 220; i++)
       observe(s, key({ job: "build" }), "kvm2", { minutes: 7.2, queueSeconds: 900, failed: false });
     const choice = learnedChoice(source, POLICY, snapshot({ vps: { busy: 2, queued: 4 } }), s, { exploreShare: 0 });
-    expect(choice.predicted.find((p) => p.runner === "kvm2")?.eligible).toBe(true);
+    expect(choice.predicted.find((p) => p.runner === "kvm2")?.overTarget).toBe(false);
     // The first job takes kvm2's one slot; the second would wait there for the whole of it.
     expect(choice.placements.map((p) => p.runner)).toEqual(["kvm2", "github-hosted"]);
   });
@@ -439,7 +439,7 @@ describe("the backlog: the jobs ahead on a class at their expected runs", () => 
     expect(queueOn(short, "vps")).toBeCloseTo(pickup("vps") + 60, 6);
     const long = loaded("vps", { ahead: { running: [7200, 7200], queued: [] } }, { vps: { busy: 2 } });
     expect(queueOn(long, "vps")).toBeCloseTo(pickup("vps") + 3600, 6);
-    expect(choose(long).predicted.find((p) => p.runner === "vps")?.eligible).toBe(false);
+    expect(choose(long).predicted.find((p) => p.runner === "vps")?.overTarget).toBe(true);
     expect(choose(long).decision.runner).not.toBe("vps");
     expect(choose(short).decision.runner).toBe("vps");
   });
@@ -500,6 +500,63 @@ const PATHS = [
   "tests/test_app.py",
   "models/ollama/Modelfile",
 ];
+
+describe("the queue target: a price on the time past it, not a wall", () => {
+  const source = input(["src/api/handlers.py"]);
+  const TARGET = 600;
+  /**
+   * vps with both slots running jobs of `seconds` expected (each of the build's two jobs waits
+   * about half of one), kvm2's one slot running a job of two hours.
+   */
+  const vpsRunning = (seconds: number): FleetSnapshot => {
+    const fleet = snapshot({ vps: { busy: 2 }, kvm2: { busy: 1 } });
+    return {
+      ...fleet,
+      vps: { ...(fleet.vps as ClassLoad), ahead: { running: [seconds, seconds], queued: [] } },
+      kvm2: { ...(fleet.kvm2 as ClassLoad), ahead: { running: [7200], queued: [] } },
+    };
+  };
+  const choose = (fleet: FleetSnapshot, overTargetUsdPerMinute: number) =>
+    learnedChoice(source, POLICY, fleet, trained(40), {
+      exploreShare: 0,
+      waitUsdPerMinute: 0.001,
+      overTargetUsdPerMinute,
+      queueTargetSeconds: { vps: TARGET, kvm2: TARGET },
+    });
+  const vpsOf = (choice: ReturnType<typeof choose>) => {
+    const p = choice.predicted.find((x) => x.runner === "vps");
+    if (p === undefined) throw new Error("no vps prediction");
+    return p;
+  };
+
+  it("adds the price of each job's minutes past the target to the class's objective, and nothing under it", () => {
+    const past = vpsRunning(1300);
+    const free = vpsOf(choose(past, 0));
+    expect(free.queueSeconds).toBeGreaterThan(TARGET);
+    for (const price of [0.15, 10]) {
+      const priced = vpsOf(choose(past, price));
+      expect(priced.overTarget).toBe(true);
+      expect(priced.objective - free.objective).toBeCloseTo((price * (free.queueSeconds - TARGET) * free.jobs) / 60, 9);
+    }
+    const under = vpsRunning(600);
+    expect(vpsOf(choose(under, 0)).queueSeconds).toBeLessThan(TARGET);
+    expect(vpsOf(choose(under, 10)).overTarget).toBe(false);
+    expect(vpsOf(choose(under, 10)).objective).toBe(vpsOf(choose(under, 0)).objective);
+  });
+
+  it("keeps a build on a class a little past its target when that still costs less, and moves it when the price says so", () => {
+    const past = vpsRunning(1300);
+    const cheap = choose(past, 0.001);
+    expect(cheap.greedy).toBe("vps");
+    expect(cheap.decision.reasons).toContainEqual(
+      expect.stringMatching(/vps \$0\.000 \+ queue ~\d+ min \(over its target\)/),
+    );
+    const dear = choose(past, 10);
+    expect(dear.greedy).toBe("github-hosted");
+    // Under its target, no price moves it.
+    expect(choose(vpsRunning(600), 10).greedy).toBe("vps");
+  });
+});
 
 describe("feasibility is never violated (property)", () => {
   const gpuClasses = new Set(

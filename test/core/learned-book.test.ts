@@ -13,6 +13,7 @@ import {
   type Decision,
   importStats,
   type LearnLimits,
+  learnOptionsOf,
   type Plan,
   parseRoutingConfig,
   policyFor,
@@ -231,15 +232,23 @@ describe("what the Ledger learns from", () => {
 describe("the learning settings", () => {
   it("are off unless enabled, the top level's fields under a repository's own", () => {
     const config = parseRoutingConfig({
-      learning: { enabled: true, waitUsdPerMinute: 0.02, minRuns: 5 },
+      learning: { enabled: true, waitUsdPerMinute: 0.02, overTargetUsdPerMinute: 0.5, minRuns: 5 },
       repositories: { "acme/app": { learning: { exploreShare: 0 } }, "acme/off": { learning: { enabled: false } } },
     });
     expect(parseRoutingConfig({}).defaults.learning).toBeUndefined();
     expect(policyFor(config, "acme/app").learning).toEqual({
       enabled: true,
       waitUsdPerMinute: 0.02,
+      overTargetUsdPerMinute: 0.5,
       minRuns: 5,
       exploreShare: 0,
+    });
+    expect(learnOptionsOf(policyFor(config, "acme/app").learning ?? { enabled: false })).toEqual({
+      waitUsdPerMinute: 0.02,
+      overTargetUsdPerMinute: 0.5,
+      lightweightMinutes: undefined,
+      exploreShare: 0,
+      minRuns: 5,
     });
     expect(policyFor(config, "acme/off").learning).toMatchObject({ enabled: false, minRuns: 5 });
     expect(parseRoutingConfig({ learning: { minRuns: 2 } }).defaults.learning).toEqual({ enabled: false, minRuns: 2 });
@@ -248,7 +257,14 @@ describe("the learning settings", () => {
   it("are checked with the rest of the configuration, every problem at once", () => {
     const read = () =>
       parseRoutingConfig({
-        learning: { enabled: "yes", exploreShare: 1.5, waitUsdPerMinute: -1, lightweightMinutes: -2, minRuns: 0 },
+        learning: {
+          enabled: "yes",
+          exploreShare: 1.5,
+          waitUsdPerMinute: -1,
+          overTargetUsdPerMinute: -1,
+          lightweightMinutes: -2,
+          minRuns: 0,
+        },
         repositories: { "acme/app": { learning: { typo: true } } },
       });
     expect(read).toThrow(RoutingConfigError);
@@ -263,6 +279,7 @@ describe("the learning settings", () => {
     expect(problems.map((p) => p.slice(0, p.indexOf(":")))).toEqual([
       "learning.enabled",
       "learning.waitUsdPerMinute",
+      "learning.overTargetUsdPerMinute",
       "learning.lightweightMinutes",
       "learning.exploreShare",
       "learning.minRuns",

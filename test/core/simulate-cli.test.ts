@@ -228,7 +228,7 @@ describe("simulation settings", () => {
         queueDelaySeconds: { min: 100, max: 10 },
         githubHosted: { warmPool: 1 },
         classes: { vps: { coldStartSeconds: -5 } },
-        learner: { exploreShare: 2 },
+        learner: { exploreShare: 2, overTargetUsdPerMinute: -1 },
         extra: true,
       });
     } catch (e) {
@@ -241,7 +241,12 @@ describe("simulation settings", () => {
       "githubHosted.warmPool: must be 0 (GitHub starts its own machines; none can be kept warm)",
       "classes.vps.coldStartSeconds: must be a number from 0 to 3600",
       "learner.exploreShare: must be a number from 0 to 1",
+      "learner.overTargetUsdPerMinute: must be a number from 0 to 100",
     ]);
+    expect(parseSettings({ learner: { overTargetUsdPerMinute: 2 } }).learner).toEqual({
+      ...parseSettings({}).learner,
+      overTargetUsdPerMinute: 2,
+    });
   });
 
   it("examples/sim-settings.json is the defaults, written out", async () => {

@@ -11,11 +11,11 @@
  * learned note's probability and exploration.
  *
  * One configuration for both sides: learning on for every repository, its settings the
- * simulator's `learner` settings, and each class's queue target its `sloQueueSeconds` (the
- * simulator's learner leaves out a class past its SLO, the Worker's one past its
- * `queueTargetSeconds`). Exploration stays on and is deterministic on both sides: whether a
- * commit explores, and the draws, come from the hash of `repository@sha`, and the push carries
- * the trace's sha.
+ * simulator's `learner` settings (the price of the time past a queue target among them), and
+ * each class's queue target its `sloQueueSeconds` (the simulator's learner prices the time past
+ * its SLO, the Worker's the time past its `queueTargetSeconds`). Exploration stays on and is
+ * deterministic on both sides: whether a commit explores, and the draws, come from the hash of
+ * `repository@sha`, and the push carries the trace's sha.
  *
  * The trace is placed ahead of the wall clock: the Ledger keeps its fleet rows and queue watches
  * by the events' own times against its clock, and a trace in the past would have its jobs
@@ -35,7 +35,7 @@ import { pushOfCommit } from "../support/webhooks.ts";
 const SECRET = "simulate-learned-test-webhook-secret";
 
 /** Half the commits may explore (the default is a tenth), so that a short trace has draws that win. */
-const LEARNER = { exploreShare: 0.5, lightweightMinutes: 2, minRuns: 3 };
+const LEARNER = { exploreShare: 0.5, lightweightMinutes: 2, minRuns: 3, overTargetUsdPerMinute: 0.05 };
 const WAIT_USD_PER_MINUTE = 0.01;
 const SETTINGS = parseSettings({ waitUsdPerMinute: WAIT_USD_PER_MINUTE, learner: LEARNER });
 

@@ -48,7 +48,7 @@ import { WARM_SECRET_NAME, warmHookProblems } from "./warm.ts";
  * - `failover`: which requirements may fall back (default docker, default, lightweight: GPU and
  *   deploy wait) and the stuck-queue rescue (`enabled`, `maxPerRun` 0..10, default 2).
  * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
- * - `learning`: `{ enabled, waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns }`, the
+ * - `learning`: `{ enabled, waitUsdPerMinute, overTargetUsdPerMinute, lightweightMinutes, exploreShare, minRuns }`, the
  *   learned router (off by default); a repository's entry overrides the top level's field by field.
  * - `jobs`: per job name (1 to 64 of `A-Za-z0-9_-`, at most 64 jobs), `{ paths }`: 1 to 64 globs,
  *   `!` ones excluding, read as GitHub reads a workflow's `paths:` (core/jobs.ts). Merged by name
@@ -106,6 +106,7 @@ const abSchema = z.strictObject({ candidate: text, share });
 const learningSchema = z.strictObject({
   enabled: z.optional(z.boolean()),
   waitUsdPerMinute: z.optional(z.number().check(z.gte(0, "must be 0 or more"))),
+  overTargetUsdPerMinute: z.optional(z.number().check(z.gte(0, "must be 0 or more"))),
   lightweightMinutes: z.optional(z.number().check(z.gte(0, "must be 0 or more"))),
   exploreShare: z.optional(share),
   minRuns: z.optional(z.int().check(z.gte(1, "must be at least 1"))),

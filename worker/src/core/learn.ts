@@ -113,7 +113,13 @@ export interface LearnOptions {
   lightweightMinutes?: number;
   /** Share of commits whose choice may explore, 0..1 (default 0.1; 0: never). */
   exploreShare?: number;
-  /** Per class: a class expected to queue longer than this is left out (default the runner's queueTargetSeconds, else 600). */
+  /**
+   * What each minute a job is expected to queue past its class's queue target costs, USD, on top
+   * of the wait price (default 0.15): a class that would make the build wait past its target is
+   * chosen only where it saves more than that.
+   */
+  overTargetUsdPerMinute?: number;
+  /** Per class: the queue target `overTargetUsdPerMinute` prices the time past (default the runner's queueTargetSeconds, else 600). */
   queueTargetSeconds?: Readonly<Record<string, number>>;
   /** Per class: a class whose predicted p90 time to green exceeds this is left out. */
   p90TargetSeconds?: Readonly<Record<string, number>>;
@@ -146,9 +152,11 @@ export interface ClassPrediction {
   runs: number;
   /** The least specific level used for a job, or `guess`. */
   level: Level | "guess";
-  /** costUsd + wait price × expected queue minutes of every job. */
+  /** costUsd + wait price × expected queue minutes of every job + the over-target price × its minutes past the queue target. */
   objective: number;
-  /** Meets its queue and p90 targets. */
+  /** Each job is expected to queue longer than the class's queue target. */
+  overTarget: boolean;
+  /** Meets its p90 target (a class that does not is chosen only when none does). */
   eligible: boolean;
 }
 
@@ -319,6 +327,7 @@ function expectedQueue(
 
 interface Resolved {
   wait: number;
+  overTarget: number;
   lightweight: number;
   share: number;
   minRuns: number;
@@ -327,9 +336,13 @@ interface Resolved {
   p90Target: (runner: Runner) => number;
 }
 
+/** The default price of a minute past a class's queue target (see `LearnOptions.overTargetUsdPerMinute`). */
+export const DEFAULT_OVER_TARGET_USD_PER_MINUTE = 0.15;
+
 function resolveOptions(options: LearnOptions): Resolved {
   return {
     wait: options.waitUsdPerMinute ?? 0.01,
+    overTarget: options.overTargetUsdPerMinute ?? DEFAULT_OVER_TARGET_USD_PER_MINUTE,
     lightweight: options.lightweightMinutes ?? 2,
     share: Math.min(1, Math.max(0, options.exploreShare ?? 0.1)),
     minRuns: Math.max(1, options.minRuns ?? 3),
@@ -399,8 +412,9 @@ function predict(
   const price = "perMinuteUsd" in runner.cost ? runner.cost.perMinuteUsd : 0;
   const costUsd = price * billed;
   const p90Seconds = queue.last + p90Longest * 60;
-  const objective = costUsd + (o.wait * queue.mean * count) / 60;
-  const eligible = queue.mean <= o.queueTarget(runner) && p90Seconds <= o.p90Target(runner);
+  const past = Math.max(0, queue.mean - o.queueTarget(runner));
+  const objective = costUsd + ((o.wait * queue.mean + o.overTarget * past) * count) / 60;
+  const eligible = p90Seconds <= o.p90Target(runner);
   return {
     runner: runner.id,
     costUsd,
@@ -414,6 +428,7 @@ function predict(
     runs: level === "guess" ? 0 : runs,
     level,
     objective,
+    overTarget: past > 0,
     eligible,
   };
 }
@@ -521,8 +536,8 @@ function placementsLabel(placed: readonly { job: BuildJob; prediction: ClassPred
  * a monthly-priced class costs nothing at the margin, its limited capacity shows as queue) plus
  * the expected queue (the class's usual pickup, plus when a slot frees for each job: the
  * snapshot's running and queued jobs, and the jobs routed there, scheduled onto its slots at
- * their expected runs) × `waitUsdPerMinute`, among the classes within their queue and p90
- * targets. For a share `exploreShare` of commits (by the hash of repository@sha), a Thompson
+ * their expected runs) × `waitUsdPerMinute`, plus each minute of it past the class's queue target
+ * × `overTargetUsdPerMinute`, among the classes within their p90 targets. For a share `exploreShare` of commits (by the hash of repository@sha), a Thompson
  * draw over the duration estimates picks instead. A default or lightweight build with its
  * repository's own history is lightweight when its longest job usually (p50) takes under
  * `lightweightMinutes`, else default. With nothing known, the paths rule decides, with the load:
@@ -662,7 +677,7 @@ export function learnedChoice(
   }
   if (predicted.length > 1) {
     const shown = predicted.map((p) => {
-      const out = p.eligible ? "" : " (over its target)";
+      const out = p.overTarget ? " (over its target)" : "";
       return `${p.runner} ${usd(p.costUsd)} + queue ~${fmt(p.queueSeconds / 60)} min${out}`;
     });
     reasons.push(`learned: ${shown.join("; ")} → ${greedy.runner}`);

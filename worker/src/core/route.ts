@@ -71,6 +71,6 @@ export function withLearnedNote(choice: LearnedChoice): Decision {
 
 /** The learner's options from a policy's `learning`: a setting left out keeps the learner's default. */
 export function learnOptionsOf(learning: LearningPolicy): LearnOptions {
-  const { waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns } = learning;
-  return { waitUsdPerMinute, lightweightMinutes, exploreShare, minRuns };
+  const { waitUsdPerMinute, overTargetUsdPerMinute, lightweightMinutes, exploreShare, minRuns } = learning;
+  return { waitUsdPerMinute, overTargetUsdPerMinute, lightweightMinutes, exploreShare, minRuns };
 }

@@ -163,14 +163,17 @@ export interface JobVerdict {
 /**
  * Whether a repository is decided by the learned router (core/learn.ts) from its own job
  * history, and the learner's settings. A setting left out keeps the learner's default (in
- * `LearnOptions`): a wait price of $0.01 a minute, lightweight under 2 minutes, 10% of commits
- * explored, 3 runs before a level of history is used.
+ * `LearnOptions`): a wait price of $0.01 a minute and $0.15 more a minute past a class's queue
+ * target, lightweight under 2 minutes, 10% of commits explored, 3 runs before a level of history
+ * is used.
  */
 export interface LearningPolicy {
   /** Off by default: the decision tree with the fleet's load decides, and no history is kept. */
   enabled: boolean;
   /** What a minute of a job's queue time is worth avoiding, USD. */
   waitUsdPerMinute?: number;
+  /** What each minute a job is expected to queue past its class's `queueTargetSeconds` costs on top, USD. */
+  overTargetUsdPerMinute?: number;
   /** A default or lightweight build whose longest job usually takes under this many minutes is lightweight. */
   lightweightMinutes?: number;
   /** Share of commits (by a stable hash of repository and commit) whose class a draw may pick, 0..1; 0 never explores. */
