@@ -18,7 +18,8 @@
  * workflow_job queued and completed, workflow_run completed, a 1 MiB push): wall time a delivery,
  * and CPU time a delivery read from each workerd process (see bench-webhook.ts). Aims: the 1 MiB
  * push within 1.5x of the floor in wall and CPU time, every typical kind within 2x in CPU time.
- * Then the first delivery on a fresh isolate against the third: aim within 2 ms.
+ * Then the first delivery on a fresh isolate against the third, on new state and on the state a
+ * router left: aim within 2 ms.
  *
  * throughput — signed deliveries per second through the local Worker, against a node:http peer
  * in this process that verifies and parses with @octokit/webhooks and records each delivery once
