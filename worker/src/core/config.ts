@@ -48,8 +48,9 @@ import { WARM_SECRET_NAME, warmHookProblems } from "./warm.ts";
  * - `failover`: which requirements may fall back (default docker, default, lightweight: GPU and
  *   deploy wait) and the stuck-queue rescue (`enabled`, `maxPerRun` 0..10, default 2).
  * - `ab`: per class, `{ candidate, share }`: that share of its commits go to the candidate.
- * - `learning`: `{ enabled, waitUsdPerMinute, overTargetUsdPerMinute, lightweightMinutes, exploreShare, minRuns }`, the
- *   learned router (off by default); a repository's entry overrides the top level's field by field.
+ * - `learning`: `{ enabled, waitUsdPerMinute, overTargetUsdPerMinute, lightweightMinutes,
+ *   exploreShare, minRuns }`, the learned router (off by default); a repository's entry overrides
+ *   the top level's field by field.
  * - `jobs`: per job name (1 to 64 of `A-Za-z0-9_-`, at most 64 jobs), `{ paths }`: 1 to 64 globs,
  *   `!` ones excluding, read as GitHub reads a workflow's `paths:` (core/jobs.ts). Merged by name
  *   like `ab` and `assign`: a repository's job replaces the top level's job of its name whole.

@@ -152,9 +152,9 @@ export interface ClassPrediction {
   runs: number;
   /** The least specific level used for a job, or `guess`. */
   level: Level | "guess";
-  /** costUsd + wait price × expected queue minutes of every job + the over-target price × its minutes past the queue target. */
+  /** costUsd + wait price × expected queue minutes of every job + the over-target price × their minutes past the queue target. */
   objective: number;
-  /** Each job is expected to queue longer than the class's queue target. */
+  /** The build's jobs are expected to queue longer than the class's queue target, on average. */
   overTarget: boolean;
   /** Meets its p90 target (a class that does not is chosen only when none does). */
   eligible: boolean;
@@ -536,9 +536,10 @@ function placementsLabel(placed: readonly { job: BuildJob; prediction: ClassPred
  * a monthly-priced class costs nothing at the margin, its limited capacity shows as queue) plus
  * the expected queue (the class's usual pickup, plus when a slot frees for each job: the
  * snapshot's running and queued jobs, and the jobs routed there, scheduled onto its slots at
- * their expected runs) × `waitUsdPerMinute`, plus each minute of it past the class's queue target
- * × `overTargetUsdPerMinute`, among the classes within their p90 targets. For a share `exploreShare` of commits (by the hash of repository@sha), a Thompson
- * draw over the duration estimates picks instead. A default or lightweight build with its
+ * their expected runs) × `waitUsdPerMinute`, plus each minute of it past the class's queue
+ * target × `overTargetUsdPerMinute`, among the classes within their p90 targets. For a share
+ * `exploreShare` of commits (by the hash of repository@sha), a Thompson draw over the duration
+ * estimates picks instead. A default or lightweight build with its
  * repository's own history is lightweight when its longest job usually (p50) takes under
  * `lightweightMinutes`, else default. With nothing known, the paths rule decides, with the load:
  * `treeRoute(input, policy, snapshot)`. The machine is picked by `chooseRunner`, with no A/B and no
