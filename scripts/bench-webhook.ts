@@ -15,9 +15,10 @@
  * Ledger's alarm) is counted in whichever of its batches it runs during.
  *
  * A third server splits the router's CPU: the same Worker with the Ledger's storage left out
- * (scripts/bench-variants/no-ledger-storage.ts). What the router spends beyond it is the
- * Ledger's transaction (SQLite, kept by Miniflare in files on disk) and the KV copy (Miniflare's
- * KV, also files on disk, in the same workerd process).
+ * (scripts/bench-variants/no-ledger-storage.ts: a push or pull request is still decided, as the
+ * Ledger decides it). What the router spends beyond it is the Ledger's transaction (SQLite, kept
+ * by Miniflare in files on disk, and the bookkeeping around the decision) and the KV copy
+ * (Miniflare's KV, also files on disk, in the same workerd process).
  *
  * Then the first delivery on a fresh isolate: a new router (and a new floor) per round, three
  * typical pushes each, the first against the third. The new router's first delivery also creates
@@ -626,9 +627,10 @@ export async function runWebhookBench(settings = WEBHOOK): Promise<WebhookResult
       "",
       `where the router's CPU goes: ${settings.rounds} more rounds, the same router taking turns with the Worker with the`,
       "Ledger's storage left out (its own workerd; scripts/bench-variants/no-ledger-storage.ts: the Ledger is called over",
-      "RPC and arms its alarm, but answers without SQLite and asks for no KV copy); storage + KV = the router's CPU less",
-      "the variant's: the Ledger's transaction and the KV copy (both kept by Miniflare in files on disk, in the router's",
-      "workerd); the last column sets the variant against the floor of the first rounds",
+      "RPC and arms its alarm, and decides a push or pull request as it always does, but reads and writes no SQLite and",
+      "asks for no KV copy); storage + KV = the router's CPU less the variant's: the Ledger's transaction and the KV copy",
+      "(both kept by Miniflare in files on disk, in the router's workerd); the last column sets the variant against the",
+      "floor of the first rounds",
       splitTable.header,
       ...rows.map(splitTable.line),
       "",
