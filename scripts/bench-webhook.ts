@@ -266,16 +266,21 @@ interface Target {
 const routerCheck = (status: number, body: string) =>
   status !== 202 || /"(ignored|duplicate)":true/.test(body) ? `answered ${status} ${body}` : null;
 
-/** The router; on the state kept in `persistTo` when given (else a new one, removed when it stops). */
-async function startRouter(persistTo?: string): Promise<Target> {
+/**
+ * The router, on the state kept in `persistTo` when given (else a new one, removed when it
+ * stops); with `noStorage`, its variant whose Ledger touches no storage (`NO_STORAGE`).
+ */
+async function startRouter(options: { persistTo?: string; noStorage?: boolean } = {}): Promise<Target> {
   const { started, pid } = await startedWorkerd(() =>
     startLocalWorker({
       bindings: { ...LOCAL_DEFAULTS },
       onLog: () => {},
-      ...(persistTo === undefined ? {} : { persistTo }),
+      ...(options.persistTo === undefined ? {} : { persistTo: options.persistTo }),
+      ...(options.noStorage ? { bundle: NO_STORAGE } : {}),
     }),
   );
-  return { name: "router", url: started.url, pid, check: routerCheck, stop: started.stop };
+  const name = options.noStorage ? "no-storage" : "router";
+  return { name, url: started.url, pid, check: routerCheck, stop: started.stop };
 }
 
 /**
@@ -284,7 +289,7 @@ async function startRouter(persistTo?: string): Promise<Target> {
  */
 async function storedState(secret: string, dir: string): Promise<string> {
   const state = join(dir, "state");
-  const router = await startRouter(state);
+  const router = await startRouter({ persistTo: state });
   try {
     for (const s of [story(), story(), story()]) await post(router, await signed("push", typicalPush(s), secret));
   } finally {
@@ -293,18 +298,11 @@ async function storedState(secret: string, dir: string): Promise<string> {
   return state;
 }
 
-/** The variant of the Worker whose Ledger answers without touching storage (scripts/bench-variants/no-ledger-storage.ts). */
+/** The variant of the Worker whose Ledger decides but touches no storage (scripts/bench-variants/no-ledger-storage.ts). */
 const NO_STORAGE = {
   entry: fileURLToPath(new URL("./bench-variants/no-ledger-storage.ts", import.meta.url)),
   outfile: fileURLToPath(new URL("../dist/bench/no-ledger-storage.js", import.meta.url)),
 };
-
-async function startNoStorage(): Promise<Target> {
-  const { started, pid } = await startedWorkerd(() =>
-    startLocalWorker({ bindings: { ...LOCAL_DEFAULTS }, onLog: () => {}, bundle: NO_STORAGE }),
-  );
-  return { name: "no-storage", url: started.url, pid, check: routerCheck, stop: started.stop };
-}
 
 async function startFloor(secret: string): Promise<Target> {
   const { started, pid } = await startedWorkerd(async () => {
@@ -486,7 +484,7 @@ async function runFirst(secret: string, rounds: number) {
       cpSync(stored, copy, { recursive: true });
       const starts: [keyof typeof runs, () => Promise<Target>][] = [
         ["router", () => startRouter()],
-        ["restarted", () => startRouter(copy)],
+        ["restarted", () => startRouter({ persistTo: copy })],
         ["floor", () => startFloor(secret)],
       ];
       const order = [...starts.slice(round % starts.length), ...starts.slice(0, round % starts.length)];
@@ -520,7 +518,7 @@ export async function runWebhookBench(settings = WEBHOOK): Promise<WebhookResult
   try {
     const floor = await startFloor(secret);
     const againstFloor = await runKinds([router, floor], secret, settings).finally(() => floor.stop());
-    const noStorage = await startNoStorage();
+    const noStorage = await startRouter({ noStorage: true });
     const split = await runKinds([router, noStorage], secret, settings).finally(() => noStorage.stop());
     phases = [againstFloor, split];
   } finally {

@@ -392,7 +392,7 @@ export function migrate(sql: Sql, context: MigrationContext): number {
   if (found >= 2 && found < 10) addColumn(sql, "fleet_jobs", "expected_seconds", "REAL");
   // Only a table whose definition lacks WITHOUT ROWID is rebuilt: version 1 → 2 has just made
   // `cost_jobs` and `machines` anew; `deliveries` and `commits` are still version 1's.
-  for (const table of KEYED_TABLES) storeByKey(sql, table);
+  if (found >= 1 && found < 11) for (const table of KEYED_TABLES) storeByKey(sql, table);
   sql.exec(TABLES);
   if (found >= 1 && found < 6) buildListFromBuilds(sql, context);
   // Before the directory there was one Ledger, named `ledger`: whoever it served stays there.
