@@ -9,10 +9,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/bundle.ts";
 import { queueDelays, type SimPolicy, Simulation } from "../../scripts/simulate/engine.ts";
-import { figuresOf } from "../../scripts/simulate/figures.ts";
+import { figuresOf, type PolicyFigures } from "../../scripts/simulate/figures.ts";
 import { generateCommits, generateTrace, speedFactor } from "../../scripts/simulate/generate.ts";
 import { mulberry32 } from "../../scripts/simulate/random.ts";
-import { simulate } from "../../scripts/simulate/run.ts";
+import { aimsOf, simulate } from "../../scripts/simulate/run.ts";
 import { seedMonthTrace } from "../../scripts/simulate/seed-month.ts";
 import { parseSettings } from "../../scripts/simulate/settings.ts";
 import { parseTrace, routingInput, type TraceCommit, TraceError } from "../../scripts/simulate/trace.ts";
@@ -236,6 +236,43 @@ describe("failed placements", () => {
       met: false,
       detail: "tree: 1",
     });
+  });
+});
+
+describe("the aims", () => {
+  /** A policy's figures, only those the aims read. */
+  const figures = (policy: string, cost: number, fixed: number): PolicyFigures =>
+    ({
+      policy,
+      router: true,
+      cost_usd: cost,
+      fixed_usd: fixed,
+      per_minute_usd: cost - fixed,
+      idle_usd: 0,
+      queue_p95_s: 300,
+      ttg_p95_s: 1_800,
+      failed_placements: 0,
+    }) as PolicyFigures;
+  const floorOf = (tree: PolicyFigures) =>
+    aimsOf([
+      tree,
+      figures("learned", tree.fixed_usd + 1, tree.fixed_usd),
+      figures("oracle", tree.fixed_usd, tree.fixed_usd),
+    ]).find((a) => a.aim.startsWith("(for reference) the least any policy can pay"));
+
+  it("say when fixed costs alone put 15% cheaper than tree out of any policy's reach", () => {
+    // $29.26 fixed of a $34.11 bill: a policy paying nothing per minute is still only 14.2% cheaper.
+    expect(floorOf(figures("tree", 34.11, 29.26))).toEqual({
+      aim: "(for reference) the least any policy can pay here: the fixed costs alone, against tree",
+      met: false,
+      detail: "$29.26 vs $34.11 (-14.2%); no policy can be 15% cheaper than tree on this configuration",
+    });
+    expect(floorOf(figures("tree", 61.58, 29.26))).toMatchObject({
+      met: true,
+      detail: "$29.26 vs $61.58 (-52.5%); 15% cheaper than tree is within reach",
+    });
+    // Exactly 85%: within reach, by a policy paying nothing but the fixed costs.
+    expect(floorOf(figures("tree", 40, 34))?.met).toBe(true);
   });
 });
 
