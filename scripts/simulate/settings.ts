@@ -33,7 +33,7 @@
  *   (what the learner adds for each minute a job is expected to queue past its class's
  *   `sloQueueSeconds`, on top of the wait price; the Worker's `learning.overTargetUsdPerMinute`).
  */
-import { DEFAULT_OVER_TARGET_USD_PER_MINUTE } from "../../worker/src/core/index.ts";
+import { LEARN_DEFAULTS } from "../../worker/src/core/index.ts";
 
 export interface ClassSettings {
   coldStartSeconds: number;
@@ -62,16 +62,16 @@ export interface SimSettings {
 export const DEFAULT_SETTINGS: SimSettings = {
   seed: 7,
   queueDelaySeconds: { min: 30, max: 120 },
-  waitUsdPerMinute: 0.01,
+  waitUsdPerMinute: LEARN_DEFAULTS.waitUsdPerMinute,
   prewarmIdleMinutes: 10,
   selfHosted: { coldStartSeconds: 45, warmPool: 1, sloQueueSeconds: 300 },
   githubHosted: { coldStartSeconds: 30, warmPool: 0, sloQueueSeconds: 120 },
   classes: { "ai-lab": { coldStartSeconds: 90 } },
   learner: {
-    exploreShare: 0.1,
-    lightweightMinutes: 2,
-    minRuns: 3,
-    overTargetUsdPerMinute: DEFAULT_OVER_TARGET_USD_PER_MINUTE,
+    exploreShare: LEARN_DEFAULTS.exploreShare,
+    lightweightMinutes: LEARN_DEFAULTS.lightweightMinutes,
+    minRuns: LEARN_DEFAULTS.minRuns,
+    overTargetUsdPerMinute: LEARN_DEFAULTS.overTargetUsdPerMinute,
   },
 };
 

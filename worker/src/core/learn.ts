@@ -336,16 +336,22 @@ interface Resolved {
   p90Target: (runner: Runner) => number;
 }
 
-/** The default price of a minute past a class's queue target (see `LearnOptions.overTargetUsdPerMinute`). */
-export const DEFAULT_OVER_TARGET_USD_PER_MINUTE = 0.15;
+/** The learner's settings when a caller leaves them out (see `LearnOptions`); the simulator's defaults too. */
+export const LEARN_DEFAULTS = {
+  waitUsdPerMinute: 0.01,
+  overTargetUsdPerMinute: 0.15,
+  lightweightMinutes: 2,
+  exploreShare: 0.1,
+  minRuns: 3,
+} as const;
 
 function resolveOptions(options: LearnOptions): Resolved {
   return {
-    wait: options.waitUsdPerMinute ?? 0.01,
-    overTarget: options.overTargetUsdPerMinute ?? DEFAULT_OVER_TARGET_USD_PER_MINUTE,
-    lightweight: options.lightweightMinutes ?? 2,
-    share: Math.min(1, Math.max(0, options.exploreShare ?? 0.1)),
-    minRuns: Math.max(1, options.minRuns ?? 3),
+    wait: options.waitUsdPerMinute ?? LEARN_DEFAULTS.waitUsdPerMinute,
+    overTarget: options.overTargetUsdPerMinute ?? LEARN_DEFAULTS.overTargetUsdPerMinute,
+    lightweight: options.lightweightMinutes ?? LEARN_DEFAULTS.lightweightMinutes,
+    share: Math.min(1, Math.max(0, options.exploreShare ?? LEARN_DEFAULTS.exploreShare)),
+    minRuns: Math.max(1, options.minRuns ?? LEARN_DEFAULTS.minRuns),
     draws: Math.max(1, Math.floor(options.draws ?? 32)),
     queueTarget: (r) => options.queueTargetSeconds?.[r.id] ?? r.queueTargetSeconds ?? DEFAULT_QUEUE_TARGET_SECONDS,
     p90Target: (r) => options.p90TargetSeconds?.[r.id] ?? Number.POSITIVE_INFINITY,
