@@ -231,7 +231,7 @@ const PRUNE_ROWS = { perBuild: 22, perJob: 6 };
  * Whole builds of one new repository, each a new commit, routed by a push (or by a pull request
  * opened, each its own number): `build(jobs)` runs one of `jobs` jobs.
  */
-function pushedBuilds(event: "push" | "pull_request" = "push") {
+function routedBuilds(event: "push" | "pull_request" = "push") {
   const repository = randomRepository();
   let number = 0;
   return async (jobs: number): Promise<void> => {
@@ -246,7 +246,7 @@ function pushedBuilds(event: "push" | "pull_request" = "push") {
 describe("one whole build in the Ledger's storage (rows, as Cloudflare bills them)", () => {
   it(`a pushed build of two jobs writes at most ${ROWS_PER_BUILD.written} rows and reads at most ${ROWS_PER_BUILD.read}; each more job at most ${ROWS_PER_JOB.written} and ${ROWS_PER_JOB.read}`, async () => {
     const rows = await countRows();
-    const build = pushedBuilds();
+    const build = routedBuilds();
     const measured = async (jobs: number) => {
       await build(jobs);
       return rows.take();
@@ -267,7 +267,7 @@ describe("one whole build in the Ledger's storage (rows, as Cloudflare bills the
 
   it(`a pull request's build of two jobs writes at most ${PULL_REQUEST_ROWS.written} rows and reads at most ${PULL_REQUEST_ROWS.read}`, async () => {
     const rows = await countRows();
-    const build = pushedBuilds("pull_request");
+    const build = routedBuilds("pull_request");
     await build(2);
     rows.take();
     await build(2);
@@ -279,7 +279,7 @@ describe("one whole build in the Ledger's storage (rows, as Cloudflare bills the
 
   it("a Cron Trigger run with no job to check (runner reconciliation off) writes nothing", async () => {
     const rows = await countRows();
-    await pushedBuilds()(2);
+    await routedBuilds()(2);
     rows.take();
     const ctx = createExecutionContext();
     await scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
@@ -289,7 +289,7 @@ describe("one whole build in the Ledger's storage (rows, as Cloudflare bills the
 
   it(`a week later, the prune deletes a two-job build's short-lived rows for at most ${PRUNE_ROWS.perBuild} rows written, and each more job's for ${PRUNE_ROWS.perJob}`, async () => {
     const rows = await countRows();
-    const build = pushedBuilds();
+    const build = routedBuilds();
     /** The alarm's maintenance a week and a day from now, run until it has nothing more to prune; the rows it wrote. */
     const pruneAWeekLater = async (): Promise<Rows> => {
       rows.take();
